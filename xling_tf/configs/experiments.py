@@ -1,0 +1,110 @@
+"""Registered experiments (`--experiment NAME`), Model Garden style.
+
+  demo   a CPU-sized translation-ranking model that trains in about 12 minutes on 2 cores
+  paper  the paper's sizes and optimizer: 3 x 320 Transformer, 512-d output, 64 tokens,
+         batch 100, SGD lr 0.008, embedding gradient multiplier 100
+  tiny   a seconds-long model for tests and smoke runs
+
+Data paths are left empty: pass them with --params_override or a YAML --config_file, e.g.
+`task.train_data.input_path=data/bible/en-fr/train.tsv`.
+"""
+
+from __future__ import annotations
+
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.modeling import optimization
+
+from xling_tf.configs.model import DualEncoderConfig, EncoderConfig, TokenizerConfig
+from xling_tf.tasks.translation_ranking import PairDataConfig, TranslationRankingConfig
+
+_RESTRICTIONS = [
+    "task.train_data.is_training != None",
+    "task.validation_data.is_training != None",
+]
+
+
+def adamw_warmup_decay(learning_rate: float, train_steps: int, warmup_steps: int,
+                       weight_decay: float = 0.01) -> optimization.OptimizationConfig:
+    """AdamW with linear warm-up then linear decay to zero (Model Garden's BERT recipe)."""
+    return optimization.OptimizationConfig({
+        "optimizer": {"type": "adamw", "adamw": {
+            "weight_decay_rate": weight_decay,
+            "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "bias"],
+        }},
+        "learning_rate": {"type": "polynomial", "polynomial": {
+            "initial_learning_rate": learning_rate, "decay_steps": train_steps,
+            "end_learning_rate": 0.0}},
+        "warmup": {"type": "linear", "linear": {"warmup_steps": warmup_steps}},
+    })
+
+
+def _trainer(train_steps: int, optimizer_config: optimization.OptimizationConfig,
+             log_every: int, checkpoint_every: int) -> cfg.TrainerConfig:
+    return cfg.TrainerConfig(
+        train_steps=train_steps,
+        steps_per_loop=log_every,
+        summary_interval=log_every,
+        checkpoint_interval=checkpoint_every,
+        max_to_keep=3,
+        validation_steps=20,
+        validation_interval=checkpoint_every,
+        optimizer_config=optimizer_config)
+
+
+def _translation_experiment(model: DualEncoderConfig, batch_size: int,
+                            trainer: cfg.TrainerConfig) -> cfg.ExperimentConfig:
+    return cfg.ExperimentConfig(
+        task=TranslationRankingConfig(
+            model=model,
+            train_data=PairDataConfig(global_batch_size=batch_size, is_training=True),
+            validation_data=PairDataConfig(global_batch_size=batch_size, is_training=False)),
+        trainer=trainer,
+        restrictions=_RESTRICTIONS)
+
+
+@exp_factory.register_config_factory("demo")
+def demo() -> cfg.ExperimentConfig:
+    """CPU demo: 3 x 256 Transformer, 48 tokens, batch 128, AdamW 1e-3."""
+    train_steps = 1800
+    model = DualEncoderConfig(
+        tokenizer=TokenizerConfig(vocab_size=8000, max_seq_length=48),
+        encoder=EncoderConfig(hidden_size=256, num_layers=3, num_attention_heads=4,
+                              inner_dim=1024, output_dim=512, dropout_rate=0.1),
+        logit_scale=20.0)
+    return _translation_experiment(
+        model, batch_size=128,
+        trainer=_trainer(train_steps, adamw_warmup_decay(1e-3, train_steps, 100),
+                         log_every=50, checkpoint_every=300))
+
+
+@exp_factory.register_config_factory("paper")
+def paper() -> cfg.ExperimentConfig:
+    """The paper's model and optimizer (PAPER.md): sized for accelerators, not this CPU."""
+    model = DualEncoderConfig(
+        tokenizer=TokenizerConfig(vocab_size=32000, max_seq_length=64),
+        encoder=EncoderConfig(hidden_size=320, num_layers=3, num_attention_heads=8,
+                              inner_dim=1280, output_dim=512, embedding_gradient_multiplier=100.0),
+        normalize=False, logit_scale=1.0)
+    optimizer = optimization.OptimizationConfig({
+        "optimizer": {"type": "sgd", "sgd": {"momentum": 0.0}},
+        "learning_rate": {"type": "constant", "constant": {"learning_rate": 0.008}},
+    })
+    return _translation_experiment(
+        model, batch_size=100,
+        trainer=_trainer(500_000, optimizer, log_every=1000, checkpoint_every=5000))
+
+
+@exp_factory.register_config_factory("tiny")
+def tiny() -> cfg.ExperimentConfig:
+    """Seconds-long config for tests: 1 x 32 Transformer, 16 tokens, batch 16."""
+    train_steps = 20
+    model = DualEncoderConfig(
+        tokenizer=TokenizerConfig(vocab_size=300, max_seq_length=16),
+        encoder=EncoderConfig(hidden_size=32, num_layers=1, num_attention_heads=2,
+                              inner_dim=64, output_dim=24, dropout_rate=0.0,
+                              attention_dropout_rate=0.0))
+    return _translation_experiment(
+        model, batch_size=16,
+        trainer=_trainer(train_steps, adamw_warmup_decay(3e-3, train_steps, 2),
+                         log_every=5, checkpoint_every=10))

@@ -1,0 +1,119 @@
+"""The shared sentence encoder g: embeddings -> Transformer blocks -> masked pooling -> projection.
+
+This is the one network every task trains (PAPER.md, Figure 1). It follows Model Garden's
+encoder interface, so anything that consumes a `BertEncoder` output dict can consume it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+import tf_keras
+from official.modeling import tf_utils
+from official.nlp.modeling import layers as nlp_layers
+
+from xling_tf.modeling.embedding import TextEmbedding
+from xling_tf.modeling.pooling import MaskedMeanPooling
+
+
+@tf_keras.utils.register_keras_serializable(package="xling_tf")
+class SentenceEncoder(tf_keras.layers.Layer):
+    """Transformer sentence encoder with mean pooling (USE / xling style).
+
+    Call:
+      inputs: {"input_word_ids": int32 [batch, seq], "input_mask": int32 [batch, seq]}
+        (an extra "input_type_ids" key, as Model Garden preprocessors emit, is ignored).
+    Returns:
+      {"pooled_output": float32 [batch, output_dim],
+       "sequence_output": float32 [batch, seq, hidden_size],
+       "default": the same tensor as "pooled_output"}.
+      Outputs are not normalised; the dual encoder and the export decide that.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 320,
+        num_layers: int = 3,
+        num_attention_heads: int = 8,
+        inner_dim: int = 1280,
+        inner_activation: str = "gelu",
+        output_dim: int = 512,
+        output_activation: str | None = None,
+        max_sequence_length: int = 64,
+        dropout_rate: float = 0.1,
+        attention_dropout_rate: float = 0.1,
+        embedding_gradient_multiplier: float = 1.0,
+        pooling: str = "mean",
+        norm_first: bool = True,
+        initializer_range: float = 0.02,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self._config = {
+            "vocab_size": vocab_size,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "num_attention_heads": num_attention_heads,
+            "inner_dim": inner_dim,
+            "inner_activation": inner_activation,
+            "output_dim": output_dim,
+            "output_activation": output_activation,
+            "max_sequence_length": max_sequence_length,
+            "dropout_rate": dropout_rate,
+            "attention_dropout_rate": attention_dropout_rate,
+            "embedding_gradient_multiplier": embedding_gradient_multiplier,
+            "pooling": pooling,
+            "norm_first": norm_first,
+            "initializer_range": initializer_range,
+        }
+        initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
+        self.embedding = TextEmbedding(
+            vocab_size=vocab_size, width=hidden_size, max_sequence_length=max_sequence_length,
+            gradient_multiplier=embedding_gradient_multiplier, dropout_rate=dropout_rate,
+            initializer_range=initializer_range, name="embeddings")
+        self.attention_mask = nlp_layers.SelfAttentionMask()
+        self.blocks = [
+            nlp_layers.TransformerEncoderBlock(
+                num_attention_heads=num_attention_heads,
+                inner_dim=inner_dim,
+                inner_activation=tf_utils.get_activation(inner_activation),
+                output_dropout=dropout_rate,
+                attention_dropout=attention_dropout_rate,
+                norm_first=norm_first,
+                kernel_initializer=tf_utils.clone_initializer(initializer),
+                name=f"transformer/layer_{i}")
+            for i in range(num_layers)
+        ]
+        # Pre-norm blocks leave the residual stream unnormalised; one final norm fixes scale.
+        self.final_norm = (
+            tf_keras.layers.LayerNormalization(epsilon=1e-12, dtype=tf.float32, name="final_norm")
+            if norm_first else None)
+        self.pooling = MaskedMeanPooling(mode=pooling, name="pooling")
+        self.projection = tf_keras.layers.Dense(
+            output_dim, activation=output_activation,
+            kernel_initializer=tf_utils.clone_initializer(initializer), name="projection")
+
+    @property
+    def output_dim(self) -> int:
+        return self._config["output_dim"]
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool | None = None):
+        word_ids = inputs["input_word_ids"]
+        mask = inputs["input_mask"]
+        x = self.embedding(word_ids, training=training)
+        attention_mask = self.attention_mask(x, mask)
+        for block in self.blocks:
+            x = block([x, attention_mask], training=training)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        sequence_output = tf.cast(x, tf.float32)
+        pooled = self.pooling(sequence_output, mask)
+        pooled = tf.cast(self.projection(pooled), tf.float32)
+        return {"pooled_output": pooled, "sequence_output": sequence_output, "default": pooled}
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(self._config)
+        return config

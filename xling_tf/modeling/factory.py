@@ -1,0 +1,42 @@
+"""Builds the tokenizer layer and the shared encoder from their configs."""
+
+from __future__ import annotations
+
+from xling_tf.configs.model import EncoderConfig, TokenizerConfig
+from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
+
+def build_tokenizer(config: TokenizerConfig) -> SentencepieceTextTokenizer:
+    """The in-graph tokenizer layer; needs `config.sentencepiece_model_file` to exist."""
+    if not config.sentencepiece_model_file:
+        raise ValueError(
+            "tokenizer.sentencepiece_model_file is empty: train a vocabulary first "
+            "(xling_tf.train does this automatically into <model_dir>/vocab/).")
+    return SentencepieceTextTokenizer(
+        model_file_path=config.sentencepiece_model_file,
+        max_seq_length=config.max_seq_length,
+        pad_to_max_length=config.pad_to_max_length,
+        max_input_chars=config.max_input_chars)
+
+
+def build_encoder(config: EncoderConfig, vocab_size: int, max_sequence_length: int,
+                  name: str = "sentence_encoder") -> SentenceEncoder:
+    """The shared sentence encoder g of every task."""
+    return SentenceEncoder(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        num_attention_heads=config.num_attention_heads,
+        inner_dim=config.inner_dim,
+        inner_activation=config.inner_activation,
+        output_dim=config.output_dim,
+        output_activation=config.output_activation or None,
+        max_sequence_length=max_sequence_length,
+        dropout_rate=config.dropout_rate,
+        attention_dropout_rate=config.attention_dropout_rate,
+        embedding_gradient_multiplier=config.embedding_gradient_multiplier,
+        pooling=config.pooling,
+        norm_first=config.norm_first,
+        initializer_range=config.initializer_range,
+        name=name)

@@ -1,0 +1,87 @@
+"""Makes sure an experiment has a SentencePiece vocabulary before its model is built."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from typing import Iterable, Iterator
+
+from absl import logging
+
+from xling_tf.data import pairs
+from xling_tf.data.pair_dataset import expand_file_patterns
+from xling_tf.tokenization.sentencepiece_tokenizer import train_sentencepiece
+
+VOCAB_SUBDIR = "vocab"
+VOCAB_FILENAME = "sentencepiece.model"
+
+
+def sentences_from_pair_files(files: Iterable[str], on_malformed: str = "skip") -> Iterator[str]:
+    """Every column of every row: both languages (and hard negatives) feed one vocabulary."""
+    for path in files:
+        for row in pairs.iter_rows(path, min_columns=1, on_error=on_malformed):
+            yield from row
+
+
+def sample_sentences(sentences: Iterable[str], limit: int, seed: int = 7) -> list[str]:
+    """Reservoir sample of `limit` sentences: an even draw over languages and files."""
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for i, sentence in enumerate(sentences):
+        if i < limit:
+            sample.append(sentence)
+        else:
+            j = rng.randint(0, i)
+            if j < limit:
+                sample[j] = sentence
+    return sample
+
+
+def _is_chief() -> bool:
+    """True unless TF_CONFIG names this process a non-chief worker."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = tf_config.get("task", {})
+    if not task:
+        return True
+    has_chief = "chief" in tf_config.get("cluster", {})
+    return task.get("type") == "chief" or (
+        not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0)
+
+
+def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
+    """Fills `task.model.tokenizer.sentencepiece_model_file`, training a model if needed.
+
+    The vocabulary is trained once, by the chief, into `<model_dir>/vocab/`; a resumed run or
+    another worker reuses it (workers wait for the chief's file instead of training their own,
+    which could differ). Returns the model file path.
+    """
+    tokenizer = params.task.model.tokenizer
+    if tokenizer.sentencepiece_model_file:
+        if not os.path.exists(tokenizer.sentencepiece_model_file):
+            raise FileNotFoundError(
+                f"tokenizer.sentencepiece_model_file not found: {tokenizer.sentencepiece_model_file}")
+        return tokenizer.sentencepiece_model_file
+    path = os.path.join(model_dir, VOCAB_SUBDIR, VOCAB_FILENAME)
+    if not os.path.exists(path):
+        if _is_chief():
+            files = expand_file_patterns(params.task.train_data.input_path)
+            started = time.time()
+            sample = sample_sentences(
+                sentences_from_pair_files(files, params.task.train_data.on_malformed),
+                tokenizer.vocab_training_sentences)
+            logging.info("training a %d-piece SentencePiece vocabulary on %d sentences from %s",
+                         tokenizer.vocab_size, len(sample), files)
+            train_sentencepiece(sample, path, vocab_size=tokenizer.vocab_size,
+                                lower_case=tokenizer.lower_case)
+            logging.info("vocabulary written to %s in %.1fs", path, time.time() - started)
+        else:
+            deadline = time.time() + wait_seconds
+            while not os.path.exists(path):
+                if time.time() > deadline:
+                    raise TimeoutError(f"chief did not write the vocabulary {path} in time")
+                time.sleep(1.0)
+    params.override({"task": {"model": {"tokenizer": {"sentencepiece_model_file": path}}}},
+                    is_strict=True)
+    return path
