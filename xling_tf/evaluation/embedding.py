@@ -1,0 +1,331 @@
+"""Batched embedding of many sentences with any encoder (pure numpy, no TensorFlow).
+
+An encoder is any `EmbedFn`: a callable mapping a batch (list) of strings to a [batch, d]
+array-like (float32 numpy array, TF eager tensor, ...). The helpers here call it batch by
+batch, so memory for the model inputs stays O(batch_size), and they check that every batch
+returns one d-dimensional row per sentence.
+
+Text files are read as UTF-8, one sentence per line. Every line is embedded, including blank
+ones, so output row i always corresponds to input line i (needed for aligned bitexts). Line
+endings (\\n, \\r\\n or \\r) are stripped, a leading UTF-8 byte-order mark is dropped, and
+invalid UTF-8 bytes are replaced with U+FFFD instead of failing the whole file.
+
+File outputs are written to a temporary file next to the destination and moved into place
+with `os.replace` only after the last batch succeeded, so an interrupted or failing run never
+leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from tqdm import tqdm
+
+EmbedFn = Callable[[list[str]], np.ndarray]
+"""Maps a batch of n strings to an [n, d] float32 array (or something `np.asarray` takes)."""
+
+PathLike = str | os.PathLike
+
+
+def iter_batches(texts: Iterable[str], batch_size: int) -> Iterator[list[str]]:
+    """Yields consecutive lists of at most `batch_size` items from `texts`, in order.
+
+    Only the last batch may be shorter; an empty iterable yields nothing. `texts` is
+    consumed lazily, so generators and open files work without loading everything.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    iterator = iter(texts)
+    while batch := list(itertools.islice(iterator, int(batch_size))):
+        yield batch
+
+
+def _embed_batch(embed_fn: EmbedFn, batch: list[str], dim: int | None) -> np.ndarray:
+    """Runs `embed_fn` on one batch and checks the result is [len(batch), dim] float32."""
+    out = np.asarray(embed_fn(batch), dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != len(batch):
+        raise ValueError(
+            f"embed_fn returned shape {out.shape} for a batch of {len(batch)} strings; "
+            f"expected [{len(batch)}, d]"
+        )
+    if dim is not None and out.shape[1] != dim:
+        raise ValueError(
+            f"embed_fn returned dimension {out.shape[1]} after earlier batches had {dim}"
+        )
+    return out
+
+
+def _progress_bar(enabled: bool, total: int | None, desc: str) -> tqdm:
+    # unit="sent" makes tqdm report throughput as sentences per second.
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="sent",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
+
+
+def embed_texts(
+    embed_fn: EmbedFn,
+    texts: Sequence[str] | Iterable[str],
+    batch_size: int = 256,
+    progress: bool = False,
+    total: int | None = None,
+    desc: str = "embed",
+) -> np.ndarray:
+    """Embeds `texts` with `embed_fn`, `batch_size` strings per call, preserving order.
+
+    Args:
+      embed_fn: maps a list of at most `batch_size` strings to a [batch, d] array.
+      texts: a sequence or any iterable of strings (consumed once, lazily).
+      batch_size: maximum number of strings per `embed_fn` call.
+      progress: show a tqdm bar on stderr with sentences/s.
+      total: number of texts, if `texts` has no len(); enables preallocating the output
+        and a progress bar with an ETA. It must match the actual count.
+      desc: progress bar label.
+
+    Returns:
+      [n, d] float32 array, row i the embedding of texts[i]. Empty input returns an array of
+      shape [0, 0] (d is unknown without calling the encoder) and never calls `embed_fn`.
+
+    Raises:
+      ValueError: if `embed_fn` returns the wrong shape or `total` does not match.
+    """
+    if isinstance(texts, str):
+        # A bare string is an iterable of characters; embedding those is never intended.
+        raise TypeError("texts must be a collection of strings, not a single str")
+    if total is None and isinstance(texts, Sized):
+        total = len(texts)
+    if total is not None and total < 0:
+        raise ValueError(f"total must be >= 0, got {total}")
+    out: np.ndarray | None = None  # preallocated [total, d] once d is known
+    chunks: list[np.ndarray] = []  # used only when the length is unknown
+    dim: int | None = None
+    count = 0
+    with _progress_bar(progress, total, desc) as bar:
+        for batch in iter_batches(texts, batch_size):
+            if total is not None and count + len(batch) > total:
+                raise ValueError(f"texts has more than total={total} items")
+            vectors = _embed_batch(embed_fn, batch, dim)
+            if dim is None:
+                dim = vectors.shape[1]
+                if total is not None:
+                    out = np.empty((total, dim), dtype=np.float32)
+            if out is not None:
+                out[count : count + len(batch)] = vectors
+            else:
+                chunks.append(vectors)
+            count += len(batch)
+            bar.update(len(batch))
+    if total is not None and count != total:
+        raise ValueError(f"texts has {count} items but total={total}")
+    if count == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    if out is not None:
+        return out
+    return np.concatenate(chunks, axis=0)
+
+
+def _open_lines(path: Path) -> TextIO:
+    # utf-8-sig drops a leading BOM, errors="replace" maps invalid bytes to U+FFFD, and
+    # universal newlines (newline=None) turn \r\n and \r into \n.
+    return open(path, "r", encoding="utf-8-sig", errors="replace", newline=None)
+
+
+def _iter_lines(path: Path) -> Iterator[str]:
+    """Yields the lines of a UTF-8 text file without their line terminator."""
+    with _open_lines(path) as f:
+        for line in f:
+            yield line[:-1] if line.endswith("\n") else line
+
+
+def count_lines(path: PathLike) -> int:
+    """Number of sentences `embed_file*` would read from `path` (a final unterminated line
+    counts; an empty file has 0)."""
+    path = _existing_file(path)
+    # Counting with the same reader as the embedding pass guarantees the numbers agree.
+    return sum(1 for _ in _iter_lines(path))
+
+
+def _existing_file(path: PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file not found: {path}")
+    return path
+
+
+def _temp_path(output_path: Path) -> Path:
+    # A unique hidden name in the destination directory keeps os.replace atomic (same file
+    # system) and, unlike mkstemp, creates the file with the usual umask permissions.
+    return output_path.with_name(f".{output_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def embed_file_to_npy(
+    embed_fn: EmbedFn,
+    input_path: PathLike,
+    output_path: PathLike,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> int:
+    """Embeds each line of a UTF-8 text file and saves a [n, d] float32 `.npy` file.
+
+    Sentences are streamed: the file is read once to count lines, then again batch by batch
+    into a memory-mapped `.npy` (`np.lib.format.open_memmap`), so neither all sentences nor
+    all vectors need to fit in RAM. An empty input file yields a [0, 0] array without calling
+    `embed_fn`. The output appears atomically (see module docstring).
+
+    Returns:
+      n, the number of lines embedded.
+
+    Raises:
+      FileNotFoundError: if `input_path` is not an existing file.
+      ValueError: if `embed_fn` returns the wrong shape.
+    """
+    input_path = _existing_file(input_path)
+    output_path = Path(output_path)
+    n = count_lines(input_path)
+    tmp = _temp_path(output_path)
+    memmap: np.memmap | None = None
+    try:
+        if n == 0:
+            with open(tmp, "wb") as f:
+                np.save(f, np.zeros((0, 0), dtype=np.float32))
+        else:
+            dim: int | None = None
+            count = 0
+            with _progress_bar(progress, n, input_path.name) as bar:
+                for batch in iter_batches(_iter_lines(input_path), batch_size):
+                    vectors = _embed_batch(embed_fn, batch, dim)
+                    if memmap is None:
+                        dim = vectors.shape[1]
+                        memmap = np.lib.format.open_memmap(
+                            tmp, mode="w+", dtype=np.float32, shape=(n, dim)
+                        )
+                    if count + len(batch) > n:
+                        raise RuntimeError(f"{input_path} grew while it was being embedded")
+                    memmap[count : count + len(batch)] = vectors
+                    count += len(batch)
+                    bar.update(len(batch))
+            if count != n:
+                raise RuntimeError(f"{input_path} changed while it was being embedded")
+            memmap.flush()
+            # Drop the mapping before the rename so the file is closed (required on Windows).
+            del memmap
+            memmap = None
+        os.replace(tmp, output_path)
+    except BaseException:
+        memmap = None
+        _remove_quietly(tmp)
+        raise
+    return n
+
+
+def _format_tsv_row(sentence: str, vector: np.ndarray) -> str:
+    # Tabs inside a sentence would shift the vector columns, so they become spaces.
+    text = sentence.replace("\t", " ")
+    return text + "\t" + "\t".join(f"{v:.6g}" for v in vector.tolist()) + "\n"
+
+
+def embed_file_to_tsv(
+    embed_fn: EmbedFn,
+    input_path: PathLike,
+    output_path: PathLike,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> int:
+    """Embeds each line of a UTF-8 text file into a TSV: `sentence<TAB>v1<TAB>...<TAB>vd`.
+
+    One output line per input line, in order; floats use 6 significant digits (`%.6g`);
+    tab characters inside a sentence are replaced by spaces so every row has 1 + d fields.
+    The file is UTF-8 with `\\n` line endings, written atomically (see module docstring).
+
+    Returns:
+      n, the number of lines embedded.
+
+    Raises:
+      FileNotFoundError: if `input_path` is not an existing file.
+      ValueError: if `embed_fn` returns the wrong shape.
+    """
+    input_path = _existing_file(input_path)
+    output_path = Path(output_path)
+    # The line count only serves the progress bar's ETA, so skip that pass without a bar.
+    total = count_lines(input_path) if progress else None
+    tmp = _temp_path(output_path)
+    count = 0
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            dim: int | None = None
+            with _progress_bar(progress, total, input_path.name) as bar:
+                for batch in iter_batches(_iter_lines(input_path), batch_size):
+                    vectors = _embed_batch(embed_fn, batch, dim)
+                    dim = vectors.shape[1]
+                    out.writelines(_format_tsv_row(s, v) for s, v in zip(batch, vectors))
+                    count += len(batch)
+                    bar.update(len(batch))
+        os.replace(tmp, output_path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    return count
+
+
+_WRITERS: dict[str, Callable[..., int]] = {
+    ".npy": embed_file_to_npy,
+    ".tsv": embed_file_to_tsv,
+}
+
+
+def embed_file(
+    embed_fn: EmbedFn,
+    input_path: PathLike,
+    output_path: PathLike,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> int:
+    """Embeds a one-sentence-per-line file, choosing the format by `output_path`'s suffix.
+
+    `.npy` -> `embed_file_to_npy` ([n, d] float32 array), `.tsv` -> `embed_file_to_tsv`
+    (case-insensitive). Returns the number of lines embedded.
+
+    Raises:
+      ValueError: for any other suffix (checked before reading the input).
+      FileNotFoundError: if `input_path` is not an existing file.
+    """
+    suffix = Path(output_path).suffix.lower()
+    writer = _WRITERS.get(suffix)
+    if writer is None:
+        raise ValueError(
+            f"unsupported output format {suffix or '(no suffix)'!r} for {output_path}; "
+            f"use one of {sorted(_WRITERS)}"
+        )
+    return writer(embed_fn, input_path, output_path, batch_size=batch_size, progress=progress)
+
+
+__all__ = [
+    "EmbedFn",
+    "count_lines",
+    "embed_file",
+    "embed_file_to_npy",
+    "embed_file_to_tsv",
+    "embed_texts",
+    "iter_batches",
+]
