@@ -6,6 +6,7 @@ from typing import Any
 
 import tensorflow as tf
 import tf_keras
+from official.modeling import tf_utils
 from official.nlp.modeling import layers as nlp_layers
 
 
@@ -51,10 +52,12 @@ class TextEmbedding(tf_keras.layers.Layer):
         self.initializer_range = initializer_range
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
         self._word_embedding = nlp_layers.OnDeviceEmbedding(
-            vocab_size=vocab_size, embedding_width=width, initializer=initializer,
+            vocab_size=vocab_size, embedding_width=width,
+            initializer=tf_utils.clone_initializer(initializer),
             name="word_embeddings")
         self._position_embedding = nlp_layers.PositionEmbedding(
-            max_length=max_sequence_length, initializer=initializer, name="position_embedding")
+            max_length=max_sequence_length, initializer=tf_utils.clone_initializer(initializer),
+            name="position_embedding")
         self._norm = tf_keras.layers.LayerNormalization(
             axis=-1, epsilon=1e-12, dtype=tf.float32, name="embeddings_layer_norm")
         self._dropout = tf_keras.layers.Dropout(rate=dropout_rate)

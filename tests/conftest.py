@@ -1,0 +1,94 @@
+"""Shared fixtures: a synthetic parallel corpus, a tiny vocabulary, a tiny trained run."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A toy "language pair": every English word has one French counterpart, so a model that learns
+# word alignment retrieves translations; sentences are random, so nothing can be memorised.
+EN = ("the cat dog house red blue big small runs eats sleeps water tree sun moon bird "
+      "green old young river mountain sings reads").split()
+FR = ("le chat chien maison rouge bleu grand petit court mange dort eau arbre soleil lune "
+      "oiseau vert vieux jeune fleuve montagne chante lit").split()
+
+
+def synthetic_pairs(num_pairs: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(num_pairs):
+        idx = [rng.randrange(len(EN)) for _ in range(rng.randint(3, 8))]
+        rows.append((" ".join(EN[i] for i in idx), " ".join(FR[i] for i in idx)))
+    return rows
+
+
+def write_tsv(path: str, rows) -> str:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write("\t".join(row) + "\n")
+    return path
+
+
+def run_python(args: list[str], env: dict | None = None, timeout: int = 600,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Runs the project's Python in a fresh process (the way users load our models)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=full_env, timeout=timeout,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{args[:3]} exited {result.returncode}\nstdout:\n{result.stdout[-4000:]}\n"
+            f"stderr:\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("corpus")
+    write_tsv(os.path.join(folder, "train.tsv"), synthetic_pairs(600, seed=1))
+    write_tsv(os.path.join(folder, "test.tsv"), synthetic_pairs(120, seed=2))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_model(tmp_path_factory, corpus_dir) -> str:
+    from xling_tf.tokenization.sentencepiece_tokenizer import train_sentencepiece
+    extra = ["مرحبا بالعالم", "你好世界", "Grüße aus Köln", "😀 emoji"] * 20
+    sentences = [s for row in synthetic_pairs(600, seed=1) for s in row] + extra
+    return train_sentencepiece(
+        sentences, str(tmp_path_factory.mktemp("vocab") / "sp.model"), vocab_size=200)
+
+
+TINY_OVERRIDES = "trainer.train_steps=40,trainer.checkpoint_interval=20,trainer.steps_per_loop=10,trainer.summary_interval=10"
+
+
+def train_args(model_dir: str, train_path: str, overrides: str = TINY_OVERRIDES,
+               extra: list[str] | None = None) -> list[str]:
+    return ["-m", "xling_tf.train", "--experiment=tiny", "--mode=train",
+            f"--model_dir={model_dir}",
+            f"--params_override=task.train_data.input_path={train_path},{overrides}",
+            *(extra or [])]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, corpus_dir) -> str:
+    """A tiny translation-ranking run (40 steps, default strategy), trained in a subprocess."""
+    model_dir = str(tmp_path_factory.mktemp("run") / "tiny")
+    run_python(train_args(model_dir, os.path.join(corpus_dir, "train.tsv")))
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def exported_model(tmp_path_factory, trained_run) -> str:
+    export_path = str(tmp_path_factory.mktemp("export") / "encoder")
+    run_python(["-m", "export.export_hub", f"--model_dir={trained_run}",
+                f"--export_path={export_path}"])
+    return export_path

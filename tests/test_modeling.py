@@ -1,0 +1,106 @@
+"""Encoder layers: shapes, masking, gradient multiplier, get_config round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xling_tf  # noqa: F401
+import tensorflow as tf
+import tf_keras
+
+from xling_tf.modeling.dual_encoder import DualEncoder
+from xling_tf.modeling.embedding import TextEmbedding, scale_gradient
+from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.modeling.pooling import MaskedMeanPooling
+
+SMALL = dict(vocab_size=50, hidden_size=16, num_layers=2, num_attention_heads=2, inner_dim=32,
+             output_dim=12, max_sequence_length=10, dropout_rate=0.0, attention_dropout_rate=0.0)
+
+
+def _inputs(batch=3, seq=7, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, 50, size=(batch, seq)).astype(np.int32)
+    mask = np.ones((batch, seq), np.int32)
+    mask[0, 4:] = 0
+    ids[0, 4:] = 0
+    return {"input_word_ids": tf.constant(ids), "input_mask": tf.constant(mask)}
+
+
+def test_masked_mean_pooling_by_hand():
+    seq = tf.constant([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]],
+                       [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])
+    mask = tf.constant([[1, 1, 0], [0, 0, 0]])
+    np.testing.assert_allclose(MaskedMeanPooling("mean")(seq, mask), [[2.0, 3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(MaskedMeanPooling("sqrt_length")(seq, mask),
+                               [[4.0 / np.sqrt(2), 6.0 / np.sqrt(2)], [0.0, 0.0]], rtol=1e-6)
+    with pytest.raises(ValueError, match="pooling mode"):
+        MaskedMeanPooling("max")
+
+
+def test_scale_gradient_is_identity_forward_and_scales_backward():
+    x = tf.constant([1.0, -2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = scale_gradient(x, 100.0)
+        loss = tf.reduce_sum(3.0 * y)
+    np.testing.assert_allclose(y, x)
+    np.testing.assert_allclose(tape.gradient(loss, x), [300.0, 300.0])
+
+
+def test_encoder_shapes_and_padding_invariance():
+    encoder = SentenceEncoder(**SMALL)
+    inputs = _inputs()
+    out = encoder(inputs)
+    assert out["pooled_output"].shape == (3, 12)
+    assert out["sequence_output"].shape == (3, 7, 16)
+    assert out["default"] is out["pooled_output"]
+    # Extra padding must not change a sentence's vector.
+    trimmed = {k: v[:1, :4] for k, v in inputs.items()}
+    np.testing.assert_allclose(encoder(trimmed)["pooled_output"], out["pooled_output"][:1],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [
+    TextEmbedding(vocab_size=20, width=8, max_sequence_length=6, gradient_multiplier=100.0),
+    MaskedMeanPooling("sqrt_length"),
+    L2Normalization(),
+])
+def test_small_layers_round_trip(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_encoder_get_config_round_trip_gives_same_outputs():
+    encoder = SentenceEncoder(**SMALL, pooling="sqrt_length", embedding_gradient_multiplier=100.0)
+    inputs = _inputs()
+    expected = encoder(inputs)["pooled_output"]
+    clone = SentenceEncoder.from_config(encoder.get_config())
+    clone(inputs)
+    clone.set_weights(encoder.get_weights())
+    assert clone.get_config() == encoder.get_config()
+    np.testing.assert_allclose(clone(inputs)["pooled_output"], expected, atol=1e-6)
+    # And through Keras' generic (de)serialisation, as SavedModel metadata uses it.
+    revived = tf_keras.layers.deserialize(tf_keras.layers.serialize(encoder))
+    assert isinstance(revived, SentenceEncoder)
+
+
+def test_dual_encoder_shares_weights_and_normalises():
+    model = DualEncoder(SentenceEncoder(**SMALL))
+    a, b = _inputs(seed=1), _inputs(seed=2)
+    negatives = _inputs(batch=6, seed=3)
+    out = model({"left_word_ids": a["input_word_ids"], "left_mask": a["input_mask"],
+                 "right_word_ids": b["input_word_ids"], "right_mask": b["input_mask"],
+                 "negative_word_ids": tf.reshape(negatives["input_word_ids"], [3, 2, 7]),
+                 "negative_mask": tf.reshape(negatives["input_mask"], [3, 2, 7])})
+    assert out["left"].shape == (3, 12) and out["negatives"].shape == (3, 2, 12)
+    np.testing.assert_allclose(np.linalg.norm(out["right"], axis=1), 1.0, rtol=1e-5)
+    # Same sentence on either side -> same vector (one shared encoder).
+    np.testing.assert_allclose(out["left"], model.embed(a["input_word_ids"], a["input_mask"]),
+                               atol=1e-5)
+    np.testing.assert_allclose(out["negatives"][1, 0],
+                               model.embed(negatives["input_word_ids"][2:3],
+                                           negatives["input_mask"][2:3])[0], atol=1e-5)
+    clone = DualEncoder.from_config(model.get_config())
+    assert clone.encoder.get_config() == model.encoder.get_config()

