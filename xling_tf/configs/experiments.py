@@ -100,7 +100,8 @@ def tiny() -> cfg.ExperimentConfig:
     """Seconds-long config for tests: 1 x 32 Transformer, 16 tokens, batch 16."""
     train_steps = 20
     model = DualEncoderConfig(
-        tokenizer=TokenizerConfig(vocab_size=300, max_seq_length=16),
+        tokenizer=TokenizerConfig(vocab_size=300, max_seq_length=16,
+                                  vocab_training_sentences=20_000),
         encoder=EncoderConfig(hidden_size=32, num_layers=1, num_attention_heads=2,
                               inner_dim=64, output_dim=24, dropout_rate=0.0,
                               attention_dropout_rate=0.0))
