@@ -15,7 +15,7 @@ import time
 from absl import logging
 from official.core import exp_factory
 
-from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
+from xling_tf.configs import experiments  # also registers the experiments
 from xling_tf.data import bible
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.tensorboard_logs import read_scalars
@@ -53,10 +53,10 @@ def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: st
           f"on {corpus.train_pairs} pairs", flush=True)
     stage = time.time()
     params = exp_factory.get_exp_config(experiment)
-    override = {"task": {"train_data": {"input_path": corpus.train_path}}}
+    params.override({"task": {"train_data": {"input_path": corpus.train_path}}},
+                    is_strict=True)
     if train_steps:
-        override["trainer"] = {"train_steps": train_steps}
-    params.override(override, is_strict=True)
+        experiments.set_train_steps(params, train_steps)
     if params_override:
         params.override(params_override, is_strict=True)
     train.run(params, model_dir, mode="train")

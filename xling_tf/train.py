@@ -16,9 +16,11 @@ from official.common import flags as tfm_flags
 from official.core import config_definitions as cfg
 from official.core import task_factory, train_lib, train_utils
 from official.modeling import performance
+import tensorflow as tf
 
 from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
 from xling_tf.distribution import STRATEGIES, build_strategy
+from xling_tf.precision import resolve_mixed_precision
 from xling_tf.progress import ProgressLogger
 from xling_tf.tokenization.vocabulary import ensure_vocabulary
 
@@ -58,12 +60,16 @@ def run(params: cfg.ExperimentConfig, model_dir: str, mode: str = "train",
     TensorBoard summaries under model_dir/train and model_dir/validation.
     """
     ensure_vocabulary(params, model_dir)
+    mixed_precision = resolve_mixed_precision(params.runtime.mixed_precision_dtype,
+                                              params.runtime.distribution_strategy or "default")
+    params.override({"runtime": {"mixed_precision_dtype": mixed_precision}}, is_strict=True)
     params.validate()
     params.lock()
     if "train" in mode:
         train_utils.serialize_config(params, model_dir)
-    if params.runtime.mixed_precision_dtype:
-        performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
+    if mixed_precision:
+        performance.set_mixed_precision_policy(tf.dtypes.as_dtype(mixed_precision))
+    logging.info("mixed precision: %s", mixed_precision or "off (float32)")
     strategy = build_strategy(
         params.runtime.distribution_strategy or "default", num_gpus=params.runtime.num_gpus,
         tpu_address=params.runtime.tpu or None, cpu_replicas=cpu_replicas,

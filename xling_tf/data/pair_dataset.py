@@ -2,20 +2,17 @@
 
 Each line of a pair file is `source \\t target [\\t hard_negative_1 ... \\t hard_negative_K]`.
 Files are validated in Python first (cheap, and the only place a bad row can be reported with
-its file and line number); the graph then reads, shuffles, batches and tokenizes with parallel
-map and prefetch, so the accelerator step never waits on Python.
+its file and line number); the graph then reads, shuffles, tokenizes with a parallel map,
+batches rows of similar length together and prefetches, so the step never waits on Python.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import tensorflow as tf
 from absl import logging
 
 from xling_tf.data import pairs
-
-TokenizeFn = Callable[[tf.Tensor], dict[str, tf.Tensor]]
+from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
 
 def expand_file_patterns(patterns: str) -> list[str]:
@@ -57,35 +54,25 @@ def _split_columns(lines: tf.Tensor, num_columns: int) -> tuple[tf.Tensor, tf.Te
     return table, enough & non_empty & valid_utf8
 
 
-def tokenize_columns(table: tf.Tensor, tokenize: TokenizeFn, num_columns: int) -> dict:
-    """tf.string [B, 2 + K] -> model features, all sides padded to one length T.
+def bucket_boundaries(max_seq_length: int, width: int = 8) -> list[int]:
+    """Upper length bounds of the length buckets: 9, 17, 25, ... below max_seq_length + 1."""
+    return list(range(width + 1, max_seq_length + 1, width))
 
-    Returns {"left_word_ids", "left_mask", "right_word_ids", "right_mask": int32 [B, T]} and,
-    for K > 0, {"negative_word_ids", "negative_mask": int32 [B, K, T]}.
-    """
-    batch = tf.shape(table)[0]
-    # Column-major flattening: rows [0, B) are sources, [B, 2B) targets, then negatives.
-    tokens = tokenize(tf.reshape(tf.transpose(table), [-1]))
-    ids, mask = tokens["input_word_ids"], tokens["input_mask"]
-    features = {
-        "left_word_ids": ids[:batch], "left_mask": mask[:batch],
-        "right_word_ids": ids[batch:2 * batch], "right_mask": mask[batch:2 * batch],
-    }
-    if num_columns > 2:
-        seq = tf.shape(ids)[-1]
-        negatives = num_columns - 2
 
-        def per_example(x):  # [K * B, T] in column-major order -> [B, K, T]
-            return tf.transpose(tf.reshape(x[2 * batch:], [negatives, batch, seq]), [1, 0, 2])
-
-        features["negative_word_ids"] = per_example(ids)
-        features["negative_mask"] = per_example(mask)
+def _features_from_batch(ids: tf.Tensor, padding_id: int) -> dict[str, tf.Tensor]:
+    """int32 [B, C, T] packed ids of C columns -> model features (see make_pair_dataset)."""
+    mask = tf.cast(tf.not_equal(ids, padding_id), tf.int32)
+    features = {"left_word_ids": ids[:, 0], "left_mask": mask[:, 0],
+                "right_word_ids": ids[:, 1], "right_mask": mask[:, 1]}
+    if ids.shape[1] > 2:
+        features["negative_word_ids"] = ids[:, 2:]
+        features["negative_mask"] = mask[:, 2:]
     return features
 
 
 def make_pair_dataset(
     input_path: str,
-    tokenize: TokenizeFn,
+    tokenizer: SentencepieceTextTokenizer,
     batch_size: int,
     num_hard_negatives: int = 0,
     is_training: bool = True,
@@ -93,29 +80,37 @@ def make_pair_dataset(
     seed: int | None = None,
     drop_remainder: bool = True,
     on_malformed: str = "raise",
+    length_bucketing: bool = True,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Builds the per-replica dataset of tokenized pair batches.
 
     Args:
       input_path: comma-separated TSV files or globs.
-      tokenize: strings [N] -> {"input_word_ids", "input_mask": int32 [N, T]}.
+      tokenizer: the in-graph tokenizer layer (its `tokenize` and `pack` run in tf.data).
       batch_size: per-replica batch size.
       num_hard_negatives: K extra columns of hard negatives per row.
       is_training: shuffle and repeat forever.
       on_malformed: "raise" (stop with file:line) or "skip" (drop and count).
+      length_bucketing: batch rows of similar length together (width-8 buckets), so a batch
+        is padded to its own longest row rather than to the longest of a random mix; this
+        cuts the padded tokens the encoder computes on. Training only (a bucket's last partial
+        batch would be dropped); ignored with pad_to_max_length.
       input_context: from `distribute_datasets_from_function`; rows are sharded across input
         pipelines line by line, so it works with a single file.
 
     Returns:
-      A dataset of feature dicts as documented in `tokenize_columns`.
+      A dataset of {"left_word_ids", "left_mask", "right_word_ids", "right_mask": int32 [B, T]}
+      and, for K > 0, {"negative_word_ids", "negative_mask": int32 [B, K, T]}; every side of
+      a batch is padded to one length T (at most max_seq_length, exactly that with
+      pad_to_max_length).
     """
     num_columns = 2 + num_hard_negatives
     files = expand_file_patterns(input_path)
     validate_files(files, num_columns, on_malformed)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     dataset = dataset.interleave(
-        tf.data.TextLineDataset, cycle_length=min(len(files), 8), deterministic=True)
+        tf.data.TextLineDataset, cycle_length=min(len(files), 8))
     if input_context and input_context.num_input_pipelines > 1:
         dataset = dataset.shard(input_context.num_input_pipelines,
                                 input_context.input_pipeline_id)
@@ -124,9 +119,30 @@ def make_pair_dataset(
         dataset = dataset.repeat()
     if on_malformed == "skip":
         dataset = dataset.filter(lambda line: _split_columns(line[tf.newaxis], num_columns)[1][0])
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(
-        lambda lines: tokenize_columns(_split_columns(lines, num_columns)[0], tokenize,
-                                       num_columns),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    padding_id = tokenizer.special_tokens["padding_id"]
+
+    def tokenize_row(line: tf.Tensor) -> tf.Tensor:
+        """tf.string [] -> int32 [C, T_row]: packed ids of every column of one row."""
+        columns = _split_columns(line[tf.newaxis], num_columns)[0][0]
+        return tokenizer.pack(tokenizer.tokenize(columns)).to_tensor(default_value=padding_id)
+
+    dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    max_length = tokenizer.max_seq_length
+    if tokenizer.pad_to_max_length:
+        dataset = dataset.padded_batch(batch_size, padded_shapes=[num_columns, max_length],
+                                       padding_values=padding_id, drop_remainder=drop_remainder)
+    elif length_bucketing and is_training:
+        boundaries = bucket_boundaries(max_length)
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda ids: tf.shape(ids)[1],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padded_shapes=[num_columns, None], padding_values=padding_id,
+            drop_remainder=drop_remainder)
+    else:
+        dataset = dataset.padded_batch(batch_size, padded_shapes=[num_columns, None],
+                                       padding_values=padding_id, drop_remainder=drop_remainder)
+    dataset = dataset.map(lambda ids: _features_from_batch(ids, padding_id),
+                          num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -29,6 +29,7 @@ class PairDataConfig(cfg.DataConfig):
       num_hard_negatives: extra columns per row used as hard negatives (paper: 5).
       on_malformed: "raise" stops at the first bad row with its file and line; "skip" drops
         and counts bad rows.
+      length_bucketing: batch rows of similar token length together (less padding).
     """
 
     input_path: str = ""
@@ -38,6 +39,7 @@ class PairDataConfig(cfg.DataConfig):
     shuffle_buffer_size: int = 100_000
     num_hard_negatives: int = 0
     on_malformed: str = "raise"
+    length_bucketing: bool = True
     seed: int | None = None
 
 
@@ -68,7 +70,7 @@ class TranslationRankingTask(base_task.Task):
                       if input_context else params.global_batch_size)
         return make_pair_dataset(
             params.input_path,
-            tokenize=build_tokenizer(self.task_config.model.tokenizer),
+            tokenizer=build_tokenizer(self.task_config.model.tokenizer),
             batch_size=batch_size,
             num_hard_negatives=params.num_hard_negatives,
             is_training=params.is_training,
@@ -76,6 +78,7 @@ class TranslationRankingTask(base_task.Task):
             seed=params.seed,
             drop_remainder=params.drop_remainder,
             on_malformed=params.on_malformed,
+            length_bucketing=params.length_bucketing,
             input_context=input_context)
 
     def _ranking(self, model_outputs: dict[str, tf.Tensor]):

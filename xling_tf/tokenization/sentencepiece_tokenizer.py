@@ -160,13 +160,16 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
         inputs = tf.reshape(tf.convert_to_tensor(inputs, tf.string), [-1])
         return self._pieces(sanitize_text(inputs, self.max_input_chars))
 
-    def call(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-        pieces = self.tokenize(inputs)
-        pieces = pieces[:, : self.max_seq_length - 2]
+    def pack(self, pieces: tf.RaggedTensor) -> tf.RaggedTensor:
+        """int32 [batch, (pieces)] -> int32 [batch, (len)]: `[CLS] pieces [SEP]`, len <= max."""
         packed, _ = tf_text.combine_segments(
-            [pieces],
+            [pieces[:, : self.max_seq_length - 2]],
             start_of_sequence_id=self.special_tokens["start_of_sequence_id"],
             end_of_segment_id=self.special_tokens["end_of_segment_id"])
+        return tf.cast(packed, tf.int32)
+
+    def call(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        packed = self.pack(self.tokenize(inputs))
         if self.pad_to_max_length:
             word_ids, mask = tf_text.pad_model_inputs(
                 packed, self.max_seq_length, pad_value=self.special_tokens["padding_id"])
