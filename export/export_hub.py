@@ -64,15 +64,11 @@ def restore_trained_model(params: cfg.ExperimentConfig, model_dir: str,
     model = task.build_model()
     tokenizer = build_tokenizer(params.task.model.tokenizer)
     # Build the variables before restoring so a mismatch is an error, not a silent no-op.
-    model.embed(**_as_embed_args(tokenizer(tf.constant(["warm up"]))))
+    model.embed(tokenizer(tf.constant(["warm up"])))
     status = tf.train.Checkpoint(model=model).read(checkpoint_path)
     status.expect_partial().assert_existing_objects_matched()
     logging.info("restored %s", checkpoint_path)
     return model, checkpoint_path
-
-
-def _as_embed_args(tokens: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    return {"word_ids": tokens["input_word_ids"], "mask": tokens["input_mask"]}
 
 
 def build_text_encoder(tokenizer, encoder, normalize: bool = True) -> tf_keras.Model:

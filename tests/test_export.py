@@ -22,7 +22,7 @@ model_dir, texts, out = sys.argv[1], eval(sys.argv[2]), sys.argv[3]
 params = load_experiment_params(model_dir)
 model, _ = restore_trained_model(params, model_dir)
 tokens = build_tokenizer(params.task.model.tokenizer)(tf.constant(texts))
-np.save(out, model.embed(tokens["input_word_ids"], tokens["input_mask"]).numpy())
+np.save(out, model.embed(tokens).numpy())
 """
 
 HUB_KERAS_LAYER = """

@@ -90,17 +90,14 @@ def test_dual_encoder_shares_weights_and_normalises():
     model = DualEncoder(SentenceEncoder(**SMALL))
     a, b = _inputs(seed=1), _inputs(seed=2)
     negatives = _inputs(batch=6, seed=3)
-    out = model({"left_word_ids": a["input_word_ids"], "left_mask": a["input_mask"],
-                 "right_word_ids": b["input_word_ids"], "right_mask": b["input_mask"],
-                 "negative_word_ids": tf.reshape(negatives["input_word_ids"], [3, 2, 7]),
-                 "negative_mask": tf.reshape(negatives["input_mask"], [3, 2, 7])})
+    out = model({"left": a, "right": b,
+                 "negatives": {k: tf.reshape(v, [3, 2, 7]) for k, v in negatives.items()}})
     assert out["left"].shape == (3, 12) and out["negatives"].shape == (3, 2, 12)
     np.testing.assert_allclose(np.linalg.norm(out["right"], axis=1), 1.0, rtol=1e-5)
     # Same sentence on either side -> same vector (one shared encoder).
-    np.testing.assert_allclose(out["left"], model.embed(a["input_word_ids"], a["input_mask"]),
-                               atol=1e-5)
+    np.testing.assert_allclose(out["left"], model.embed(a), atol=1e-5)
     np.testing.assert_allclose(out["negatives"][1, 0],
-                               model.embed(negatives["input_word_ids"][2:3],
-                                           negatives["input_mask"][2:3])[0], atol=1e-5)
+                               model.embed({k: v[2:3] for k, v in negatives.items()})[0],
+                               atol=1e-5)
     clone = DualEncoder.from_config(model.get_config())
     assert clone.encoder.get_config() == model.encoder.get_config()

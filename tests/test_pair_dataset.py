@@ -29,13 +29,13 @@ def test_features_match_direct_tokenization(tmp_path, tokenizer):
     batch = _first_batch(input_path=path, tokenizer=tokenizer, batch_size=8, is_training=False,
                          length_bucketing=False)
     direct = tokenizer(tf.constant([r[0] for r in rows] + [r[1] for r in rows]))
-    seq = batch["left_word_ids"].shape[1]
-    assert batch["right_word_ids"].shape == (8, seq)
+    seq = batch["left"]["input_word_ids"].shape[1]
+    assert batch["right"]["input_word_ids"].shape == (8, seq)
     width = direct["input_word_ids"].shape[1]
     padded = np.pad(direct["input_word_ids"].numpy(), [(0, 0), (0, seq - width)])
-    np.testing.assert_array_equal(batch["left_word_ids"], padded[:8])
-    np.testing.assert_array_equal(batch["right_word_ids"], padded[8:])
-    np.testing.assert_array_equal(batch["left_mask"].numpy().sum(1),
+    np.testing.assert_array_equal(batch["left"]["input_word_ids"], padded[:8])
+    np.testing.assert_array_equal(batch["right"]["input_word_ids"], padded[8:])
+    np.testing.assert_array_equal(batch["left"]["input_mask"].numpy().sum(1),
                                   direct["input_mask"].numpy()[:8].sum(1))
 
 
@@ -44,10 +44,10 @@ def test_hard_negative_columns(tmp_path, tokenizer):
     path = write_tsv(str(tmp_path / "n.tsv"), rows)
     batch = _first_batch(input_path=path, tokenizer=tokenizer, batch_size=4, is_training=False,
                          num_hard_negatives=2)
-    seq = batch["left_word_ids"].shape[1]
-    assert batch["negative_word_ids"].shape == (4, 2, seq)
+    seq = batch["left"]["input_word_ids"].shape[1]
+    assert batch["negatives"]["input_word_ids"].shape == (4, 2, seq)
     expected = tokenizer(tf.constant(["le chat"]))["input_word_ids"][0].numpy()
-    np.testing.assert_array_equal(batch["negative_word_ids"][2, 0, :len(expected)], expected)
+    np.testing.assert_array_equal(batch["negatives"]["input_word_ids"][2, 0, :len(expected)], expected)
 
 
 def test_length_buckets_reduce_padding(tmp_path, tokenizer):
@@ -56,7 +56,7 @@ def test_length_buckets_reduce_padding(tmp_path, tokenizer):
     path = write_tsv(str(tmp_path / "b.tsv"), short + long_)
     dataset = make_pair_dataset(input_path=path, tokenizer=tokenizer, batch_size=8,
                                 is_training=True, shuffle_buffer_size=64, seed=0)
-    widths = {int(b["left_word_ids"].shape[1]) for b in dataset.take(8)}
+    widths = {int(b["left"]["input_word_ids"].shape[1]) for b in dataset.take(8)}
     assert min(widths) <= 4 and max(widths) == 16  # short batches stay short
 
 
@@ -66,7 +66,7 @@ def test_static_shapes_for_tpus(tmp_path, sentencepiece_model):
     path = write_tsv(str(tmp_path / "s.tsv"), synthetic_pairs(16, seed=5))
     dataset = make_pair_dataset(input_path=path, tokenizer=tokenizer, batch_size=8,
                                 is_training=False)
-    assert dataset.element_spec["left_word_ids"].shape.as_list() == [8, 12]
+    assert dataset.element_spec["left"]["input_word_ids"].shape.as_list() == [8, 12]
 
 
 def test_malformed_rows_raise_or_are_skipped(tmp_path, tokenizer):
@@ -77,7 +77,7 @@ def test_malformed_rows_raise_or_are_skipped(tmp_path, tokenizer):
                           is_training=False)
     batch = _first_batch(input_path=str(path), tokenizer=tokenizer, batch_size=2,
                          is_training=False, on_malformed="skip")
-    assert batch["left_word_ids"].shape[0] == 2
+    assert batch["left"]["input_word_ids"].shape[0] == 2
 
 
 def test_missing_input_is_a_clear_error(tmp_path, tokenizer):

@@ -8,11 +8,23 @@ batches rows of similar length together and prefetches, so the step never waits 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import tensorflow as tf
 from absl import logging
 
 from xling_tf.data import pairs
-from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
+
+class RowTokenizer(Protocol):
+    """What the pipeline needs from a tokenizer layer (both tokenizers implement it)."""
+
+    max_seq_length: int
+    pad_to_max_length: bool
+
+    def row_features(self, columns: tf.Tensor) -> dict[str, tf.Tensor]: ...
+
+    def row_padded_shapes(self, num_columns: int) -> dict[str, list]: ...
 
 
 def expand_file_patterns(patterns: str) -> list[str]:
@@ -59,20 +71,23 @@ def bucket_boundaries(max_seq_length: int, width: int = 8) -> list[int]:
     return list(range(width + 1, max_seq_length + 1, width))
 
 
-def _features_from_batch(ids: tf.Tensor, padding_id: int) -> dict[str, tf.Tensor]:
-    """int32 [B, C, T] packed ids of C columns -> model features (see make_pair_dataset)."""
-    mask = tf.cast(tf.not_equal(ids, padding_id), tf.int32)
-    features = {"left_word_ids": ids[:, 0], "left_mask": mask[:, 0],
-                "right_word_ids": ids[:, 1], "right_mask": mask[:, 1]}
-    if ids.shape[1] > 2:
-        features["negative_word_ids"] = ids[:, 2:]
-        features["negative_mask"] = mask[:, 2:]
+PADDING_ID = 0  # every tokenizer pads with 0, so masks can be rebuilt after batching
+
+
+def _features_from_batch(batch: dict[str, tf.Tensor]) -> dict[str, dict[str, tf.Tensor]]:
+    """{name: int32 [B, C, T, ...]} of C columns -> {"left", "right"[, "negatives"]} features."""
+    mask = tf.cast(tf.not_equal(batch["input_word_ids"], PADDING_ID), tf.int32)
+    batch = dict(batch, input_mask=mask)
+    features = {"left": {k: v[:, 0] for k, v in batch.items()},
+                "right": {k: v[:, 1] for k, v in batch.items()}}
+    if batch["input_word_ids"].shape[1] > 2:
+        features["negatives"] = {k: v[:, 2:] for k, v in batch.items()}
     return features
 
 
 def make_pair_dataset(
     input_path: str,
-    tokenizer: SentencepieceTextTokenizer,
+    tokenizer: RowTokenizer,
     batch_size: int,
     num_hard_negatives: int = 0,
     is_training: bool = True,
@@ -87,7 +102,7 @@ def make_pair_dataset(
 
     Args:
       input_path: comma-separated TSV files or globs.
-      tokenizer: the in-graph tokenizer layer (its `tokenize` and `pack` run in tf.data).
+      tokenizer: an in-graph tokenizer layer; its `row_features` runs in tf.data.
       batch_size: per-replica batch size.
       num_hard_negatives: K extra columns of hard negatives per row.
       is_training: shuffle and repeat forever.
@@ -100,9 +115,10 @@ def make_pair_dataset(
         pipelines line by line, so it works with a single file.
 
     Returns:
-      A dataset of {"left_word_ids", "left_mask", "right_word_ids", "right_mask": int32 [B, T]}
-      and, for K > 0, {"negative_word_ids", "negative_mask": int32 [B, K, T]}; every side of
-      a batch is padded to one length T (at most max_seq_length, exactly that with
+      A dataset of {"left": side, "right": side} and, for K > 0, {"negatives": side with an
+      extra K axis}, where side = {"input_word_ids", "input_mask": int32 [B, T], plus any
+      other tokenizer output such as "input_ngram_ids": int32 [B, T, N]}. Every side of a
+      batch is padded to one length T (at most max_seq_length; exactly that with
       pad_to_max_length).
     """
     num_columns = 2 + num_hard_negatives
@@ -120,29 +136,21 @@ def make_pair_dataset(
     if on_malformed == "skip":
         dataset = dataset.filter(lambda line: _split_columns(line[tf.newaxis], num_columns)[1][0])
 
-    padding_id = tokenizer.special_tokens["padding_id"]
-
-    def tokenize_row(line: tf.Tensor) -> tf.Tensor:
-        """tf.string [] -> int32 [C, T_row]: packed ids of every column of one row."""
-        columns = _split_columns(line[tf.newaxis], num_columns)[0][0]
-        return tokenizer.pack(tokenizer.tokenize(columns)).to_tensor(default_value=padding_id)
+    def tokenize_row(line: tf.Tensor) -> dict[str, tf.Tensor]:
+        return tokenizer.row_features(_split_columns(line[tf.newaxis], num_columns)[0][0])
 
     dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    max_length = tokenizer.max_seq_length
-    if tokenizer.pad_to_max_length:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=[num_columns, max_length],
-                                       padding_values=padding_id, drop_remainder=drop_remainder)
-    elif length_bucketing and is_training:
-        boundaries = bucket_boundaries(max_length)
+    padded_shapes = tokenizer.row_padded_shapes(num_columns)
+    if length_bucketing and is_training and not tokenizer.pad_to_max_length:
+        boundaries = bucket_boundaries(tokenizer.max_seq_length)
         dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda ids: tf.shape(ids)[1],
+            element_length_func=lambda row: tf.shape(row["input_word_ids"])[1],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=[num_columns, None], padding_values=padding_id,
+            padded_shapes=padded_shapes, padding_values=PADDING_ID,
             drop_remainder=drop_remainder)
     else:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=[num_columns, None],
-                                       padding_values=padding_id, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda ids: _features_from_batch(ids, padding_id),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes,
+                                       padding_values=PADDING_ID, drop_remainder=drop_remainder)
+    dataset = dataset.map(_features_from_batch, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -19,9 +19,10 @@ class DualEncoder(tf_keras.Model):
     instead of two or three, and identical weights by construction.
 
     Call:
-      inputs: {"left_word_ids", "left_mask", "right_word_ids", "right_mask": int32 [B, T]},
-        optionally {"negative_word_ids", "negative_mask": int32 [B, K, T]}. All sides share T
-        (the input pipeline pads them together).
+      inputs: {"left": side, "right": side} and optionally {"negatives": side with an extra
+        K axis after the batch}, where side = {"input_word_ids", "input_mask": int32 [B, T]}
+        plus any other tokenizer output (e.g. "input_ngram_ids": int32 [B, T, N]). All sides
+        share T (the input pipeline pads them together).
     Returns:
       {"left": float32 [B, D], "right": float32 [B, D]} and, with negatives,
       {"negatives": float32 [B, K, D]}; L2-normalised when `normalize` is set.
@@ -33,25 +34,24 @@ class DualEncoder(tf_keras.Model):
         self.normalize = normalize
         self._l2_normalize = L2Normalization(name="l2_normalize")
 
-    def embed(self, word_ids: tf.Tensor, mask: tf.Tensor, training: bool | None = None):
-        """int32 [N, T] ids and mask -> float32 [N, D] sentence embeddings."""
-        pooled = self.encoder(
-            {"input_word_ids": word_ids, "input_mask": mask}, training=training)["pooled_output"]
+    def embed(self, features: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
+        """Tokenizer features with a leading batch axis N -> float32 [N, D] embeddings."""
+        pooled = self.encoder(features, training=training)["pooled_output"]
         return self._l2_normalize(pooled) if self.normalize else pooled
 
-    def call(self, inputs: dict[str, tf.Tensor], training: bool | None = None):
-        batch = tf.shape(inputs["left_word_ids"])[0]
-        word_ids = [inputs["left_word_ids"], inputs["right_word_ids"]]
-        masks = [inputs["left_mask"], inputs["right_mask"]]
-        has_negatives = "negative_word_ids" in inputs
-        if has_negatives:
-            seq = tf.shape(inputs["negative_word_ids"])[-1]
-            word_ids.append(tf.reshape(inputs["negative_word_ids"], [-1, seq]))
-            masks.append(tf.reshape(inputs["negative_mask"], [-1, seq]))
-        embeddings = self.embed(tf.concat(word_ids, 0), tf.concat(masks, 0), training=training)
+    def call(self, inputs: dict[str, dict[str, tf.Tensor]], training: bool | None = None):
+        batch = tf.shape(inputs["left"]["input_word_ids"])[0]
+        sides = [inputs["left"], inputs["right"]]
+        negatives = inputs.get("negatives")
+        if negatives is not None:
+            num_negatives = tf.shape(negatives["input_word_ids"])[1]
+            # [B, K, T, ...] -> [B * K, T, ...]
+            sides.append({name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
+                          for name, value in negatives.items()})
+        stacked = {name: tf.concat([side[name] for side in sides], 0) for name in sides[0]}
+        embeddings = self.embed(stacked, training=training)
         outputs = {"left": embeddings[:batch], "right": embeddings[batch:2 * batch]}
-        if has_negatives:
-            num_negatives = tf.shape(inputs["negative_word_ids"])[1]
+        if negatives is not None:
             outputs["negatives"] = tf.reshape(
                 embeddings[2 * batch:], [batch, num_negatives, tf.shape(embeddings)[-1]])
         return outputs

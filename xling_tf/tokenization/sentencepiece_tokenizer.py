@@ -145,9 +145,10 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
             lower_case=False, model_file_path=model_file_path, name="sentencepiece")
         special = self._pieces.get_special_tokens_dict()
         missing = {"start_of_sequence_id", "end_of_segment_id", "padding_id"} - set(special)
-        if missing:
+        if missing or special["padding_id"] != PAD_ID:
             raise ValueError(
-                f"{model_file_path} lacks special tokens {sorted(missing)}; train it with "
+                f"{model_file_path} lacks special tokens {sorted(missing)} or does not pad "
+                f"with id {PAD_ID}; train it with "
                 "xling_tf.tokenization.train_sentencepiece")
         self.special_tokens = special
 
@@ -180,6 +181,22 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
             "input_word_ids": tf.cast(word_ids, tf.int32),
             "input_mask": tf.cast(mask, tf.int32),
         }
+
+    def row_features(self, columns: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The tf.data side of the tokenizer protocol (see data/pair_dataset.py).
+
+        Args:
+          columns: tf.string [C], the C sentences of one data row.
+        Returns:
+          {"input_word_ids": int32 [C, T_row]}, padded with 0 only to the row's longest column.
+        """
+        return {"input_word_ids": self.pack(self.tokenize(columns)).to_tensor(
+            default_value=self.special_tokens["padding_id"])}
+
+    def row_padded_shapes(self, num_columns: int) -> dict[str, list]:
+        """`padded_shapes` for batching `row_features` outputs."""
+        length = self.max_seq_length if self.pad_to_max_length else None
+        return {"input_word_ids": [num_columns, length]}
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
