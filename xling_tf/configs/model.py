@@ -12,23 +12,41 @@ class TokenizerConfig(base_config.Config):
     """In-graph tokenizer.
 
     Attributes:
+      type: "sentencepiece" (tensorflow_text SentencePiece pieces) or "hashed_ngrams" (the
+        paper's words + hashed character n-grams in core TF ops: exported models need no
+        custom ops; see tokenization/hashed_ngram_tokenizer.py).
       sentencepiece_model_file: a trained SentencePiece model. Empty means "train one from the
         training data into <model_dir>/vocab/sentencepiece.model before training starts".
-      vocab_size: vocabulary size when the model is trained here.
-      lower_case: bake case folding into the trained model.
-      max_seq_length: pieces kept per sentence, counting [CLS] and [SEP].
+      word_vocab_file: hashed_ngrams only: a word vocabulary (one word per line, the reserved
+        tokens first). Empty means "count one from the training data into
+        <model_dir>/vocab/words.txt before training starts".
+      vocab_size: vocabulary size when the vocabulary is trained here (for hashed_ngrams: lines
+        of the word file, the 4 reserved tokens included; OOV buckets come on top).
+      lower_case: fold case (baked into the SentencePiece model; an in-graph op for words).
+      max_seq_length: tokens kept per sentence, counting [CLS] and [SEP].
       pad_to_max_length: always pad to max_seq_length (static shapes: TPUs, XLA, serving).
       max_input_chars: characters kept before tokenization (bounds work on huge inputs).
-      vocab_training_sentences: at most this many sentences are sampled to train the model.
+      vocab_training_sentences: at most this many sentences are sampled to train the vocabulary.
+      num_oov_buckets: hashed_ngrams: hash buckets for out-of-vocabulary words (paper: 10k).
+      num_ngram_buckets: hashed_ngrams: hash buckets for character n-grams (paper: 200k).
+      ngram_orders: hashed_ngrams: character n-gram lengths (paper: 3 and 4).
+      max_ngrams_per_word: hashed_ngrams: n-gram slots per word; longer words keep an evenly
+        spaced subset.
     """
 
+    type: str = "sentencepiece"
     sentencepiece_model_file: str = ""
+    word_vocab_file: str = ""
     vocab_size: int = 8000
     lower_case: bool = True
     max_seq_length: int = 64
     pad_to_max_length: bool = False
     max_input_chars: int = 2048
     vocab_training_sentences: int = 400_000
+    num_oov_buckets: int = 10_000
+    num_ngram_buckets: int = 200_000
+    ngram_orders: tuple[int, ...] = (3, 4)
+    max_ngrams_per_word: int = 16
 
 
 @dataclasses.dataclass

@@ -8,7 +8,7 @@ batches rows of similar length together and prefetches, so the step never waits 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, Sequence
 
 import tensorflow as tf
 from absl import logging
@@ -40,11 +40,17 @@ def expand_file_patterns(patterns: str) -> list[str]:
     return files
 
 
-def validate_files(files: list[str], num_columns: int, on_malformed: str) -> pairs.ReadStats:
-    """Checks every row of every file; raises with file:line, or counts what `skip` drops."""
+def validate_files(files: list[str], num_columns: int, on_malformed: str,
+                   label_names: Sequence[str] | None = None) -> pairs.ReadStats:
+    """Checks every row of every file; raises with file:line, or counts what `skip` drops.
+
+    With `label_names`, the last of the `num_columns` columns must be one of them.
+    """
     total = pairs.ReadStats()
     for path in files:
         stats = pairs.validate_pairs_file(path, min_columns=num_columns, on_error=on_malformed)
+        if label_names and on_malformed == "raise":
+            _check_labels(path, num_columns - 1, label_names)
         total.rows += stats.rows
         total.skipped += stats.skipped
         for message in stats.first_errors:
@@ -53,6 +59,14 @@ def validate_files(files: list[str], num_columns: int, on_malformed: str) -> pai
         logging.warning("%d malformed rows skipped in %s (kept %d)", total.skipped, files,
                         total.rows)
     return total
+
+
+def _check_labels(path: str, column: int, label_names: Sequence[str]) -> None:
+    allowed = set(label_names)
+    for line_number, row in enumerate(pairs.iter_rows(path, min_columns=column + 1), start=1):
+        if row[column] not in allowed:
+            raise pairs.MalformedRowError(
+                path, line_number, f"label {row[column]!r} is not one of {sorted(allowed)}")
 
 
 def _split_columns(lines: tf.Tensor, num_columns: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -74,14 +88,24 @@ def bucket_boundaries(max_seq_length: int, width: int = 8) -> list[int]:
 PADDING_ID = 0  # every tokenizer pads with 0, so masks can be rebuilt after batching
 
 
-def _features_from_batch(batch: dict[str, tf.Tensor]) -> dict[str, dict[str, tf.Tensor]]:
-    """{name: int32 [B, C, T, ...]} of C columns -> {"left", "right"[, "negatives"]} features."""
+def _features_from_batch(batch: dict[str, tf.Tensor], column_names: Sequence[str],
+                         num_hard_negatives: int) -> dict[str, Any]:
+    """{name: int32 [B, C, T, ...]} of C text columns -> one feature dict per named column.
+
+    Text columns become {"input_word_ids", "input_mask", ...} dicts keyed by `column_names`;
+    the hard negatives after them become one "negatives" dict with a K axis after the batch.
+    """
+    label = batch.pop("label", None)
     mask = tf.cast(tf.not_equal(batch["input_word_ids"], PADDING_ID), tf.int32)
     batch = dict(batch, input_mask=mask)
-    features = {"left": {k: v[:, 0] for k, v in batch.items()},
-                "right": {k: v[:, 1] for k, v in batch.items()}}
-    if batch["input_word_ids"].shape[1] > 2:
-        features["negatives"] = {k: v[:, 2:] for k, v in batch.items()}
+    features: dict[str, Any] = {
+        name: {k: v[:, i] for k, v in batch.items()} for i, name in enumerate(column_names)}
+    if num_hard_negatives:
+        start = len(column_names)
+        features["negatives"] = {k: v[:, start:start + num_hard_negatives]
+                                 for k, v in batch.items()}
+    if label is not None:
+        features["label"] = label
     return features
 
 
@@ -90,6 +114,8 @@ def make_pair_dataset(
     tokenizer: RowTokenizer,
     batch_size: int,
     num_hard_negatives: int = 0,
+    column_names: Sequence[str] = ("left", "right"),
+    label_names: Sequence[str] | None = None,
     is_training: bool = True,
     shuffle_buffer_size: int = 100_000,
     seed: int | None = None,
@@ -104,7 +130,10 @@ def make_pair_dataset(
       input_path: comma-separated TSV files or globs.
       tokenizer: an in-graph tokenizer layer; its `row_features` runs in tf.data.
       batch_size: per-replica batch size.
-      num_hard_negatives: K extra columns of hard negatives per row.
+      num_hard_negatives: K extra columns of hard negatives per row, after the named ones.
+      column_names: names of the leading text columns (e.g. premise, hypothesis).
+      label_names: if set, one more column holds a class name from this list, returned as
+        int32 "label" [B] (its index); other values are malformed rows.
       is_training: shuffle and repeat forever.
       on_malformed: "raise" (stop with file:line) or "skip" (drop and count).
       length_bucketing: batch rows of similar length together (width-8 buckets), so a batch
@@ -115,15 +144,22 @@ def make_pair_dataset(
         pipelines line by line, so it works with a single file.
 
     Returns:
-      A dataset of {"left": side, "right": side} and, for K > 0, {"negatives": side with an
-      extra K axis}, where side = {"input_word_ids", "input_mask": int32 [B, T], plus any
+      A dataset of {column_name: side for each of column_names}, plus {"negatives": side with
+      an extra K axis} for K > 0 and {"label": int32 [B]} with label_names, where side = {"input_word_ids", "input_mask": int32 [B, T], plus any
       other tokenizer output such as "input_ngram_ids": int32 [B, T, N]}. Every side of a
       batch is padded to one length T (at most max_seq_length; exactly that with
       pad_to_max_length).
     """
-    num_columns = 2 + num_hard_negatives
+    num_text_columns = len(column_names) + num_hard_negatives
+    num_columns = num_text_columns + (1 if label_names else 0)
     files = expand_file_patterns(input_path)
-    validate_files(files, num_columns, on_malformed)
+    validate_files(files, num_columns, on_malformed, label_names)
+    label_table = None
+    if label_names:
+        label_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(label_names)), tf.range(len(label_names), dtype=tf.int32)),
+            default_value=-1)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     dataset = dataset.interleave(
         tf.data.TextLineDataset, cycle_length=min(len(files), 8))
@@ -134,23 +170,39 @@ def make_pair_dataset(
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
     if on_malformed == "skip":
-        dataset = dataset.filter(lambda line: _split_columns(line[tf.newaxis], num_columns)[1][0])
+        def is_valid(line: tf.Tensor) -> tf.Tensor:
+            fields, valid = _split_columns(line[tf.newaxis], num_columns)
+            if label_table is not None:
+                valid &= label_table.lookup(fields[:, -1]) >= 0
+            return valid[0]
+
+        dataset = dataset.filter(is_valid)
 
     def tokenize_row(line: tf.Tensor) -> dict[str, tf.Tensor]:
-        return tokenizer.row_features(_split_columns(line[tf.newaxis], num_columns)[0][0])
+        fields = _split_columns(line[tf.newaxis], num_columns)[0][0]
+        row = tokenizer.row_features(fields[:num_text_columns])
+        if label_table is not None:
+            row["label"] = label_table.lookup(fields[-1])
+        return row
 
     dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    padded_shapes = tokenizer.row_padded_shapes(num_columns)
+    padded_shapes = tokenizer.row_padded_shapes(num_text_columns)
+    padding_values = {name: PADDING_ID for name in padded_shapes}
+    if label_table is not None:
+        padded_shapes["label"] = []
+        padding_values["label"] = -1
     if length_bucketing and is_training and not tokenizer.pad_to_max_length:
         boundaries = bucket_boundaries(tokenizer.max_seq_length)
         dataset = dataset.bucket_by_sequence_length(
             element_length_func=lambda row: tf.shape(row["input_word_ids"])[1],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=padded_shapes, padding_values=PADDING_ID,
+            padded_shapes=padded_shapes, padding_values=padding_values,
             drop_remainder=drop_remainder)
     else:
         dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes,
-                                       padding_values=PADDING_ID, drop_remainder=drop_remainder)
-    dataset = dataset.map(_features_from_batch, num_parallel_calls=tf.data.AUTOTUNE)
+                                       padding_values=padding_values, drop_remainder=drop_remainder)
+    dataset = dataset.map(
+        lambda batch: _features_from_batch(batch, column_names, num_hard_negatives),
+        num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import tensorflow as tf
 import tf_keras
@@ -11,12 +11,35 @@ from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.normalization import L2Normalization
 
 
+def flatten_negatives(negatives: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Features [B, K, T, ...] -> [B * K, T, ...], so negatives encode like any other side."""
+    return {name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
+            for name, value in negatives.items()}
+
+
+def encode_sides(encoder: SentenceEncoder, sides: Sequence[dict[str, tf.Tensor]],
+                 training: bool | None = None) -> list[tf.Tensor]:
+    """Encodes several feature dicts in ONE encoder pass; returns their pooled outputs.
+
+    Stacking along the batch runs one set of large matmuls instead of one per side, and the
+    weights are shared by construction. All sides must share the sequence length (the input
+    pipeline pads them together).
+
+    Args:
+      encoder: the shared sentence encoder.
+      sides: feature dicts {"input_word_ids", "input_mask": int32 [N_i, T], ...}.
+    Returns:
+      float32 [N_i, D] pooled outputs, one per side, in order.
+    """
+    sizes = [tf.shape(side["input_word_ids"])[0] for side in sides]
+    stacked = {name: tf.concat([side[name] for side in sides], 0) for name in sides[0]}
+    pooled = encoder(stacked, training=training)["pooled_output"]
+    return tf.split(pooled, tf.stack(sizes), axis=0)
+
+
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
 class DualEncoder(tf_keras.Model):
-    """Encodes left, right (and hard-negative) token ids with one shared encoder.
-
-    All sides are stacked along the batch and encoded in a single pass: one set of matmuls
-    instead of two or three, and identical weights by construction.
+    """Encodes left, right (and hard-negative) sentences with one shared encoder.
 
     Call:
       inputs: {"left": side, "right": side} and optionally {"negatives": side with an extra
@@ -24,36 +47,41 @@ class DualEncoder(tf_keras.Model):
         plus any other tokenizer output (e.g. "input_ngram_ids": int32 [B, T, N]). All sides
         share T (the input pipeline pads them together).
     Returns:
-      {"left": float32 [B, D], "right": float32 [B, D]} and, with negatives,
-      {"negatives": float32 [B, K, D]}; L2-normalised when `normalize` is set.
+      {"left": float32 [B, D], "right": float32 [B, D']} and, with negatives,
+      {"negatives": float32 [B, K, D']}; L2-normalised when `normalize` is set. With a
+      `right_head` (the response tower of response ranking), right and negatives go through
+      it: v = head(g(y)), D' = the head's width.
     """
 
-    def __init__(self, encoder: SentenceEncoder, normalize: bool = True, **kwargs: Any):
+    def __init__(self, encoder: SentenceEncoder, normalize: bool = True,
+                 right_head: tf_keras.layers.Layer | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.normalize = normalize
+        self.right_head = right_head
         self._l2_normalize = L2Normalization(name="l2_normalize")
 
-    def embed(self, features: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
-        """Tokenizer features with a leading batch axis N -> float32 [N, D] embeddings."""
-        pooled = self.encoder(features, training=training)["pooled_output"]
+    def _finish(self, pooled: tf.Tensor) -> tf.Tensor:
         return self._l2_normalize(pooled) if self.normalize else pooled
 
-    def call(self, inputs: dict[str, dict[str, tf.Tensor]], training: bool | None = None):
-        batch = tf.shape(inputs["left"]["input_word_ids"])[0]
+    def embed(self, features: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
+        """Tokenizer features with a leading batch axis N -> float32 [N, D] g(x) embeddings."""
+        return self._finish(self.encoder(features, training=training)["pooled_output"])
+
+    def call(self, inputs: dict[str, Any], training: bool | None = None):
         sides = [inputs["left"], inputs["right"]]
         negatives = inputs.get("negatives")
         if negatives is not None:
-            num_negatives = tf.shape(negatives["input_word_ids"])[1]
-            # [B, K, T, ...] -> [B * K, T, ...]
-            sides.append({name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
-                          for name, value in negatives.items()})
-        stacked = {name: tf.concat([side[name] for side in sides], 0) for name in sides[0]}
-        embeddings = self.embed(stacked, training=training)
-        outputs = {"left": embeddings[:batch], "right": embeddings[batch:2 * batch]}
+            sides.append(flatten_negatives(negatives))
+        pooled = encode_sides(self.encoder, sides, training=training)
+        right = pooled[1:]
+        if self.right_head is not None:
+            right = [self.right_head(x) for x in right]
+        outputs = {"left": self._finish(pooled[0]), "right": self._finish(right[0])}
         if negatives is not None:
+            batch = tf.shape(pooled[0])[0]
             outputs["negatives"] = tf.reshape(
-                embeddings[2 * batch:], [batch, num_negatives, tf.shape(embeddings)[-1]])
+                self._finish(right[1]), [batch, -1, tf.shape(right[1])[-1]])
         return outputs
 
     @property
@@ -64,6 +92,8 @@ class DualEncoder(tf_keras.Model):
         return {
             "encoder": tf_keras.layers.serialize(self.encoder),
             "normalize": self.normalize,
+            "right_head": (tf_keras.layers.serialize(self.right_head)
+                           if self.right_head is not None else None),
             "name": self.name,
         }
 
@@ -72,4 +102,7 @@ class DualEncoder(tf_keras.Model):
         config = dict(config)
         config["encoder"] = tf_keras.layers.deserialize(
             config["encoder"], custom_objects=custom_objects)
+        if config.get("right_head") is not None:
+            config["right_head"] = tf_keras.layers.deserialize(
+                config["right_head"], custom_objects=custom_objects)
         return cls(**config)

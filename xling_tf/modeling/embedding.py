@@ -27,8 +27,13 @@ def scale_gradient(x: tf.Tensor, multiplier: float) -> tf.Tensor:
 class TextEmbedding(tf_keras.layers.Layer):
     """Word-piece embeddings plus learned position embeddings, layer-normalised.
 
+    With `ngram_buckets > 0` the layer also owns a character n-gram table (the paper's input,
+    see tokenization/hashed_ngram_tokenizer.py): each token's vector is its word embedding plus
+    the sum of its n-gram embeddings, with n-gram id 0 meaning "no n-gram".
+
     Call:
       word_ids: int32 [batch, seq].
+      ngram_ids: optional int32 [batch, seq, ngrams_per_token]; needs `ngram_buckets > 0`.
     Returns:
       float [batch, seq, width] in the layer's compute dtype.
     """
@@ -41,6 +46,7 @@ class TextEmbedding(tf_keras.layers.Layer):
         gradient_multiplier: float = 1.0,
         dropout_rate: float = 0.1,
         initializer_range: float = 0.02,
+        ngram_buckets: int = 0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -50,11 +56,19 @@ class TextEmbedding(tf_keras.layers.Layer):
         self.gradient_multiplier = gradient_multiplier
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
+        self.ngram_buckets = ngram_buckets
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
         self._word_embedding = nlp_layers.OnDeviceEmbedding(
             vocab_size=vocab_size, embedding_width=width,
             initializer=tf_utils.clone_initializer(initializer),
             name="word_embeddings")
+        # Created only when used, so SentencePiece models keep exactly their old variables.
+        self._ngram_embedding = (
+            nlp_layers.OnDeviceEmbedding(
+                vocab_size=ngram_buckets, embedding_width=width,
+                initializer=tf_utils.clone_initializer(initializer),
+                name="ngram_embeddings")
+            if ngram_buckets > 0 else None)
         self._position_embedding = nlp_layers.PositionEmbedding(
             max_length=max_sequence_length, initializer=tf_utils.clone_initializer(initializer),
             name="position_embedding")
@@ -62,8 +76,17 @@ class TextEmbedding(tf_keras.layers.Layer):
             axis=-1, epsilon=1e-12, dtype=tf.float32, name="embeddings_layer_norm")
         self._dropout = tf_keras.layers.Dropout(rate=dropout_rate)
 
-    def call(self, word_ids: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def call(self, word_ids: tf.Tensor, ngram_ids: tf.Tensor | None = None,
+             training: bool | None = None) -> tf.Tensor:
         words = self._word_embedding(word_ids)
+        if ngram_ids is not None:
+            if self._ngram_embedding is None:
+                raise ValueError("got ngram_ids but ngram_buckets is 0: build the layer with the "
+                                 "tokenizer's ngram_buckets")
+            ngrams = self._ngram_embedding(ngram_ids)  # [batch, seq, ngrams_per_token, width]
+            # Id 0 pads the n-gram slots; its row is a real (trained) row, so mask it out.
+            present = tf.cast(tf.not_equal(ngram_ids, 0), ngrams.dtype)[..., tf.newaxis]
+            words += tf.reduce_sum(ngrams * present, axis=2)
         embeddings = words + self._position_embedding(words)
         embeddings = scale_gradient(embeddings, self.gradient_multiplier)
         embeddings = self._norm(embeddings)
@@ -78,5 +101,6 @@ class TextEmbedding(tf_keras.layers.Layer):
             "gradient_multiplier": self.gradient_multiplier,
             "dropout_rate": self.dropout_rate,
             "initializer_range": self.initializer_range,
+            "ngram_buckets": self.ngram_buckets,
         })
         return config

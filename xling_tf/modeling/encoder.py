@@ -22,8 +22,10 @@ class SentenceEncoder(tf_keras.layers.Layer):
     """Transformer sentence encoder with mean pooling (USE / xling style).
 
     Call:
-      inputs: {"input_word_ids": int32 [batch, seq], "input_mask": int32 [batch, seq]}
-        (an extra "input_type_ids" key, as Model Garden preprocessors emit, is ignored).
+      inputs: {"input_word_ids": int32 [batch, seq], "input_mask": int32 [batch, seq]}, plus
+        "input_ngram_ids": int32 [batch, seq, ngrams_per_token] when `ngram_buckets > 0`
+        (hashed character n-grams summed into each token's embedding). An extra
+        "input_type_ids" key, as Model Garden preprocessors emit, is ignored.
     Returns:
       {"pooled_output": float32 [batch, output_dim],
        "sequence_output": float32 [batch, seq, hidden_size],
@@ -48,6 +50,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
         pooling: str = "mean",
         norm_first: bool = True,
         initializer_range: float = 0.02,
+        ngram_buckets: int = 0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -67,12 +70,13 @@ class SentenceEncoder(tf_keras.layers.Layer):
             "pooling": pooling,
             "norm_first": norm_first,
             "initializer_range": initializer_range,
+            "ngram_buckets": ngram_buckets,
         }
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
         self.embedding = TextEmbedding(
             vocab_size=vocab_size, width=hidden_size, max_sequence_length=max_sequence_length,
             gradient_multiplier=embedding_gradient_multiplier, dropout_rate=dropout_rate,
-            initializer_range=initializer_range, name="embeddings")
+            initializer_range=initializer_range, ngram_buckets=ngram_buckets, name="embeddings")
         self.attention_mask = nlp_layers.SelfAttentionMask()
         self.blocks = [
             nlp_layers.TransformerEncoderBlock(
@@ -102,7 +106,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
     def call(self, inputs: dict[str, tf.Tensor], training: bool | None = None):
         word_ids = inputs["input_word_ids"]
         mask = inputs["input_mask"]
-        x = self.embedding(word_ids, training=training)
+        x = self.embedding(word_ids, ngram_ids=inputs.get("input_ngram_ids"), training=training)
         attention_mask = self.attention_mask(x, mask)
         for block in self.blocks:
             x = block([x, attention_mask], training=training)

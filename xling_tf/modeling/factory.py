@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from xling_tf.configs.model import EncoderConfig, TokenizerConfig
 from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.tokenization.hashed_ngram_tokenizer import HashedNgramTokenizer
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
+TOKENIZER_TYPES = ("sentencepiece", "hashed_ngrams")
 
-def build_tokenizer(config: TokenizerConfig) -> SentencepieceTextTokenizer:
-    """The in-graph tokenizer layer; needs `config.sentencepiece_model_file` to exist."""
+
+def build_tokenizer(
+        config: TokenizerConfig) -> SentencepieceTextTokenizer | HashedNgramTokenizer:
+    """The in-graph tokenizer layer of `config.type`; its vocabulary file must exist."""
+    if config.type == "hashed_ngrams":
+        if not config.word_vocab_file:
+            raise ValueError(
+                "tokenizer.word_vocab_file is empty: train a vocabulary first "
+                "(xling_tf.train does this automatically into <model_dir>/vocab/).")
+        return HashedNgramTokenizer(
+            vocab_file_path=config.word_vocab_file,
+            max_seq_length=config.max_seq_length,
+            num_oov_buckets=config.num_oov_buckets,
+            ngram_orders=tuple(config.ngram_orders),
+            num_ngram_buckets=config.num_ngram_buckets,
+            max_ngrams_per_word=config.max_ngrams_per_word,
+            lower_case=config.lower_case,
+            pad_to_max_length=config.pad_to_max_length,
+            max_input_chars=config.max_input_chars)
+    if config.type != "sentencepiece":
+        raise ValueError(f"tokenizer.type must be one of {TOKENIZER_TYPES}, got {config.type!r}")
     if not config.sentencepiece_model_file:
         raise ValueError(
             "tokenizer.sentencepiece_model_file is empty: train a vocabulary first "
@@ -21,8 +42,12 @@ def build_tokenizer(config: TokenizerConfig) -> SentencepieceTextTokenizer:
 
 
 def build_encoder(config: EncoderConfig, vocab_size: int, max_sequence_length: int,
-                  name: str = "sentence_encoder") -> SentenceEncoder:
-    """The shared sentence encoder g of every task."""
+                  name: str = "sentence_encoder", ngram_buckets: int = 0) -> SentenceEncoder:
+    """The shared sentence encoder g of every task.
+
+    `ngram_buckets` is the tokenizer's n-gram table size (`HashedNgramTokenizer.ngram_buckets`);
+    0, for SentencePiece, builds no n-gram table.
+    """
     return SentenceEncoder(
         vocab_size=vocab_size,
         hidden_size=config.hidden_size,
@@ -39,4 +64,5 @@ def build_encoder(config: EncoderConfig, vocab_size: int, max_sequence_length: i
         pooling=config.pooling,
         norm_first=config.norm_first,
         initializer_range=config.initializer_range,
+        ngram_buckets=ngram_buckets,
         name=name)

@@ -1,4 +1,8 @@
-"""Makes sure an experiment has a SentencePiece vocabulary before its model is built."""
+"""Makes sure an experiment has a vocabulary before its model is built.
+
+SentencePiece runs get `<model_dir>/vocab/sentencepiece.model`; hashed n-gram runs
+(`tokenizer.type=hashed_ngrams`) get the word list `<model_dir>/vocab/words.txt`.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,10 @@ from absl import logging
 
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import expand_file_patterns
-from xling_tf.tokenization.sentencepiece_tokenizer import train_sentencepiece
 
 VOCAB_SUBDIR = "vocab"
 VOCAB_FILENAME = "sentencepiece.model"
+WORD_VOCAB_FILENAME = "words.txt"
 
 
 def sentences_from_pair_files(files: Iterable[str], on_malformed: str = "skip") -> Iterator[str]:
@@ -50,38 +54,56 @@ def _is_chief() -> bool:
         not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0)
 
 
-def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
-    """Fills `task.model.tokenizer.sentencepiece_model_file`, training a model if needed.
+def _train_vocabulary(params, path: str) -> None:
+    """Samples training sentences and trains the vocabulary of the configured type into `path`."""
+    tokenizer = params.task.model.tokenizer
+    files = expand_file_patterns(params.task.train_data.input_path)
+    started = time.time()
+    sample = sample_sentences(
+        sentences_from_pair_files(files, params.task.train_data.on_malformed),
+        tokenizer.vocab_training_sentences)
+    logging.info("training a %d-entry %s vocabulary on %d sentences from %s",
+                 tokenizer.vocab_size, tokenizer.type, len(sample), files)
+    # Imported here: each trainer pulls in its own stack (tensorflow_text for SentencePiece),
+    # and a hashed n-gram run should not need it.
+    if tokenizer.type == "hashed_ngrams":
+        from xling_tf.tokenization.hashed_ngram_tokenizer import train_word_vocabulary
+        train_word_vocabulary(sample, path, vocab_size=tokenizer.vocab_size,
+                              lower_case=tokenizer.lower_case)
+    else:
+        from xling_tf.tokenization.sentencepiece_tokenizer import train_sentencepiece
+        train_sentencepiece(sample, path, vocab_size=tokenizer.vocab_size,
+                            lower_case=tokenizer.lower_case)
+    logging.info("vocabulary written to %s in %.1fs", path, time.time() - started)
 
-    The vocabulary is trained once, by the chief, into `<model_dir>/vocab/`; a resumed run or
-    another worker reuses it (workers wait for the chief's file instead of training their own,
-    which could differ). Returns the model file path.
+
+def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
+    """Fills the tokenizer's vocabulary path, training a vocabulary if needed.
+
+    The field is `task.model.tokenizer.sentencepiece_model_file`, or `word_vocab_file` for
+    `type=hashed_ngrams`. The vocabulary is trained once, by the chief, into
+    `<model_dir>/vocab/`; a resumed run or another worker reuses it (workers wait for the
+    chief's file instead of training their own, which could differ). Returns the file path.
     """
     tokenizer = params.task.model.tokenizer
-    if tokenizer.sentencepiece_model_file:
-        if not os.path.exists(tokenizer.sentencepiece_model_file):
-            raise FileNotFoundError(
-                f"tokenizer.sentencepiece_model_file not found: {tokenizer.sentencepiece_model_file}")
-        return tokenizer.sentencepiece_model_file
-    path = os.path.join(model_dir, VOCAB_SUBDIR, VOCAB_FILENAME)
+    if tokenizer.type == "hashed_ngrams":
+        field, filename = "word_vocab_file", WORD_VOCAB_FILENAME
+    else:
+        field, filename = "sentencepiece_model_file", VOCAB_FILENAME
+    given = getattr(tokenizer, field)
+    if given:
+        if not os.path.exists(given):
+            raise FileNotFoundError(f"tokenizer.{field} not found: {given}")
+        return given
+    path = os.path.join(model_dir, VOCAB_SUBDIR, filename)
     if not os.path.exists(path):
         if _is_chief():
-            files = expand_file_patterns(params.task.train_data.input_path)
-            started = time.time()
-            sample = sample_sentences(
-                sentences_from_pair_files(files, params.task.train_data.on_malformed),
-                tokenizer.vocab_training_sentences)
-            logging.info("training a %d-piece SentencePiece vocabulary on %d sentences from %s",
-                         tokenizer.vocab_size, len(sample), files)
-            train_sentencepiece(sample, path, vocab_size=tokenizer.vocab_size,
-                                lower_case=tokenizer.lower_case)
-            logging.info("vocabulary written to %s in %.1fs", path, time.time() - started)
+            _train_vocabulary(params, path)
         else:
             deadline = time.time() + wait_seconds
             while not os.path.exists(path):
                 if time.time() > deadline:
                     raise TimeoutError(f"chief did not write the vocabulary {path} in time")
                 time.sleep(1.0)
-    params.override({"task": {"model": {"tokenizer": {"sentencepiece_model_file": path}}}},
-                    is_strict=True)
+    params.override({"task": {"model": {"tokenizer": {field: path}}}}, is_strict=True)
     return path

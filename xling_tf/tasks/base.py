@@ -1,0 +1,116 @@
+"""What every xling task shares: TSV rows tokenized in tf.data, one shared sentence encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import tensorflow as tf
+import tf_keras
+from official.core import base_task, config_definitions as cfg
+
+from xling_tf.configs.model import DualEncoderConfig
+from xling_tf.data.pair_dataset import make_pair_dataset
+from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.modeling.factory import build_encoder, build_tokenizer
+
+
+@dataclasses.dataclass
+class PairDataConfig(cfg.DataConfig):
+    """TSV rows of sentences (see data/pair_dataset.py).
+
+    Attributes:
+      input_path: comma-separated files or globs.
+      num_hard_negatives: extra columns per row used as hard negatives (paper: 5).
+      on_malformed: "raise" stops at the first bad row with its file and line; "skip" drops
+        and counts bad rows.
+      length_bucketing: batch rows of similar token length together (less padding).
+    """
+
+    input_path: str = ""
+    global_batch_size: int = 128
+    is_training: bool = True
+    drop_remainder: bool = True
+    shuffle_buffer_size: int = 100_000
+    num_hard_negatives: int = 0
+    on_malformed: str = "raise"
+    length_bucketing: bool = True
+    seed: int | None = None
+
+
+@dataclasses.dataclass
+class XlingTaskConfig(cfg.TaskConfig):
+    """Fields every task has. In a multi-task experiment `model` is the shared encoder's.
+
+    Attributes:
+      loss_weight: multiplies this task's loss (interleaved multi-task training applies each
+        task's own weight on its own steps).
+    """
+
+    model: DualEncoderConfig = dataclasses.field(default_factory=DualEncoderConfig)
+    train_data: PairDataConfig = dataclasses.field(default_factory=PairDataConfig)
+    validation_data: PairDataConfig = dataclasses.field(
+        default_factory=lambda: PairDataConfig(is_training=False))
+    loss_weight: float = 1.0
+
+
+class XlingTask(base_task.Task):
+    """Base task: input pipeline over named TSV columns and the shared encoder.
+
+    Subclasses set `column_names` (and `label_names` for classification) and implement
+    `build_task_model(encoder)`, `build_losses`, `build_metrics` and `process_metrics`.
+    """
+
+    column_names: Sequence[str] = ("left", "right")
+    label_names: Sequence[str] | None = None
+
+    def build_encoder(self) -> SentenceEncoder:
+        model_config = self.task_config.model
+        tokenizer = build_tokenizer(model_config.tokenizer)
+        return build_encoder(model_config.encoder, vocab_size=tokenizer.vocab_size,
+                             max_sequence_length=model_config.tokenizer.max_seq_length,
+                             ngram_buckets=getattr(tokenizer, "ngram_buckets", 0))
+
+    def build_model(self, encoder: SentenceEncoder | None = None) -> tf_keras.Model:
+        """The task's model around `encoder` (a new one unless shared by a multi-task model)."""
+        return self.build_task_model(encoder or self.build_encoder())
+
+    def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
+        raise NotImplementedError
+
+    def build_inputs(self, params: PairDataConfig,
+                     input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        batch_size = (input_context.get_per_replica_batch_size(params.global_batch_size)
+                      if input_context else params.global_batch_size)
+        return make_pair_dataset(
+            params.input_path,
+            tokenizer=build_tokenizer(self.task_config.model.tokenizer),
+            batch_size=batch_size,
+            num_hard_negatives=params.num_hard_negatives,
+            column_names=self.column_names,
+            label_names=self.label_names,
+            is_training=params.is_training,
+            shuffle_buffer_size=params.shuffle_buffer_size,
+            seed=params.seed,
+            drop_remainder=params.drop_remainder,
+            on_malformed=params.on_malformed,
+            length_bucketing=params.length_bucketing,
+            input_context=input_context)
+
+    def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:
+        """Adds regularisation losses and applies the task's loss weight."""
+        if aux_losses:
+            loss += tf.add_n(aux_losses)
+        return self.task_config.loss_weight * loss
+
+    def initialize(self, model: tf_keras.Model):
+        """Warm-starts from `init_checkpoint`: a training model_dir or one of its checkpoints.
+
+        Only the shared encoder is restored, so any task can start from any trained model.
+        """
+        path = self.task_config.init_checkpoint
+        if not path:
+            return
+        if tf.io.gfile.isdir(path):
+            path = tf.train.latest_checkpoint(path)
+        tf.train.Checkpoint(encoder=model.encoder).read(path).expect_partial()
