@@ -28,3 +28,21 @@ test-fast: setup
 
 clean-runs:
 	rm -rf runs exports results
+
+.PHONY: lint bazel-test
+
+## Lint, format and type checks (config: [tool.ruff], [tool.mypy] in pyproject.toml). Runs all
+## three and fails if any fails. Fix with `ruff check --fix .` and `ruff format .`.
+lint: setup
+	@status=0; \
+	echo "+ ruff check ."; $(VENV)/bin/ruff check --output-format concise . || status=1; \
+	echo "+ ruff format --check ."; $(VENV)/bin/ruff format --check --output-format concise . || status=1; \
+	echo "+ mypy"; $(VENV)/bin/mypy || status=1; \
+	exit $$status
+
+## Fast unit tests under Bazel 4.2.3, offline: installs Debian's bazel-bootstrap if needed,
+## generates the venv Python toolchain, then `bazel test //...` (see tools/bazel/).
+BAZEL_ARGS ?=
+bazel-test: setup
+	tools/bazel/configure.sh
+	bazel test //... $(BAZEL_ARGS)

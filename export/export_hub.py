@@ -32,15 +32,20 @@ once complete, so an interrupted export never replaces a good model with a broke
 
 from __future__ import annotations
 
-import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
-
 import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
+from xling_tf.modeling.factory import build_tokenizer
+from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.tasks.translation_ranking import TranslationRankingConfig
+from xling_tf.tokenization.vocabulary import VOCAB_FILENAME, VOCAB_SUBDIR
 
 import tensorflow as tf
 import tf_keras
@@ -51,10 +56,6 @@ from official.modeling import hyperparams
 
 from export import serving as serving_lib
 from export import text_api as text_api_lib
-from xling_tf.modeling.factory import build_tokenizer
-from xling_tf.modeling.normalization import L2Normalization
-from xling_tf.tasks.translation_ranking import TranslationRankingConfig
-from xling_tf.tokenization.vocabulary import VOCAB_FILENAME, VOCAB_SUBDIR
 
 METADATA_FILE = "xling_tf.json"
 
@@ -162,6 +163,8 @@ class RestoredModel:
             "format": f"xling_tf {kind}",
             "output_dim": int(self.encoder.output_dim),
             "max_seq_length": tokenizer_config.max_seq_length,
+            # Longer inputs are cut to this many characters before tokenization.
+            "max_input_chars": getattr(tokenizer_config, "max_input_chars", None),
             "tokenizer": getattr(tokenizer_config, "type", "sentencepiece"),
             "checkpoint": os.path.basename(self.checkpoint_path),
         }

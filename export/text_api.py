@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
 import tensorflow as tf
 import tf_keras
 from official.nlp.modeling import layers as nlp_layers
 from official.nlp.tools import export_tfhub_lib
-
-from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
 # Emitted by every TF Hub preprocessor; the encoder accepts it so preprocessor outputs can be
 # fed to it unchanged.

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import pytest
-
 import xling_tf  # noqa: F401
-import tensorflow as tf
-
-from conftest import run_python
 from xling_tf.tokenization.hashed_ngram_tokenizer import (
     CLS_ID,
     RESERVED_TOKENS,
@@ -19,6 +13,12 @@ from xling_tf.tokenization.hashed_ngram_tokenizer import (
     split_words,
     train_word_vocabulary,
 )
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_python
 
 WORDS = ["the", "cat", "dog"]  # ids 4, 5, 6
 OOV = 7
@@ -47,14 +47,19 @@ def vocab_file(tmp_path) -> str:
 
 @pytest.fixture
 def tokenizer(vocab_file) -> HashedNgramTokenizer:
-    return HashedNgramTokenizer(vocab_file, max_seq_length=16, num_oov_buckets=OOV,
-                                num_ngram_buckets=NGRAM_BUCKETS, max_ngrams_per_word=MAX_NGRAMS)
+    return HashedNgramTokenizer(
+        vocab_file,
+        max_seq_length=16,
+        num_oov_buckets=OOV,
+        num_ngram_buckets=NGRAM_BUCKETS,
+        max_ngrams_per_word=MAX_NGRAMS,
+    )
 
 
 def expected_ngrams(word: str, orders=(3, 4)) -> list[str]:
     """fastText's n-grams of `<word>`, all 3-grams then all 4-grams (pure Python, by hand)."""
     bounded = f"<{word}>"
-    return [bounded[i:i + n] for n in orders for i in range(len(bounded) - n + 1)]
+    return [bounded[i : i + n] for n in orders for i in range(len(bounded) - n + 1)]
 
 
 def hashed(ngrams: list[str]) -> list[int]:
@@ -81,7 +86,8 @@ def test_oov_ids_are_stable_across_layers_and_processes(tokenizer, vocab_file):
         "import sys, xling_tf, tensorflow as tf\n"
         "from xling_tf.tokenization.hashed_ngram_tokenizer import HashedNgramTokenizer\n"
         f"t = HashedNgramTokenizer(sys.argv[1], num_oov_buckets={OOV})\n"
-        f"print(t(tf.constant([{' '.join(words)!r}]))['input_word_ids'].numpy()[0, 1:-1].tolist())\n")
+        f"print(t(tf.constant([{' '.join(words)!r}]))['input_word_ids'].numpy()[0, 1:-1].tolist())\n"
+    )
     result = run_python(["-c", script, vocab_file])
     assert result.stdout.strip().splitlines()[-1] == str(ids)
 
@@ -114,9 +120,18 @@ def test_long_word_keeps_evenly_spaced_ngrams(tokenizer):
 
 
 def test_normalisation_splits_punctuation_symbols_and_han():
-    words = split_words(tf.constant([
-        "Hello, World! ÉCOLE", "你好 mixed😀", "a\u00a0b\u3000c\td", "don't", "nul\x00byte",
-        "\u200fمرحبا\u200f"]))
+    words = split_words(
+        tf.constant(
+            [
+                "Hello, World! ÉCOLE",
+                "你好 mixed😀",
+                "a\u00a0b\u3000c\td",
+                "don't",
+                "nul\x00byte",
+                "\u200fمرحبا\u200f",
+            ]
+        )
+    )
     assert [[w.decode() for w in row] for row in words.to_list()] == [
         ["hello", ",", "world", "!", "école"],
         ["你", "好", "mixed", "😀"],
@@ -137,12 +152,13 @@ def test_reserved_ids_cannot_come_from_text(tokenizer):
 
 def test_hostile_inputs_never_crash_and_are_bounded(tokenizer):
     out = tokenizer(tf.constant(HOSTILE))
-    ids, mask, ngrams = (out[k].numpy() for k in ("input_word_ids", "input_mask",
-                                                  "input_ngram_ids"))
-    assert ids.shape == mask.shape == (len(HOSTILE), 16)
-    assert ngrams.shape == (len(HOSTILE), 16, MAX_NGRAMS)
+    ids, mask, ngrams = (
+        out[k].numpy() for k in ("input_word_ids", "input_mask", "input_ngram_ids")
+    )
     lengths = mask.sum(axis=1)
     assert lengths.min() >= 2 and lengths.max() <= 16
+    assert ids.shape == mask.shape == (len(HOSTILE), lengths.max())  # padded to the longest
+    assert ngrams.shape == (len(HOSTILE), lengths.max(), MAX_NGRAMS)
     # Empty and whitespace-only text both become exactly [CLS] [SEP].
     assert lengths[0] == lengths[1] == 2
     np.testing.assert_array_equal(ids[0], ids[1])
@@ -174,8 +190,9 @@ def test_empty_batch_and_static_padding(vocab_file, tokenizer):
     out = tokenizer(tf.constant([], tf.string))
     assert out["input_word_ids"].shape == (0, 0) == out["input_mask"].shape
     assert out["input_ngram_ids"].shape == (0, 0, MAX_NGRAMS)
-    padded = HashedNgramTokenizer(vocab_file, max_seq_length=12, pad_to_max_length=True,
-                                  max_ngrams_per_word=4)
+    padded = HashedNgramTokenizer(
+        vocab_file, max_seq_length=12, pad_to_max_length=True, max_ngrams_per_word=4
+    )
     assert padded(tf.constant(["the cat"]))["input_word_ids"].shape == (1, 12)
     assert padded(tf.constant(["the cat"]))["input_ngram_ids"].shape == (1, 12, 4)
     empty = padded(tf.constant([], tf.string))
@@ -191,14 +208,18 @@ def test_row_protocol_for_tf_data(tokenizer):
     full = tokenizer(tf.constant(["the cat", "dog"]))
     for key in row:
         np.testing.assert_array_equal(row[key], full[key])
-    assert tokenizer.row_padded_shapes(3) == {"input_word_ids": [3, None],
-                                              "input_ngram_ids": [3, None, MAX_NGRAMS]}
+    assert tokenizer.row_padded_shapes(3) == {
+        "input_word_ids": [3, None],
+        "input_ngram_ids": [3, None, MAX_NGRAMS],
+    }
 
 
 def test_pair_dataset_batches_ngram_ids(tokenizer, corpus_dir):
     from xling_tf.data.pair_dataset import make_pair_dataset
-    dataset = make_pair_dataset(os.path.join(corpus_dir, "train.tsv"), tokenizer, batch_size=4,
-                                is_training=False)
+
+    dataset = make_pair_dataset(
+        os.path.join(corpus_dir, "train.tsv"), tokenizer, batch_size=4, is_training=False
+    )
     batch = next(iter(dataset))
     for side in ("left", "right"):
         ids, ngrams = batch[side]["input_word_ids"], batch[side]["input_ngram_ids"]
@@ -264,8 +285,13 @@ print("OPS", " ".join(sorted(ops)))
     result = run_python(["-c", script, vocab_file])
     ops = result.stdout.split("OPS", 1)[1].split()
     assert "LookupTableFindV2" in ops and "StringNGrams" in ops
-    suspicious = [op for op in ops if any(
-        name in op.lower() for name in ("sentencepiece", "wordpiece", "normalize", "fastbert"))]
+    suspicious = [
+        op
+        for op in ops
+        if any(
+            name in op.lower() for name in ("sentencepiece", "wordpiece", "normalize", "fastbert")
+        )
+    ]
     assert not suspicious, suspicious
 
 
@@ -274,8 +300,10 @@ print("OPS", " ".join(sorted(ops)))
 
 def test_text_embedding_sums_nonzero_ngrams():
     from xling_tf.modeling.embedding import TextEmbedding
-    layer = TextEmbedding(vocab_size=20, width=8, max_sequence_length=6, dropout_rate=0.0,
-                          ngram_buckets=50)
+
+    layer = TextEmbedding(
+        vocab_size=20, width=8, max_sequence_length=6, dropout_rate=0.0, ngram_buckets=50
+    )
     words = tf.constant([[1, 5, 2]])
     ngrams = tf.constant([[[0, 0], [3, 7], [0, 0]]])
     out = layer(words, ngram_ids=ngrams).numpy()
@@ -289,7 +317,7 @@ def test_text_embedding_sums_nonzero_ngrams():
     # The pre-norm sum is word + n-gram 3 + n-gram 7 (+ positions): check the table rows.
     table = layer._ngram_embedding.embeddings.numpy()
     word_table = layer._word_embedding.embeddings.numpy()
-    position = layer._position_embedding.position_embeddings.numpy()[1]
+    position = layer._position_embedding._position_embeddings.numpy()[1]
     mixed = word_table[5] + table[3] + table[7] + position
     normed = (mixed - mixed.mean()) / np.sqrt(mixed.var() + 1e-12)
     np.testing.assert_allclose(out[0, 1], normed, atol=1e-4)
@@ -299,6 +327,7 @@ def test_text_embedding_sums_nonzero_ngrams():
 
 def test_text_embedding_without_table_rejects_ngram_ids():
     from xling_tf.modeling.embedding import TextEmbedding
+
     layer = TextEmbedding(vocab_size=20, width=8, max_sequence_length=6)
     layer(tf.constant([[1, 2]]))
     assert [w.name.split("/")[-2] for w in layer.weights][:1] == ["word_embeddings"]
@@ -309,10 +338,19 @@ def test_text_embedding_without_table_rejects_ngram_ids():
 
 def test_encoder_reads_the_tokenizer_output(tokenizer):
     from xling_tf.modeling.encoder import SentenceEncoder
-    encoder = SentenceEncoder(vocab_size=tokenizer.vocab_size, hidden_size=16, num_layers=1,
-                              num_attention_heads=2, inner_dim=32, output_dim=8,
-                              max_sequence_length=16, dropout_rate=0.0,
-                              attention_dropout_rate=0.0, ngram_buckets=tokenizer.ngram_buckets)
+
+    encoder = SentenceEncoder(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_layers=1,
+        num_attention_heads=2,
+        inner_dim=32,
+        output_dim=8,
+        max_sequence_length=16,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+        ngram_buckets=tokenizer.ngram_buckets,
+    )
     features = tokenizer(tf.constant(["the cat", "zebra crossing 你好", ""]))
     pooled = encoder(features)["pooled_output"]
     assert pooled.shape == (3, 8)
@@ -326,15 +364,28 @@ def test_encoder_reads_the_tokenizer_output(tokenizer):
 
 
 def test_config_switch_builds_tokenizer_encoder_and_vocabulary(tmp_path, corpus_dir):
-    from official.core import exp_factory
     import xling_tf.configs.experiments  # noqa: F401  (registers "tiny")
     from xling_tf.modeling.factory import build_encoder, build_tokenizer
     from xling_tf.tokenization.vocabulary import ensure_vocabulary
+
+    from official.core import exp_factory
+
     params = exp_factory.get_exp_config("tiny")
-    params.override({"task": {
-        "train_data": {"input_path": os.path.join(corpus_dir, "train.tsv")},
-        "model": {"tokenizer": {"type": "hashed_ngrams", "num_ngram_buckets": 2000,
-                                "num_oov_buckets": 100, "vocab_size": 30}}}})
+    params.override(
+        {
+            "task": {
+                "train_data": {"input_path": os.path.join(corpus_dir, "train.tsv")},
+                "model": {
+                    "tokenizer": {
+                        "type": "hashed_ngrams",
+                        "num_ngram_buckets": 2000,
+                        "num_oov_buckets": 100,
+                        "vocab_size": 30,
+                    }
+                },
+            }
+        }
+    )
     with pytest.raises(ValueError, match="word_vocab_file is empty"):
         build_tokenizer(params.task.model.tokenizer)
     path = ensure_vocabulary(params, str(tmp_path / "run"))
@@ -345,8 +396,12 @@ def test_config_switch_builds_tokenizer_encoder_and_vocabulary(tmp_path, corpus_
     assert isinstance(tokenizer, HashedNgramTokenizer)
     assert tokenizer.vocab_size == 130 and tokenizer.ngram_buckets == 2000
     assert tokenizer.ngram_orders == (3, 4) and tokenizer.max_seq_length == 16
-    encoder = build_encoder(params.task.model.encoder, vocab_size=tokenizer.vocab_size,
-                            max_sequence_length=16, ngram_buckets=tokenizer.ngram_buckets)
+    encoder = build_encoder(
+        params.task.model.encoder,
+        vocab_size=tokenizer.vocab_size,
+        max_sequence_length=16,
+        ngram_buckets=tokenizer.ngram_buckets,
+    )
     assert encoder.get_config()["ngram_buckets"] == 2000
     assert encoder(tokenizer(tf.constant(["the cat"])))["pooled_output"].shape == (1, 24)
     # A second call reuses the file instead of training again.

@@ -1,18 +1,50 @@
-"""Loads an exported text encoder (ours or any TF Hub-style SavedModel) as a batch function."""
+"""Loads an exported text encoder (ours or any TF Hub-style SavedModel) as a batch function.
+
+`path` may be a SavedModel folder, an `export_hub --export_dir` folder (its `text_encoder/` is
+used) or a TF Serving base folder (its highest numbered version is used).
+"""
 
 from __future__ import annotations
 
-import xling_tf  # noqa: F401
+import os
+from collections.abc import Callable
 
-from typing import Callable
+import xling_tf  # noqa: F401
 
 import numpy as np
 import tensorflow as tf
+
 # Registers SentencepieceOp and friends; without it, loading a model that tokenizes with
 # tensorflow_text fails with "Op type not registered".
 import tensorflow_text  # noqa: F401
 
 EmbedFn = Callable[[list[str]], np.ndarray]
+
+
+def resolve_saved_model(path: str) -> str:
+    """The SavedModel folder meant by `path` (see the module docstring).
+
+    Raises:
+      FileNotFoundError: if `path` holds none of those layouts.
+    """
+    def is_saved_model(folder: str) -> bool:
+        return (tf.io.gfile.exists(os.path.join(folder, "saved_model.pb"))
+                or tf.io.gfile.exists(os.path.join(folder, "saved_model.pbtxt")))
+
+    if not tf.io.gfile.isdir(path):
+        raise FileNotFoundError(f"no SavedModel at {path}")
+    if is_saved_model(path):
+        return path
+    text_encoder = os.path.join(path, "text_encoder")
+    if is_saved_model(text_encoder):
+        return text_encoder
+    # TF Serving's rule: the highest all-digit sub-folder is the live version.
+    versions = sorted((int(name) for name in tf.io.gfile.listdir(path)
+                       if name.strip("/").isdigit()
+                       and is_saved_model(os.path.join(path, name.strip("/")))), reverse=True)
+    if versions:
+        return os.path.join(path, str(versions[0]))
+    raise FileNotFoundError(f"no SavedModel at {path} (nor in text_encoder/ or a version folder)")
 
 
 def load_text_encoder(path: str) -> EmbedFn:
@@ -21,9 +53,7 @@ def load_text_encoder(path: str) -> EmbedFn:
     Uses the `serving_default` signature when it has exactly one output (or one called
     "outputs"), otherwise calls the SavedModel object itself.
     """
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"no SavedModel at {path}")
-    loaded = tf.saved_model.load(path)
+    loaded = tf.saved_model.load(resolve_saved_model(path))
     signature = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
     if signature is not None:
         input_name = list(signature.structured_input_signature[1].keys())[0]

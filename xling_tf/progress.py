@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from absl import logging
@@ -23,36 +23,51 @@ class ProgressLogger:
     """Called by orbit after every `steps_per_loop` block of training steps.
 
     Adds `examples_per_second` to the train output (so orbit's summary manager writes it to
-    TensorBoard next to the loss) and logs one line with the step, rate, ETA and loss.
+    TensorBoard next to the loss) and logs one line with the step, rate, ETA and metrics.
+
+    Args:
+      global_step: the trainer's step variable.
+      total_steps: the step training stops at (for the ETA).
+      examples_done: returns how many examples have been trained on so far (a multi-task
+        trainer mixes batch sizes, so this is not always steps x batch).
     """
 
-    def __init__(self, global_step, total_steps: int, global_batch_size: int):
+    def __init__(self, global_step, total_steps: int, examples_done: Callable[[], int]):
         self._global_step = global_step
         self._total_steps = total_steps
-        self._global_batch_size = global_batch_size
+        self._examples_done = examples_done
         self._last_step = int(global_step.numpy())
+        self._last_examples = examples_done()
         self._last_time = time.time()
 
+    @classmethod
+    def fixed_batch(cls, global_step, total_steps: int, global_batch_size: int):
+        return cls(global_step, total_steps,
+                   lambda: int(global_step.numpy()) * global_batch_size)
+
     def __call__(self, train_output: dict[str, Any]) -> None:
-        step = int(self._global_step.numpy())
-        now = time.time()
+        step, examples, now = int(self._global_step.numpy()), self._examples_done(), time.time()
         steps = step - self._last_step
         elapsed = max(now - self._last_time, 1e-9)
-        self._last_step, self._last_time = step, now
+        examples_per_second = (examples - self._last_examples) / elapsed
+        self._last_step, self._last_examples, self._last_time = step, examples, now
         if steps <= 0:
             return
-        examples_per_second = steps * self._global_batch_size / elapsed
         train_output["examples_per_second"] = np.float32(examples_per_second)
         eta = (self._total_steps - step) * elapsed / steps
         logging.info("step %d/%d | %.1f examples/s | ETA %s | %s", step, self._total_steps,
                      examples_per_second, format_duration(eta), _scalars(train_output))
 
 
-def _scalars(output: Mapping[str, Any]) -> str:
+def _scalars(output: Mapping[str, Any], prefix: str = "") -> str:
+    """Flattens (nested, per-task) outputs into `name=value` pairs for the log line."""
     parts = []
     for name, value in sorted(output.items()):
+        if isinstance(value, Mapping):
+            parts.append(_scalars(value, f"{prefix}{name}/"))
+            continue
         try:
-            parts.append(f"{name}={float(np.asarray(value)):.4f}")
+            parts.append(f"{prefix}{name}={float(np.asarray(value)):.4f}")
         except (TypeError, ValueError):
             continue
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)

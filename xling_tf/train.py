@@ -16,8 +16,10 @@ from official.common import flags as tfm_flags
 from official.core import config_definitions as cfg
 from official.core import task_factory, train_lib, train_utils
 from official.modeling import performance
+from official.modeling.multitask import configs as mt_configs
 import tensorflow as tf
 
+from xling_tf import multitask
 from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
 from xling_tf.distribution import STRATEGIES, build_strategy
 from xling_tf.precision import resolve_mixed_precision
@@ -76,6 +78,8 @@ def run(params: cfg.ExperimentConfig, model_dir: str, mode: str = "train",
         all_reduce_alg=params.runtime.all_reduce_alg)
     logging.info("strategy %s with %d replica(s)", type(strategy).__name__,
                  strategy.num_replicas_in_sync)
+    if isinstance(params, mt_configs.MultiTaskExperimentConfig):
+        return multitask.run_multitask(params, model_dir, mode, strategy)
     with strategy.scope():
         task = task_factory.get_task(params.task, logging_dir=model_dir)
     runner = train_lib.OrbitExperimentRunner(
@@ -83,7 +87,7 @@ def run(params: cfg.ExperimentConfig, model_dir: str, mode: str = "train",
         model_dir=model_dir)
     if "train" in mode:
         # The global step exists only once the runner has built its trainer.
-        runner.controller.train_actions = (ProgressLogger(
+        runner.controller.train_actions = (ProgressLogger.fixed_batch(
             runner.trainer.global_step, params.trainer.train_steps,
             params.task.train_data.global_batch_size),)
     return runner.run()

@@ -15,9 +15,12 @@ import pytest
 
 def main(argv: list[str]) -> int:
     args = [
-        "-p", "no:cacheprovider",  # the runfiles tree is read-only: no .pytest_cache
-        "-c", "pyproject.toml",  # [tool.pytest.ini_options]: markers, warning filters
-        "--rootdir", os.getcwd(),
+        "-p",
+        "no:cacheprovider",  # the runfiles tree is read-only: no .pytest_cache
+        "-c",
+        "pyproject.toml",  # [tool.pytest.ini_options]: markers, warning filters
+        "--rootdir",
+        os.getcwd(),
         "-q",
     ]
     # Bazel's XML_OUTPUT_FILE lets `bazel test` show per-test-case results.
@@ -28,7 +31,12 @@ def main(argv: list[str]) -> int:
     test_filter = os.environ.get("TESTBRIDGE_TEST_ONLY")
     if test_filter:
         args += ["-k", test_filter]
-    return int(pytest.main(args + argv))
+    code = int(pytest.main(args + argv))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED and "-m" in argv:
+        # Every test in the file was deselected by the marker filter (e.g. `-m "not slow"`).
+        print("pytest_main: all tests deselected by the marker filter; nothing to run")
+        return 0
+    return code
 
 
 if __name__ == "__main__":

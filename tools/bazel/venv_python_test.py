@@ -34,20 +34,23 @@ class VenvPythonTest(unittest.TestCase):
         for module in (tf, pytest):
             self.assertTrue(
                 os.path.realpath(module.__file__).startswith(os.path.realpath(sys.prefix)),
-                f"{module.__name__} imported from {module.__file__}, not from {sys.prefix}")
+                f"{module.__name__} imported from {module.__file__}, not from {sys.prefix}",
+            )
         self.assertTrue(tf.__version__.startswith("2.20."), tf.__version__)
 
     def test_project_code_comes_from_the_runfiles_tree(self):
         # The venv also has an editable install of xling_tf; Bazel's runfiles must win, or
         # BUILD dependencies would go unchecked.
-        import export.export_hub
         import xling_tf
+
+        import export.export_hub
 
         runfiles = os.path.abspath(os.environ["TEST_SRCDIR"])
         for module in (xling_tf, export.export_hub):
             self.assertTrue(
                 os.path.abspath(module.__file__).startswith(runfiles + os.sep),
-                f"{module.__name__} imported from {module.__file__}, not from {runfiles}")
+                f"{module.__name__} imported from {module.__file__}, not from {runfiles}",
+            )
 
 
 if __name__ == "__main__":

@@ -124,3 +124,57 @@ def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
         override["trainer"]["optimizer_config"] = {
             "learning_rate": {"polynomial": {"decay_steps": train_steps}}}
     params.override(override, is_strict=True)
+
+
+# --- Multi-task experiments (the paper's method) -------------------------------------------
+#
+# Task routines are named `<task>_<language(s)>`; their data paths are filled by the main job
+# (xling_tf/main_job.py) or --params_override, e.g.
+# task.task_routines.0.task_config.train_data.input_path=...
+
+
+def _multitask_experiment(model: DualEncoderConfig, routines: dict[str, tuple],
+                          trainer: cfg.TrainerConfig, sampler: str = "round_robin",
+                          mixed_precision: str | None = "auto"):
+    """routines: name -> (task config without model, task weight); `model` is shared."""
+    from xling_tf.multitask import (XlingMultiTaskConfig, XlingMultiTaskExperimentConfig,
+                                    XlingMultiTaskTrainerConfig, XlingTaskSamplingConfig,
+                                    task_routine)
+
+    task_routines = []
+    for name, (task_config, weight) in routines.items():
+        task_config.model = model  # one tokenizer + encoder config everywhere
+        task_routines.append(task_routine(name, task_config, weight))
+    return XlingMultiTaskExperimentConfig(
+        task=XlingMultiTaskConfig(model=model, task_routines=tuple(task_routines)),
+        trainer=XlingMultiTaskTrainerConfig(
+            task_sampler=XlingTaskSamplingConfig(type=sampler), **trainer.as_dict()),
+        runtime=cfg.RuntimeConfig(mixed_precision_dtype=mixed_precision))
+
+
+def _native_tasks(languages, batch_size: int, response: bool = True) -> dict[str, tuple]:
+    from xling_tf.tasks.quick_thought import QuickThoughtConfig
+    from xling_tf.tasks.response_ranking import ResponseRankingConfig
+
+    routines: dict[str, tuple] = {}
+    for language in languages:
+        routines[f"quick_thought_{language}"] = (QuickThoughtConfig(
+            train_data=PairDataConfig(global_batch_size=batch_size)), 1.0)
+        if response:
+            routines[f"response_{language}"] = (ResponseRankingConfig(
+                train_data=PairDataConfig(global_batch_size=batch_size)), 1.0)
+    return routines
+
+
+@exp_factory.register_config_factory("tiny_multitask")
+def tiny_multitask():
+    """Seconds-long multi-task config for tests: translation, Quick-Thought, response, NLI."""
+    from xling_tf.tasks.nli import NliConfig
+
+    base = tiny()
+    routines = {"translation_en_fr": (TranslationRankingConfig(
+        train_data=PairDataConfig(global_batch_size=16)), 1.0)}
+    routines.update(_native_tasks(["en"], batch_size=8))
+    routines["nli_en"] = (NliConfig(train_data=PairDataConfig(global_batch_size=8),
+                                    classifier_hidden_size=16), 1.0)
+    return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)

@@ -34,7 +34,8 @@ from __future__ import annotations
 import collections
 import os
 import tempfile
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import tensorflow as tf
 import tf_keras
@@ -53,8 +54,9 @@ _SPACES = r"[\p{Z}\p{Cc}]+"
 _INVISIBLE = r"\p{Cf}"
 
 
-def split_words(inputs: tf.Tensor, lower_case: bool = True,
-                max_input_chars: int = 0) -> tf.RaggedTensor:
+def split_words(
+    inputs: tf.Tensor, lower_case: bool = True, max_input_chars: int = 0
+) -> tf.RaggedTensor:
     """Normalises text and splits it into words and punctuation (module docstring, steps 1-5).
 
     Args:
@@ -67,7 +69,8 @@ def split_words(inputs: tf.Tensor, lower_case: bool = True,
       whitespace.
     """
     text = tf.strings.unicode_transcode(
-        inputs, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        inputs, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
     if max_input_chars:
         text = tf.strings.substr(text, 0, max_input_chars, unit="UTF8_CHAR")
     # Before lower-casing: ICU's lower stops at a NUL byte, so control characters go first.
@@ -101,12 +104,14 @@ def train_word_vocabulary(
       `output_path`.
     """
     if vocab_size <= len(RESERVED_TOKENS):
-        raise ValueError(f"vocab_size must exceed the {len(RESERVED_TOKENS)} reserved tokens, "
-                         f"got {vocab_size}")
+        raise ValueError(
+            f"vocab_size must exceed the {len(RESERVED_TOKENS)} reserved tokens, got {vocab_size}"
+        )
     # The exact graph the layer runs, so a word counted here is a word the layer looks up.
     normalize = tf.function(
         lambda text: split_words(text, lower_case=lower_case).flat_values,
-        input_signature=[tf.TensorSpec([None], tf.string)])
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
     counts: collections.Counter = collections.Counter()
     batch: list[str] = []
     for sentence in sentences:
@@ -170,9 +175,11 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
         if num_oov_buckets < 1:
             raise ValueError(f"num_oov_buckets must be >= 1, got {num_oov_buckets}")
         if num_ngram_buckets < 2 or max_ngrams_per_word < 1 or not ngram_orders:
-            raise ValueError("need num_ngram_buckets >= 2 (0 pads), max_ngrams_per_word >= 1 "
-                             f"and some ngram_orders, got {num_ngram_buckets}, "
-                             f"{max_ngrams_per_word}, {ngram_orders}")
+            raise ValueError(
+                "need num_ngram_buckets >= 2 (0 pads), max_ngrams_per_word >= 1 "
+                f"and some ngram_orders, got {num_ngram_buckets}, "
+                f"{max_ngrams_per_word}, {ngram_orders}"
+            )
         if any(int(order) < 1 for order in ngram_orders):
             raise ValueError(f"ngram_orders must be positive, got {ngram_orders}")
         if not tf.io.gfile.exists(vocab_file_path):
@@ -183,7 +190,8 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
         if tuple(lines[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
             raise ValueError(
                 f"{vocab_file_path} must start with the lines {list(RESERVED_TOKENS)}; train it "
-                "with xling_tf.tokenization.hashed_ngram_tokenizer.train_word_vocabulary")
+                "with xling_tf.tokenization.hashed_ngram_tokenizer.train_word_vocabulary"
+            )
         self.vocab_file_path = vocab_file_path
         self.max_seq_length = max_seq_length
         self.num_oov_buckets = num_oov_buckets
@@ -197,10 +205,15 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
         self.vocab_asset = tf.saved_model.Asset(vocab_file_path)
         self._table = tf.lookup.StaticVocabularyTable(
             tf.lookup.TextFileInitializer(
-                self.vocab_asset, key_dtype=tf.string,
-                key_index=tf.lookup.TextFileIndex.WHOLE_LINE, value_dtype=tf.int64,
-                value_index=tf.lookup.TextFileIndex.LINE_NUMBER, vocab_size=self._num_words),
-            num_oov_buckets=num_oov_buckets)
+                self.vocab_asset,
+                key_dtype=tf.string,
+                key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+                value_dtype=tf.int64,
+                value_index=tf.lookup.TextFileIndex.LINE_NUMBER,
+                vocab_size=self._num_words,
+            ),
+            num_oov_buckets=num_oov_buckets,
+        )
         # Same keys as SentencepieceTextTokenizer.special_tokens, for code that reads either.
         self.special_tokens = {
             "start_of_sequence_id": CLS_ID,
@@ -230,8 +243,8 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
         """tf.string [W] words -> int32 [W, max_ngrams_per_word] hashed n-gram ids, 0-padded."""
         chars = tf.strings.unicode_split(tf.strings.join(["<", words, ">"]), "UTF-8")
         ngrams = tf.concat(
-            [tf.strings.ngrams(chars, order, separator="") for order in self.ngram_orders],
-            axis=1)
+            [tf.strings.ngrams(chars, order, separator="") for order in self.ngram_orders], axis=1
+        )
         hashed = tf.strings.to_hash_bucket_fast(ngrams.flat_values, self.num_ngram_buckets - 1) + 1
         # One extra 0 at the end: every missing slot gathers it, and the gather never sees an
         # empty tensor.
@@ -241,8 +254,11 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
         slots = tf.range(width, dtype=tf.int64)[tf.newaxis, :]  # int64 [1, N]
         # Too many n-grams: take N evenly spaced ones (floor(j * K / N) are distinct for K > N).
         offsets = tf.where(counts > width, slots * counts // width, slots)
-        index = tf.where(slots < counts, ngrams.row_starts()[:, tf.newaxis] + offsets,
-                         tf.shape(hashed, out_type=tf.int64)[0] - 1)
+        index = tf.where(
+            slots < counts,
+            ngrams.row_starts()[:, tf.newaxis] + offsets,
+            tf.shape(hashed, out_type=tf.int64)[0] - 1,
+        )
         return tf.cast(tf.gather(hashed, index), tf.int32)
 
     def pack(self, words: tf.RaggedTensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
@@ -254,20 +270,24 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
         """
         batch = words.nrows()
         word_ids = tf.cast(self._table.lookup(words), tf.int32)
-        word_ids = tf.concat([tf.fill([batch, 1], CLS_ID), word_ids,
-                              tf.fill([batch, 1], SEP_ID)], axis=1)
+        word_ids = tf.concat(
+            [tf.fill([batch, 1], CLS_ID), word_ids, tf.fill([batch, 1], SEP_ID)], axis=1
+        )
         ngram_ids = words.with_flat_values(self.word_ngram_ids(words.flat_values))
         no_ngrams = tf.RaggedTensor.from_tensor(
-            tf.zeros([batch, 1, self.max_ngrams_per_word], tf.int32))
+            tf.zeros([batch, 1, self.max_ngrams_per_word], tf.int32)
+        )
         ngram_ids = tf.concat([no_ngrams, ngram_ids, no_ngrams], axis=1)
         return word_ids, ngram_ids
 
-    def _padded(self, word_ids: tf.RaggedTensor, ngram_ids: tf.RaggedTensor,
-                length: int | None) -> tuple[tf.Tensor, tf.Tensor]:
+    def _padded(
+        self, word_ids: tf.RaggedTensor, ngram_ids: tf.RaggedTensor, length: int | None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """Ragged packed ids -> dense int32 [B, T] and [B, T, N], T = `length` or the longest."""
         words = word_ids.to_tensor(default_value=PAD_ID, shape=[None, length])
-        ngrams = ngram_ids.to_tensor(default_value=NGRAM_PAD_ID,
-                                     shape=[None, length, self.max_ngrams_per_word])
+        ngrams = ngram_ids.to_tensor(
+            default_value=NGRAM_PAD_ID, shape=[None, length, self.max_ngrams_per_word]
+        )
         return words, ngrams
 
     def call(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -290,26 +310,30 @@ class HashedNgramTokenizer(tf_keras.layers.Layer):
           {"input_word_ids": int32 [C, T_row], "input_ngram_ids": int32 [C, T_row, N]},
           padded with 0 only to the row's longest column.
         """
-        return dict(zip(("input_word_ids", "input_ngram_ids"),
-                        self._padded(*self.pack(self.tokenize(columns)), None)))
+        word_ids, ngram_ids = self._padded(*self.pack(self.tokenize(columns)), None)
+        return {"input_word_ids": word_ids, "input_ngram_ids": ngram_ids}
 
     def row_padded_shapes(self, num_columns: int) -> dict[str, list]:
         """`padded_shapes` for batching `row_features` outputs."""
         length = self.max_seq_length if self.pad_to_max_length else None
-        return {"input_word_ids": [num_columns, length],
-                "input_ngram_ids": [num_columns, length, self.max_ngrams_per_word]}
+        return {
+            "input_word_ids": [num_columns, length],
+            "input_ngram_ids": [num_columns, length, self.max_ngrams_per_word],
+        }
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update({
-            "vocab_file_path": self.vocab_file_path,
-            "max_seq_length": self.max_seq_length,
-            "num_oov_buckets": self.num_oov_buckets,
-            "ngram_orders": list(self.ngram_orders),
-            "num_ngram_buckets": self.num_ngram_buckets,
-            "max_ngrams_per_word": self.max_ngrams_per_word,
-            "lower_case": self.lower_case,
-            "pad_to_max_length": self.pad_to_max_length,
-            "max_input_chars": self.max_input_chars,
-        })
+        config.update(
+            {
+                "vocab_file_path": self.vocab_file_path,
+                "max_seq_length": self.max_seq_length,
+                "num_oov_buckets": self.num_oov_buckets,
+                "ngram_orders": list(self.ngram_orders),
+                "num_ngram_buckets": self.num_ngram_buckets,
+                "max_ngrams_per_word": self.max_ngrams_per_word,
+                "lower_case": self.lower_case,
+                "pad_to_max_length": self.pad_to_max_length,
+                "max_input_chars": self.max_input_chars,
+            }
+        )
         return config

@@ -54,13 +54,28 @@ def _is_chief() -> bool:
         not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0)
 
 
+def task_configs(params) -> list:
+    """The task configs of a single-task experiment ([task]) or a multi-task one (routines)."""
+    routines = params.task.as_dict().get("task_routines")
+    if routines is None:
+        return [params.task]
+    return [routine.task_config for routine in params.task.task_routines]
+
+
 def _train_vocabulary(params, path: str) -> None:
-    """Samples training sentences and trains the vocabulary of the configured type into `path`."""
+    """Samples training sentences and trains the vocabulary of the configured type into `path`.
+
+    The sample is drawn from every task's training files, so one vocabulary covers every
+    language and task of the experiment.
+    """
     tokenizer = params.task.model.tokenizer
-    files = expand_file_patterns(params.task.train_data.input_path)
+    sources = [(expand_file_patterns(task.train_data.input_path), task.train_data.on_malformed)
+               for task in task_configs(params)]
+    files = [path for paths, _ in sources for path in paths]
     started = time.time()
     sample = sample_sentences(
-        sentences_from_pair_files(files, params.task.train_data.on_malformed),
+        (sentence for paths, on_malformed in sources
+         for sentence in sentences_from_pair_files(paths, on_malformed)),
         tokenizer.vocab_training_sentences)
     logging.info("training a %d-entry %s vocabulary on %d sentences from %s",
                  tokenizer.vocab_size, tokenizer.type, len(sample), files)
@@ -90,11 +105,12 @@ def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> st
         field, filename = "word_vocab_file", WORD_VOCAB_FILENAME
     else:
         field, filename = "sentencepiece_model_file", VOCAB_FILENAME
-    given = getattr(tokenizer, field)
-    if given:
-        if not os.path.exists(given):
-            raise FileNotFoundError(f"tokenizer.{field} not found: {given}")
-        return given
+    path = getattr(tokenizer, field)
+    if path:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"tokenizer.{field} not found: {path}")
+        _set_vocabulary(params, field, path)
+        return path
     path = os.path.join(model_dir, VOCAB_SUBDIR, filename)
     if not os.path.exists(path):
         if _is_chief():
@@ -105,5 +121,14 @@ def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> st
                 if time.time() > deadline:
                     raise TimeoutError(f"chief did not write the vocabulary {path} in time")
                 time.sleep(1.0)
-    params.override({"task": {"model": {"tokenizer": {field: path}}}}, is_strict=True)
+    _set_vocabulary(params, field, path)
     return path
+
+
+def _set_vocabulary(params, field: str, path: str) -> None:
+    """Points the shared model config, and every task's copy of it, at one vocabulary file."""
+    override = {"model": {"tokenizer": {field: path}}}
+    params.task.override(override, is_strict=True)
+    for task in task_configs(params):
+        if task is not params.task:
+            task.override(override, is_strict=True)

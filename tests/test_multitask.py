@@ -1,0 +1,160 @@
+"""Multi-task training of one shared encoder: heads, task losses, samplers, a short run."""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+
+import numpy as np
+import pytest
+
+import xling_tf  # noqa: F401
+import tensorflow as tf
+
+from conftest import run_python, synthetic_pairs, write_tsv
+from xling_tf.evaluation.tensorboard_logs import read_scalars
+from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.modeling.heads import NliClassifier, ResponseTower
+from xling_tf.multitask import RoundRobinTaskSampler
+from official.modeling.multitask import task_sampler as mg_sampler
+
+SMALL = dict(vocab_size=50, hidden_size=16, num_layers=1, num_attention_heads=2, inner_dim=32,
+             output_dim=12, max_sequence_length=10, dropout_rate=0.0, attention_dropout_rate=0.0)
+
+
+def test_response_tower_shapes_and_config():
+    tower = ResponseTower((20, 8))
+    assert tower(tf.zeros([3, 12])).shape == (3, 8)
+    assert ResponseTower.from_config(tower.get_config()).get_config() == tower.get_config()
+    assert np.all(np.abs(tower(tf.random.normal([4, 12]) * 100)) <= 1.0)  # tanh
+
+
+def test_nli_classifier_features_and_config():
+    classifier = NliClassifier(hidden_size=7, num_classes=3, dropout_rate=0.0)
+    u, v = tf.random.normal([5, 4]), tf.random.normal([5, 4])
+    assert classifier((u, v)).shape == (5, 3)
+    assert classifier._hidden.kernel.shape == (16, 7)  # [u, v, |u-v|, u*v] = 4 x 4 features
+    clone = NliClassifier.from_config(classifier.get_config())
+    assert clone.get_config() == classifier.get_config()
+
+
+def _draw(sampler, steps):
+    chosen = []
+    for step in range(steps):
+        cumulative = np.concatenate([[0.0], sampler.task_cumulative_distribution(
+            tf.constant(step, tf.int64)).numpy()])
+        draw = tf.random.stateless_uniform([], seed=(0, step)).numpy()
+        chosen.append(int(np.searchsorted(cumulative, draw, side="right")) - 1)
+    return chosen
+
+
+def test_round_robin_visits_tasks_in_order():
+    sampler = RoundRobinTaskSampler({"a": 1.0, "b": 5.0, "c": 1.0})
+    assert _draw(sampler, 7) == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_proportional_and_uniform_ratios_over_many_draws():
+    proportional = collections.Counter(_draw(
+        mg_sampler.ProportionalTaskSampler({"big": 3.0, "small": 1.0}), 2000))
+    assert abs(proportional[0] / 2000 - 0.75) < 0.04
+    uniform = collections.Counter(_draw(mg_sampler.UniformTaskSampler({"a": 3.0, "b": 1.0}),
+                                        2000))
+    assert abs(uniform[0] / 2000 - 0.5) < 0.04
+
+
+def test_quick_thought_loss_by_hand():
+    from xling_tf.tasks.quick_thought import QuickThoughtConfig, QuickThoughtTask
+
+    task = QuickThoughtTask(QuickThoughtConfig())
+    task.task_config.model.logit_scale = 1.0
+    task.task_config.model.logit_margin = 0.0
+    eye = tf.eye(2)
+    swapped = tf.constant([[0.0, 1.0], [1.0, 0.0]])
+    # previous: perfect diagonal [[1,0],[0,1]] -> log(1 + e^-1); next: anti-diagonal.
+    loss = task.build_losses(None, {"current": eye, "previous": eye, "next": swapped})
+    expected = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+
+
+def test_nli_loss_and_weight_by_hand():
+    from xling_tf.tasks.nli import NliConfig, NliTask
+
+    task = NliTask(NliConfig(loss_weight=2.0))
+    logits = tf.constant([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])
+    loss = task.build_losses({"label": tf.constant([1, 0])}, {"logits": logits})
+    expected = 2.0 * (math.log(3.0) + math.log(1 + 2 * math.exp(-10))) / 2
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+def test_one_encoder_shared_by_every_task_model(sentencepiece_model):
+    from official.core import exp_factory
+    from xling_tf.configs import experiments  # noqa: F401
+    from official.modeling.multitask import multitask as mg_multitask
+    from xling_tf.multitask import XlingMultiTaskModel
+    from xling_tf.tokenization.vocabulary import ensure_vocabulary
+
+    params = exp_factory.get_exp_config("tiny_multitask")
+    params.task.model.tokenizer.sentencepiece_model_file = sentencepiece_model
+    ensure_vocabulary(params, "/nonexistent")  # a given vocabulary reaches every task
+    model = XlingMultiTaskModel(mg_multitask.MultiTask.from_config(params.task))
+    encoders = {id(m.encoder) for m in model.sub_tasks.values()}
+    assert encoders == {id(model.encoder)} and len(model.sub_tasks) == 4
+
+
+TRAIN_SCRIPT = """
+import sys
+import xling_tf
+from absl import logging
+from official.core import exp_factory
+from xling_tf import train
+from xling_tf.configs import experiments
+model_dir, translation, quick_thought, response, nli, steps = sys.argv[1:7]
+params = exp_factory.get_exp_config("tiny_multitask")
+paths = {"translation_en_fr": translation, "quick_thought_en": quick_thought,
+         "response_en": response, "nli_en": nli}
+for routine in params.task.task_routines:
+    routine.task_config.train_data.input_path = paths[routine.task_name]
+experiments.set_train_steps(params, int(steps))
+params.trainer.steps_per_loop = params.trainer.summary_interval = 4
+params.trainer.checkpoint_interval = 4
+logging.set_verbosity(logging.INFO)
+train.run(params, model_dir)
+"""
+
+
+@pytest.fixture(scope="module")
+def multitask_data(tmp_path_factory, corpus_dir):
+    folder = tmp_path_factory.mktemp("multitask")
+    rows = synthetic_pairs(200, seed=9)
+    english = [en for en, _ in rows]
+    quick_thought = [(english[i], english[i - 1], english[i + 1]) for i in range(1, 199)]
+    response = [(en, en.split()[-1] + " " + en.split()[0]) for en in english]
+    labels = ("entailment", "neutral", "contradiction")
+    nli = [(en, " ".join(en.split()[:2]), labels[i % 3]) for i, en in enumerate(english)]
+    return [os.path.join(corpus_dir, "train.tsv"),
+            write_tsv(str(folder / "qt.tsv"), quick_thought),
+            write_tsv(str(folder / "response.tsv"), response),
+            write_tsv(str(folder / "nli.tsv"), nli)]
+
+
+@pytest.mark.slow
+def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(
+        tmp_path, multitask_data):
+    model_dir = str(tmp_path / "mt")
+    result = run_python(["-c", TRAIN_SCRIPT, model_dir, *multitask_data, "8"])
+    log = result.stdout + result.stderr
+    assert "round_robin" in log and "step 8/8" in log
+    for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
+        losses = read_scalars(os.path.join(model_dir, "train", task), "training_loss")
+        assert losses and all(np.isfinite(v) and v > 0 for _, v in losses), task
+        steps = read_scalars(os.path.join(model_dir, "train", task), "steps")
+        assert steps[-1][1] == 2, (task, steps)  # round robin: 8 steps / 4 tasks
+    first = tf.train.load_checkpoint(os.path.join(model_dir, "ckpt-4"))
+    last = tf.train.load_checkpoint(os.path.join(model_dir, "ckpt-8"))
+    encoder_keys = [k for k in first.get_variable_to_shape_map()
+                    if k.startswith("encoder/") and "OPTIMIZER_SLOT" not in k]
+    assert encoder_keys
+    changed = sum(not np.array_equal(first.get_tensor(k), last.get_tensor(k))
+                  for k in encoder_keys)
+    assert changed >= len(encoder_keys) // 2

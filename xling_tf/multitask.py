@@ -1,0 +1,156 @@
+"""Multi-task training of one shared encoder (the paper's core), on Model Garden's multitask.
+
+Each task (translation bridge, response ranking, Quick-Thought, NLI) is its own
+`base_task.Task`; `XlingMultiTaskModel` builds ONE SentenceEncoder and hands it to every task's
+model, so all tasks train the same weights. Model Garden's interleaving trainer runs one task
+per step; which task is chosen by a sampler:
+
+  round_robin   one step per task in turn (the paper)
+  proportional  with probability proportional to task_weight (e.g. data size), ** alpha
+  uniform       every task equally likely
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import tensorflow as tf
+import tf_keras
+from absl import logging
+from official.core import config_definitions as cfg
+from official.modeling import hyperparams
+from official.modeling.multitask import base_model, configs, interleaving_trainer
+from official.modeling.multitask import multitask as mg_multitask
+from official.modeling.multitask import task_sampler as mg_sampler
+from official.modeling.multitask import train_lib as mg_train_lib
+from official.core import train_utils
+
+from xling_tf.configs.model import DualEncoderConfig
+from xling_tf.progress import ProgressLogger
+
+
+@dataclasses.dataclass
+class XlingTaskSamplingConfig(configs.TaskSamplingConfig):
+    """Model Garden's samplers plus the paper's round robin."""
+
+    type: str = "round_robin"
+    round_robin: hyperparams.Config = dataclasses.field(default_factory=hyperparams.Config)
+
+
+@dataclasses.dataclass
+class XlingMultiTaskTrainerConfig(configs.MultiTaskTrainerConfig):
+    trainer_type: str = "interleaving"
+    task_sampler: XlingTaskSamplingConfig = dataclasses.field(
+        default_factory=XlingTaskSamplingConfig)
+
+
+@dataclasses.dataclass
+class XlingMultiTaskConfig(configs.MultiTaskConfig):
+    """`model` is the shared tokenizer + encoder; experiment factories copy it into every
+    routine's task config so each task's input pipeline uses the same tokenizer."""
+
+    model: DualEncoderConfig = dataclasses.field(default_factory=DualEncoderConfig)
+
+
+@dataclasses.dataclass
+class XlingMultiTaskExperimentConfig(configs.MultiTaskExperimentConfig):
+    task: XlingMultiTaskConfig = dataclasses.field(default_factory=XlingMultiTaskConfig)
+    trainer: XlingMultiTaskTrainerConfig = dataclasses.field(
+        default_factory=XlingMultiTaskTrainerConfig)
+
+
+class RoundRobinTaskSampler(mg_sampler.TaskSampler):
+    """Task i at global steps i, i + n, i + 2n, ... (one step per task, in order).
+
+    Model Garden's interleaving trainer picks the task whose cumulative-distribution interval
+    holds a uniform draw in [0, 1); a step-dependent one-hot distribution makes that draw
+    irrelevant, so the schedule is deterministic and survives a resume (it depends only on
+    the restored global step).
+    """
+
+    def task_cumulative_distribution(self, global_step: tf.Tensor) -> tf.Tensor:
+        num_tasks = len(self.task_weights)
+        current = tf.cast(global_step, tf.int64) % num_tasks
+        return tf.math.cumsum(tf.one_hot(current, num_tasks, dtype=tf.float32))
+
+
+def build_task_sampler(config: XlingTaskSamplingConfig,
+                       task_weights: dict[str, float]) -> mg_sampler.TaskSampler:
+    if config.type == "round_robin":
+        return RoundRobinTaskSampler(task_weights)
+    return mg_sampler.get_task_sampler(config, task_weights)
+
+
+class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
+    """Every task's model around one shared SentenceEncoder."""
+
+    def __init__(self, multi_task: mg_multitask.MultiTask, **kwargs: Any):
+        # Every routine carries the same model config (the experiment copies the shared one
+        # into each), so any task can build the encoder they all share.
+        self.encoder = next(iter(multi_task.tasks.values())).build_encoder()
+        self._multi_task = multi_task
+        super().__init__(**kwargs)
+
+    def _instantiate_sub_tasks(self) -> dict[str, tf_keras.Model]:
+        return {name: task.build_model(encoder=self.encoder)
+                for name, task in self._multi_task.tasks.items()}
+
+    def build(self) -> None:
+        """Creates every variable up front (the optimizer builds its slots from them)."""
+        for name, task in self._multi_task.tasks.items():
+            dataset = task.build_inputs(dataclasses.replace(
+                task.task_config.train_data, global_batch_size=2, is_training=False,
+                length_bucketing=False))
+            features = next(iter(dataset.take(1)))
+            self.sub_tasks[name](features, training=False)
+
+    @property
+    def checkpoint_items(self) -> dict[str, Any]:
+        # Exports restore the shared encoder by this name from any experiment's checkpoint.
+        return {"encoder": self.encoder}
+
+
+class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
+    """Model Garden's interleaving trainer plus step logs with examples/s and ETA."""
+
+    def __init__(self, *args, total_steps: int, batch_sizes: dict[str, int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._progress = ProgressLogger(self.global_step, total_steps, lambda: sum(
+            int(self.task_step_counter(name).numpy()) * size
+            for name, size in batch_sizes.items()))
+
+    def train_loop_end(self):
+        result = super().train_loop_end()
+        for name in self.multi_task.tasks:
+            result[name]["steps"] = self.task_step_counter(name).value()
+        self._progress(result)
+        return result
+
+
+def run_multitask(params: XlingMultiTaskExperimentConfig, model_dir: str, mode: str,
+                  strategy: tf.distribute.Strategy):
+    """Builds tasks, the shared-encoder model and the trainer; runs Model Garden's loop."""
+    with strategy.scope():
+        multi_task = mg_multitask.MultiTask.from_config(params.task, logging_dir=model_dir)
+        model = XlingMultiTaskModel(multi_task)
+        optimizer = train_utils.create_optimizer(multi_task, params)
+        trainer = None
+        if "train" in mode:
+            trainer = ProgressInterleavingTrainer(
+                multi_task=multi_task, multi_task_model=model, optimizer=optimizer,
+                task_sampler=build_task_sampler(params.trainer.task_sampler,
+                                                multi_task.task_weights),
+                total_steps=params.trainer.train_steps,
+                batch_sizes={name: task.task_config.train_data.global_batch_size
+                             for name, task in multi_task.tasks.items()})
+    logging.info("multi-task training of %s with %s sampling", list(multi_task.tasks),
+                 params.trainer.task_sampler.type)
+    return mg_train_lib.run_experiment(
+        distribution_strategy=strategy, task=multi_task, model=model, mode=mode,
+        params=params, model_dir=model_dir, trainer=trainer)
+
+
+def task_routine(name: str, task_config: cfg.TaskConfig, weight: float = 1.0
+                 ) -> configs.TaskRoutine:
+    return configs.TaskRoutine(task_name=name, task_config=task_config, task_weight=weight)
