@@ -63,7 +63,8 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from xling_tf import main_job
     main_job.run_main_job(workdir=args.workdir, experiment=args.experiment,
-                          language_pair=args.pair, train_steps=args.train_steps)
+                          language_pair=args.pair, train_steps=args.train_steps,
+                          nli_file=args.nli_file)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", default="demo")
     p.add_argument("--pair", default="en-fr")
     p.add_argument("--train_steps", type=int, default=None, help="override the experiment's")
+    p.add_argument("--nli_file", default=None,
+                   help="multi-task experiments: SNLI/MNLI jsonl, XNLI or SICK tsv for nli_en")
     p.set_defaults(func=_demo)
     return parser
 

@@ -14,9 +14,10 @@ import time
 
 from absl import logging
 from official.core import exp_factory
+from official.modeling.multitask import configs as mt_configs
 
 from xling_tf.configs import experiments  # also registers the experiments
-from xling_tf.data import bible
+from xling_tf.data import bible, multitask_corpus
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.tensorboard_logs import read_scalars
 
@@ -28,9 +29,30 @@ def _mean_throughput(model_dir: str) -> float:
     return sum(steady) / len(steady) if steady else float("nan")
 
 
+def _prepare_training_data(params, data_dir: str, corpus, nli_file: str | None) -> str:
+    """Points the experiment at its training files; returns a one-line description."""
+    if not isinstance(params, mt_configs.MultiTaskExperimentConfig):
+        params.override({"task": {"train_data": {"input_path": corpus.train_path}}},
+                        is_strict=True)
+        return f"translation ranking on {corpus.train_pairs} pairs"
+    if nli_file:
+        experiments.add_nli_routine(params, "")
+    else:
+        print("      no --nli_file given: training without the NLI task (pass an SNLI/MNLI "
+              "jsonl, XNLI or SICK file to add it)", flush=True)
+    paths = multitask_corpus.fill_routine_paths(params, data_dir, nli_file)
+    return "multi-task: " + ", ".join(paths)
+
+
 def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: str = "en-fr",
-                 train_steps: int | None = None, params_override: dict | None = None) -> dict:
-    """Runs every stage and prints the results table; returns the results dict."""
+                 train_steps: int | None = None, params_override: dict | None = None,
+                 nli_file: str | None = None) -> dict:
+    """Runs every stage and prints the results table; returns the results dict.
+
+    A multi-task experiment gets every routine's data built (translation pairs, Quick-Thought
+    triples, conversations, and NLI from `nli_file` when given); retrieval is always measured
+    on the held-out New Testament pairs of `language_pair`.
+    """
     from export.export_hub import export_text_encoder
     from xling_tf import train
     from xling_tf.inference import load_text_encoder
@@ -47,14 +69,12 @@ def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: st
           flush=True)
     source, target = bible.parse_language_pair(language_pair)
     corpus = bible.build_translation_corpus(data_dir, source, target)
-    timings["prepare_data_s"] = time.time() - started
 
-    print(f"[2/4] training experiment {experiment!r} in {model_dir} "
-          f"on {corpus.train_pairs} pairs", flush=True)
-    stage = time.time()
     params = exp_factory.get_exp_config(experiment)
-    params.override({"task": {"train_data": {"input_path": corpus.train_path}}},
-                    is_strict=True)
+    description = _prepare_training_data(params, data_dir, corpus, nli_file)
+    timings["prepare_data_s"] = time.time() - started
+    print(f"[2/4] training experiment {experiment!r} in {model_dir}: {description}", flush=True)
+    stage = time.time()
     if train_steps:
         experiments.set_train_steps(params, train_steps)
     if params_override:

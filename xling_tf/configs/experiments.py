@@ -178,3 +178,44 @@ def tiny_multitask():
     routines["nli_en"] = (NliConfig(train_data=PairDataConfig(global_batch_size=8),
                                     classifier_hidden_size=16), 1.0)
     return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
+
+
+def _demo_model() -> DualEncoderConfig:
+    return demo().task.model
+
+
+@exp_factory.register_config_factory("demo_multitask")
+def demo_multitask():
+    """The paper's recipe at demo size: translation en-fr + native tasks in en and fr.
+
+    Round robin over translation_en_fr, quick_thought_{en,fr}, response_{en,fr}; `nli_en` is
+    added by the main job when given an NLI file. Same model and step budget as `demo`, so
+    `demo` is the translation-only ablation of this experiment.
+    """
+    base = demo()
+    routines = {"translation_en_fr": (TranslationRankingConfig(
+        train_data=PairDataConfig(global_batch_size=128)), 1.0)}
+    routines.update(_native_tasks(["en", "fr"], batch_size=64, response=False))
+    routines.update({name: (config, weight) for name, (config, weight)
+                     in _native_tasks(["en", "fr"], batch_size=32).items()
+                     if name.startswith("response_")})
+    return _multitask_experiment(base.task.model, routines, base.trainer)
+
+
+@exp_factory.register_config_factory("translation_only")
+def translation_only():
+    """Ablation of demo_multitask: the same model and steps, translation ranking alone."""
+    return demo()
+
+
+def add_nli_routine(params, input_path: str, language: str = "en",
+                    batch_size: int = 64) -> None:
+    """Adds an `nli_<language>` routine reading `input_path` (normalised NLI TSV)."""
+    from xling_tf.multitask import task_routine
+    from xling_tf.tasks.nli import NliConfig
+
+    config = NliConfig(model=params.task.model,
+                       train_data=PairDataConfig(global_batch_size=batch_size,
+                                                 input_path=input_path))
+    params.task.task_routines = tuple(params.task.task_routines) + (
+        task_routine(f"nli_{language}", config),)

@@ -385,3 +385,36 @@ def build_translation_corpora(
         build_translation_corpus(out_dir, source_lang, target_lang, **kwargs)
         for source_lang, target_lang in parsed
     ]
+
+
+def build_quick_thought_corpus(out_dir: str, language: str = "en",
+                               db_path: str | None = None) -> str:
+    """Writes `out_dir/qt-<lang>/train.tsv`: (verse, previous verse, next verse) triples.
+
+    Consecutive verses of one chapter of one translation stand in for consecutive sentences of
+    a document: triples never cross a chapter (the "document" boundary) or a translation, and
+    only Old Testament books are used, so the held-out New Testament stays unseen. Every
+    public-domain translation of the language contributes. Rows are shuffled with the corpus
+    seed; the file is written atomically. Returns its path.
+    """
+    from xling_tf.data.documents import quick_thought_triples
+
+    _check_language(language)
+    db_path = find_bible_db(db_path)
+    chapters: list[list[str]] = []
+    for code in PUBLIC_DOMAIN_TRANSLATIONS[language]:
+        verses = load_verses(db_path, code)
+        current_key, chapter = None, []
+        for (book, chapter_number, _), text in sorted(verses.items()):
+            if is_held_out(book):
+                continue
+            if (book, chapter_number) != current_key:
+                chapters.append(chapter)
+                current_key, chapter = (book, chapter_number), []
+            chapter.append(text)
+        chapters.append(chapter)
+    triples = quick_thought_triples(chapters)
+    random.Random(SHUFFLE_SEED).shuffle(triples)
+    path = os.path.join(out_dir, f"qt-{language}", "train.tsv")
+    pairs_lib.write_rows(path, triples)
+    return path
