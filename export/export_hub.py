@@ -61,12 +61,18 @@ METADATA_FILE = "xling_tf.json"
 
 
 def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
-    """Reads `<model_dir>/params.yaml` written by training, fixing up the vocabulary path."""
+    """The shared model config of a training run, read from its `<model_dir>/params.yaml`.
+
+    Only `task.model` (tokenizer + encoder) matters to an export, and every experiment,
+    single- or multi-task, has it, so the run comes back as a translation-ranking config
+    holding that model config. The vocabulary path is fixed up if the run has moved.
+    """
     yaml_path = os.path.join(model_dir, "params.yaml")
     if not os.path.exists(yaml_path):
         raise FileNotFoundError(f"{yaml_path} not found: is {model_dir!r} a training model_dir?")
+    model_config = hyperparams.read_yaml_to_params_dict(yaml_path).as_dict()["task"]["model"]
     params = cfg.ExperimentConfig(task=TranslationRankingConfig())
-    params = hyperparams.override_params_dict(params, yaml_path, is_strict=False)
+    params.override({"task": {"model": model_config}}, is_strict=False)
     from xling_tf.tokenization.vocabulary import WORD_VOCAB_FILENAME
     field, filename = (("word_vocab_file", WORD_VOCAB_FILENAME)
                        if params.task.model.tokenizer.type == "hashed_ngrams"
@@ -81,7 +87,11 @@ def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
 
 def restore_trained_model(params: cfg.ExperimentConfig, model_dir: str,
                           checkpoint_path: str | None = None):
-    """Builds the task's model and restores the newest (or the given) checkpoint into it."""
+    """Builds a dual encoder and restores the shared encoder from the newest checkpoint.
+
+    Every xling model (single task, or the multi-task model) checkpoints its shared encoder
+    under the name "encoder", so any run exports the same way.
+    """
     checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(model_dir)
     if not checkpoint_path:
         raise FileNotFoundError(f"no checkpoint in {model_dir}: train first")
@@ -90,7 +100,7 @@ def restore_trained_model(params: cfg.ExperimentConfig, model_dir: str,
     tokenizer = build_tokenizer(params.task.model.tokenizer)
     # Build the variables before restoring so a mismatch is an error, not a silent no-op.
     model.embed(tokenizer(tf.constant(["warm up"])))
-    status = tf.train.Checkpoint(model=model).read(checkpoint_path)
+    status = tf.train.Checkpoint(encoder=model.encoder).read(checkpoint_path)
     status.expect_partial().assert_existing_objects_matched()
     logging.info("restored %s", checkpoint_path)
     return model, checkpoint_path
@@ -116,6 +126,11 @@ def save_atomically(save_fn, export_path: str) -> str:
     tmp_dir = tempfile.mkdtemp(prefix=os.path.basename(export_path) + ".tmp-", dir=parent)
     try:
         save_fn(tmp_dir)
+        # mkdtemp makes the folder private (0700); give it the permissions of a normal folder,
+        # so a model server running as another user (TF Serving in a container) can read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_dir, 0o777 & ~umask)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise

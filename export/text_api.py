@@ -83,7 +83,9 @@ def build_preprocessor(tokenizer: SentencepieceTextTokenizer,
           "padding_id", "mask_id", "vocab_size": int32 scalars};
         .bert_pack_inputs([segments...], seq_length=...) -> the dict above for 1 or 2
           segments (sentence pairs), each an int32 RaggedTensor [B, (pieces)] or
-          [B, (words), (pieces)]; segments are trimmed round-robin to fit.
+          [B, (words), (pieces)]; segments are trimmed round-robin to fit, and
+          "input_type_ids" is 0 for the first segment, 1 for the second. As for BERT,
+          seq_length must not exceed the encoder's max_seq_length (in xling_tf.json).
     """
     check_supports_preprocessor(tokenizer)
     seq_length = seq_length or tokenizer.max_seq_length

@@ -8,10 +8,10 @@ from __future__ import annotations
 import tracemalloc
 import zlib
 
+from xling_tf.evaluation import embedding
+
 import numpy as np
 import pytest
-
-from xling_tf.evaluation import embedding
 
 DIM = 8
 

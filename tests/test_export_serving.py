@@ -30,6 +30,10 @@ def test_versioned_layout_keeps_other_versions(export_dir):
     for name in ("saved_model.pb", "variables/variables.index", "assets/sentencepiece.model",
                  "assets.extra/tf_serving_warmup_requests"):
         assert os.path.exists(os.path.join(version, name)), name
+    # Not the 0700 of a temporary folder: a server running as another user must read it.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(version).st_mode & 0o777 == 0o777 & ~umask
     metadata = read_metadata(version)
     assert metadata["serving_version"] == SERVING_VERSION
     assert metadata["requires"] == ["tensorflow_text"]  # see the README on TF Serving builds
@@ -83,3 +87,13 @@ def test_serving_version_must_be_a_non_negative_int():
     for bad in (-1, "1", 1.0, True):
         with pytest.raises(ValueError):
             serving.version_dir("base", bad)
+
+
+def test_load_text_encoder_resolves_export_layouts(export_dir):
+    from xling_tf.inference import resolve_saved_model
+    assert resolve_saved_model(export_dir["root"]) == export_dir["text_encoder"]
+    # TF Serving's rule: the highest version folder holding a SavedModel.
+    assert resolve_saved_model(export_dir["serving_base"]) == export_dir["serving"]
+    assert resolve_saved_model(export_dir["encoder"]) == export_dir["encoder"]
+    with pytest.raises(FileNotFoundError):
+        resolve_saved_model(os.path.join(export_dir["serving_base"], "1"))

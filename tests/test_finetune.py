@@ -45,8 +45,9 @@ def test_fine_tuning_beats_frozen_encoder(exported_model):
 
 
 def test_fine_tune_unfreezes_only_after_warm_up(exported_model):
-    import tensorflow as tf
     from xling_tf import finetune
+
+    import tensorflow as tf
 
     texts, labels = labelled(40, seed=21)
     model = finetune.build_classifier(exported_model, num_classes=2)
@@ -55,8 +56,8 @@ def test_fine_tune_unfreezes_only_after_warm_up(exported_model):
     before = [v.numpy().copy() for v in encoder.weights]
 
     finetune.fine_tune(model, texts, labels, epochs=0, head_epochs=1)
-    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.weights))
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.weights, strict=True))
 
     finetune.fine_tune(model, texts, labels, epochs=1, head_epochs=0)
     assert encoder.trainable and encoder.trainable_weights
-    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.weights))
+    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.weights, strict=True))

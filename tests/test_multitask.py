@@ -158,3 +158,28 @@ def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(
     changed = sum(not np.array_equal(first.get_tensor(k), last.get_tensor(k))
                   for k in encoder_keys)
     assert changed >= len(encoder_keys) // 2
+
+
+@pytest.mark.slow
+def test_multitask_main_job_with_an_nli_file(tmp_path):
+    """`xling-tf demo --experiment <multi-task> --nli_file F`: real data, train, export, P@1."""
+    import json
+
+    labels = ("entailment", "neutral", "contradiction")
+    records = [{"sentence1": f"A man number {i} sleeps.", "sentence2": f"Someone {i} rests.",
+                "gold_label": labels[i % 3] if i % 10 else "-"} for i in range(60)]
+    snli = tmp_path / "snli.jsonl"
+    snli.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    result = run_python(["-m", "xling_tf.cli", "demo", "--workdir", str(tmp_path),
+                         "--experiment", "tiny_multitask", "--train_steps", "8",
+                         "--nli_file", str(snli)])
+    assert "multi-task: translation_en_fr, quick_thought_en, response_en, nli_en" in result.stdout
+    nli_rows = (tmp_path / "data" / "bible" / "nli-en" / "train.tsv").read_text().splitlines()
+    assert len(nli_rows) == 54  # 6 rows without a gold label skipped
+    results = json.loads(
+        (tmp_path / "results" / "tiny_multitask-en-fr" / "results.json").read_text())
+    assert results["retrieval"]["num_pairs"] >= 7800
+    assert results["retrieval"]["distractors"]["mean"]["p@1"] > 0.0
+    for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
+        assert read_scalars(str(tmp_path / "runs" / "tiny_multitask-en-fr" / "train" / task),
+                            "training_loss"), task

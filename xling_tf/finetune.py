@@ -20,16 +20,17 @@ selects it.
 
 from __future__ import annotations
 
-import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
-
 import dataclasses
 from collections.abc import Sequence
 
+import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
+
 import numpy as np
 import tensorflow as tf
+import tensorflow_hub as hub
+
 # Registers SentencepieceOp and friends, which the exported graph tokenizes with.
 import tensorflow_text  # noqa: F401
-import tensorflow_hub as hub
 import tf_keras
 
 ENCODER_LAYER_NAME = "encoder"

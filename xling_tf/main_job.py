@@ -44,6 +44,13 @@ def _prepare_training_data(params, data_dir: str, corpus, nli_file: str | None) 
     return "multi-task: " + ", ".join(paths)
 
 
+def _batch_sizes(params) -> dict[str, int]:
+    if isinstance(params, mt_configs.MultiTaskExperimentConfig):
+        return {routine.task_name: routine.task_config.train_data.global_batch_size
+                for routine in params.task.task_routines}
+    return {"translation": params.task.train_data.global_batch_size}
+
+
 def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: str = "en-fr",
                  train_steps: int | None = None, params_override: dict | None = None,
                  nli_file: str | None = None) -> dict:
@@ -102,7 +109,7 @@ def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: st
                "export": os.path.abspath(export_dir), "retrieval": result,
                "train_examples_per_second": row["train examples/s"], "timings": timings,
                "train_steps": params.trainer.train_steps,
-               "global_batch_size": params.task.train_data.global_batch_size}
+               "global_batch_sizes": _batch_sizes(params)}
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

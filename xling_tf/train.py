@@ -9,6 +9,8 @@ Training resumes from the newest checkpoint in --model_dir; a finished run retur
 
 from __future__ import annotations
 
+from typing import Any
+
 import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
 
 from absl import app, flags, logging
@@ -41,7 +43,7 @@ def define_flags() -> None:
 
 def apply_runtime_flags(params: cfg.ExperimentConfig, distribution_strategy: str | None,
                         num_gpus: int | None, tpu: str | None) -> None:
-    runtime = {}
+    runtime: dict[str, Any] = {}
     if distribution_strategy:
         runtime["distribution_strategy"] = distribution_strategy
     if num_gpus is not None:

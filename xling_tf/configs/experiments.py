@@ -14,6 +14,8 @@ Data paths are left empty: pass them with --params_override or a YAML --config_f
 
 from __future__ import annotations
 
+from typing import Any
+
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import optimization
@@ -119,7 +121,7 @@ def tiny() -> cfg.ExperimentConfig:
 
 def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
     """Changes the training length and stretches a polynomial decay to end with it."""
-    override = {"trainer": {"train_steps": train_steps}}
+    override: dict[str, Any] = {"trainer": {"train_steps": train_steps}}
     if params.trainer.optimizer_config.learning_rate.type == "polynomial":
         override["trainer"]["optimizer_config"] = {
             "learning_rate": {"polynomial": {"decay_steps": train_steps}}}

@@ -404,7 +404,8 @@ def build_quick_thought_corpus(out_dir: str, language: str = "en",
     chapters: list[list[str]] = []
     for code in PUBLIC_DOMAIN_TRANSLATIONS[language]:
         verses = load_verses(db_path, code)
-        current_key, chapter = None, []
+        current_key: tuple[int, int] | None = None
+        chapter: list[str] = []
         for (book, chapter_number, _), text in sorted(verses.items()):
             if is_held_out(book):
                 continue

@@ -100,7 +100,8 @@ def _iter_tsv(path: str, on_error: str, stats: NliReadStats, language: str | Non
                 continue
             if split and split_column is not None and fields[split_column] != split:
                 continue
-            row = _normalise(*(fields[c] for c in columns), path, line_number, on_error, stats)
+            premise, hypothesis, label = (fields[c] for c in columns)
+            row = _normalise(premise, hypothesis, label, path, line_number, on_error, stats)
             if row:
                 yield row
 

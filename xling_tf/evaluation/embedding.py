@@ -225,7 +225,7 @@ def embed_file_to_npy(
                     memmap[count : count + len(batch)] = vectors
                     count += len(batch)
                     bar.update(len(batch))
-            if count != n:
+            if count != n or memmap is None:
                 raise RuntimeError(f"{input_path} changed while it was being embedded")
             memmap.flush()
             # Drop the mapping before the rename so the file is closed (required on Windows).

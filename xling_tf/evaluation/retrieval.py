@@ -149,7 +149,7 @@ def ranks(
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
     if isinstance(ks, (int, np.integer)):
-        ks = (ks,)
+        ks = (int(ks),)
     out: list[int] = []
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -257,7 +257,7 @@ def distractor_pool_metrics(
         source, target = l2_normalize(source), l2_normalize(target)
     order = np.random.default_rng(seed).permutation(n)
     num_pools = n // pool_size
-    hits = {d: [] for d in DIRECTIONS}
+    hits: dict[str, list[float]] = {d: [] for d in DIRECTIONS}
     for p in range(num_pools):
         idx = order[p * pool_size : (p + 1) * pool_size]
         src_pool, tgt_pool = source[idx], target[idx]

@@ -54,7 +54,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self._config = {
+        self._config: dict[str, Any] = {
             "vocab_size": vocab_size,
             "hidden_size": hidden_size,
             "num_layers": num_layers,
@@ -101,7 +101,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
 
     @property
     def output_dim(self) -> int:
-        return self._config["output_dim"]
+        return int(self._config["output_dim"])
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool | None = None):
         word_ids = inputs["input_word_ids"]
