@@ -74,19 +74,28 @@ def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
     params = cfg.ExperimentConfig(task=TranslationRankingConfig())
     params.override({"task": {"model": model_config}}, is_strict=False)
     from xling_tf.tokenization.vocabulary import WORD_VOCAB_FILENAME
-    field, filename = (("word_vocab_file", WORD_VOCAB_FILENAME)
-                       if params.task.model.tokenizer.type == "hashed_ngrams"
-                       else ("sentencepiece_model_file", VOCAB_FILENAME))
+
+    field, filename = (
+        ("word_vocab_file", WORD_VOCAB_FILENAME)
+        if params.task.model.tokenizer.type == "hashed_ngrams"
+        else ("sentencepiece_model_file", VOCAB_FILENAME)
+    )
     vocab = getattr(params.task.model.tokenizer, field)
     if not vocab or not os.path.exists(vocab):
         # The run may have moved since training: the vocabulary travels inside model_dir.
-        params.override({"task": {"model": {"tokenizer": {
-            field: os.path.join(model_dir, VOCAB_SUBDIR, filename)}}}})
+        params.override(
+            {
+                "task": {
+                    "model": {"tokenizer": {field: os.path.join(model_dir, VOCAB_SUBDIR, filename)}}
+                }
+            }
+        )
     return params
 
 
-def restore_trained_model(params: cfg.ExperimentConfig, model_dir: str,
-                          checkpoint_path: str | None = None):
+def restore_trained_model(
+    params: cfg.ExperimentConfig, model_dir: str, checkpoint_path: str | None = None
+):
     """Builds a dual encoder and restores the shared encoder from the newest checkpoint.
 
     Every xling model (single task, or the multi-task model) checkpoints its shared encoder
@@ -189,8 +198,9 @@ def restore(model_dir: str, checkpoint_path: str | None = None) -> RestoredModel
     """Reads params.yaml and restores the newest (or the given) checkpoint of `model_dir`."""
     params = load_experiment_params(model_dir)
     model, checkpoint_path = restore_trained_model(params, model_dir, checkpoint_path)
-    return RestoredModel(params, model, build_tokenizer(params.task.model.tokenizer),
-                         checkpoint_path)
+    return RestoredModel(
+        params, model, build_tokenizer(params.task.model.tokenizer), checkpoint_path
+    )
 
 
 def graph_custom_ops(saved_model_dir: str) -> list[str]:
@@ -200,9 +210,11 @@ def graph_custom_ops(saved_model_dir: str) -> list[str]:
     an empty list means plain TensorFlow, stock TF Serving included, can run it.
     """
     from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-direct-tensorflow-import
+
     with tf.io.gfile.GFile(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
         saved_model = saved_model_pb2.SavedModel.FromString(f.read())
-    ops, functions = set(), set()
+    ops: set[str] = set()
+    functions: set[str] = set()
     for meta_graph in saved_model.meta_graphs:
         library = meta_graph.graph_def.library
         functions.update(function.signature.name for function in library.function)
@@ -218,19 +230,25 @@ def write_metadata(saved_model_dir: str, metadata: dict[str, Any]) -> None:
     """Writes `<saved_model_dir>/assets.extra/xling_tf.json`, adding the graph's custom ops."""
     custom_ops = graph_custom_ops(saved_model_dir)
     # tensorflow_text is the only custom-op library our tokenizers use.
-    metadata = {**metadata, "custom_ops": custom_ops,
-                "requires": ["tensorflow_text"] if custom_ops else []}
+    metadata = {
+        **metadata,
+        "custom_ops": custom_ops,
+        "requires": ["tensorflow_text"] if custom_ops else [],
+    }
     os.makedirs(os.path.join(saved_model_dir, "assets.extra"), exist_ok=True)
     with open(os.path.join(saved_model_dir, "assets.extra", METADATA_FILE), "w") as f:
         json.dump(metadata, f, indent=2)
 
 
-def keras_saver(model: tf_keras.Model, metadata: dict[str, Any],
-                signatures: dict[str, Any] | None = None) -> Callable[[str], None]:
+def keras_saver(
+    model: tf_keras.Model, metadata: dict[str, Any], signatures: dict[str, Any] | None = None
+) -> Callable[[str], None]:
     """A `save_fn` for save_atomically: Keras SavedModel (reusable by hub.KerasLayer) + metadata."""
+
     def save(tmp_dir: str) -> None:
         model.save(tmp_dir, include_optimizer=False, save_format="tf", signatures=signatures)
         write_metadata(tmp_dir, metadata)
+
     return save
 
 
@@ -244,23 +262,29 @@ def save_text_encoder(restored: RestoredModel, export_path: str, normalize: bool
 
     metadata = {**restored.metadata("text encoder"), "normalized": normalize}
     return save_atomically(
-        keras_saver(text_encoder, metadata, {"serving_default": serving_default}), export_path)
+        keras_saver(text_encoder, metadata, {"serving_default": serving_default}), export_path
+    )
 
 
 def save_preprocessor(restored: RestoredModel, export_path: str) -> str:
     """Writes the TF Hub preprocessor (SentencePiece tokenizers only, see export/text_api.py)."""
     preprocessor = text_api_lib.build_preprocessor(restored.tokenizer)
-    metadata = {**restored.metadata("preprocessor"),
-                "seq_length": restored.params.task.model.tokenizer.max_seq_length,
-                "special_tokens": {k: int(v) for k, v in restored.tokenizer.special_tokens.items()}}
+    metadata = {
+        **restored.metadata("preprocessor"),
+        "seq_length": restored.params.task.model.tokenizer.max_seq_length,
+        "special_tokens": {k: int(v) for k, v in restored.tokenizer.special_tokens.items()},
+    }
     return save_atomically(keras_saver(preprocessor, metadata), export_path)
 
 
 def save_encoder(restored: RestoredModel, export_path: str) -> str:
     """Writes the TF Hub encoder: features dict -> pooled (unnormalised) / sequence outputs."""
     encoder = text_api_lib.build_encoder_model(restored.tokenizer, restored.encoder)
-    metadata = {**restored.metadata("encoder"), "normalized": False,
-                "inputs": sorted(encoder.input.keys())}
+    metadata = {
+        **restored.metadata("encoder"),
+        "normalized": False,
+        "inputs": sorted(encoder.input.keys()),
+    }
     return save_atomically(keras_saver(encoder, metadata), export_path)
 
 
@@ -270,47 +294,61 @@ def save_serving(text_encoder_path: str, serving_dir: str, version: int) -> str:
     A copy of the exported text encoder rather than a second save: byte-identical graph and
     weights, so the served vectors are the tested ones, and no second round of tracing.
     """
+
     def save(tmp_dir: str) -> None:
         shutil.copytree(text_encoder_path, tmp_dir, dirs_exist_ok=True)
         serving_lib.write_warmup_requests(tmp_dir)
         metadata_path = os.path.join(tmp_dir, "assets.extra", METADATA_FILE)
         with open(metadata_path) as f:
             metadata = json.load(f)
-        metadata.update({"format": "xling_tf serving", "serving_version": version,
-                         "warmup_requests": len(serving_lib.WARMUP_BATCHES)})
+        metadata.update(
+            {
+                "format": "xling_tf serving",
+                "serving_version": version,
+                "warmup_requests": len(serving_lib.WARMUP_BATCHES),
+            }
+        )
         with open(metadata_path, "w") as f:
             json.dump(metadata, f, indent=2)
 
     return save_atomically(save, serving_lib.version_dir(serving_dir, version))
 
 
-def export_text_encoder(model_dir: str, export_path: str, checkpoint_path: str | None = None,
-                        normalize: bool = True) -> str:
+def export_text_encoder(
+    model_dir: str, export_path: str, checkpoint_path: str | None = None, normalize: bool = True
+) -> str:
     """Restores the trained encoder and writes the text -> vector SavedModel."""
     started = time.time()
     restored = restore(model_dir, checkpoint_path)
     save_text_encoder(restored, export_path, normalize=normalize)
-    logging.info("exported %s to %s in %.1fs", restored.checkpoint_path, export_path,
-                 time.time() - started)
+    logging.info(
+        "exported %s to %s in %.1fs", restored.checkpoint_path, export_path, time.time() - started
+    )
     return export_path
 
 
-def export_layout(export_dir: str, text_api: bool = False, serving: bool = False,
-                  serving_version: int = 1) -> dict[str, str]:
+def export_layout(
+    export_dir: str, text_api: bool = False, serving: bool = False, serving_version: int = 1
+) -> dict[str, str]:
     """Artifact name -> folder under `export_dir` (see the module docstring)."""
     paths = {TEXT_ENCODER: os.path.join(export_dir, TEXT_ENCODER)}
     if text_api:
         paths[PREPROCESSOR] = os.path.join(export_dir, PREPROCESSOR)
         paths[ENCODER] = os.path.join(export_dir, ENCODER)
     if serving:
-        paths[SERVING] = serving_lib.version_dir(os.path.join(export_dir, SERVING),
-                                                 serving_version)
+        paths[SERVING] = serving_lib.version_dir(os.path.join(export_dir, SERVING), serving_version)
     return paths
 
 
-def export_all(model_dir: str, export_dir: str, checkpoint_path: str | None = None,
-               normalize: bool = True, text_api: bool = False, serving: bool = False,
-               serving_version: int = 1) -> dict[str, str]:
+def export_all(
+    model_dir: str,
+    export_dir: str,
+    checkpoint_path: str | None = None,
+    normalize: bool = True,
+    text_api: bool = False,
+    serving: bool = False,
+    serving_version: int = 1,
+) -> dict[str, str]:
     """Restores the checkpoint once and writes every requested artifact under `export_dir`.
 
     Each artifact is swapped in atomically on its own; the end-to-end text encoder is
@@ -330,10 +368,15 @@ def export_all(model_dir: str, export_dir: str, checkpoint_path: str | None = No
         paths[PREPROCESSOR] = save_preprocessor(restored, paths[PREPROCESSOR])
         paths[ENCODER] = save_encoder(restored, paths[ENCODER])
     if serving:
-        paths[SERVING] = save_serving(paths[TEXT_ENCODER], os.path.dirname(paths[SERVING]),
-                                      serving_version)
-    logging.info("exported %s to %s in %.1fs", restored.checkpoint_path,
-                 ", ".join(paths.values()), time.time() - started)
+        paths[SERVING] = save_serving(
+            paths[TEXT_ENCODER], os.path.dirname(paths[SERVING]), serving_version
+        )
+    logging.info(
+        "exported %s to %s in %.1fs",
+        restored.checkpoint_path,
+        ", ".join(paths.values()),
+        time.time() - started,
+    )
     return paths
 
 
@@ -342,35 +385,54 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     flags.DEFINE_string("model_dir", None, "Training model_dir (params.yaml + checkpoints).")
-    flags.DEFINE_string("export_path", None,
-                        "Where the end-to-end SavedModel goes (one model; see --export_dir).")
-    flags.DEFINE_string("export_dir", None,
-                        "Folder for every artifact: text_encoder/, plus preprocessor/ and "
-                        "encoder/ with --text_api, serving/<version>/ with --serving.")
+    flags.DEFINE_string(
+        "export_path", None, "Where the end-to-end SavedModel goes (one model; see --export_dir)."
+    )
+    flags.DEFINE_string(
+        "export_dir",
+        None,
+        "Folder for every artifact: text_encoder/, plus preprocessor/ and "
+        "encoder/ with --text_api, serving/<version>/ with --serving.",
+    )
     flags.DEFINE_string("checkpoint_path", None, "A specific checkpoint (default: newest).")
     flags.DEFINE_bool("normalize", True, "L2-normalise the end-to-end output vectors.")
-    flags.DEFINE_bool("text_api", False,
-                      "Also write the TF Hub preprocessor/ and encoder/ (SentencePiece only).")
-    flags.DEFINE_bool("serving", False,
-                      "Also write serving/<serving_version>/ for TF Serving, with warmup "
-                      "requests; other versions already there are kept.")
+    flags.DEFINE_bool(
+        "text_api", False, "Also write the TF Hub preprocessor/ and encoder/ (SentencePiece only)."
+    )
+    flags.DEFINE_bool(
+        "serving",
+        False,
+        "Also write serving/<serving_version>/ for TF Serving, with warmup "
+        "requests; other versions already there are kept.",
+    )
     flags.DEFINE_integer("serving_version", 1, "TF Serving version folder (an integer >= 0).")
 
 
 def main(_) -> None:
     if bool(FLAGS.export_path) == bool(FLAGS.export_dir):
-        raise app.UsageError("pass exactly one of --export_path (the end-to-end model) or "
-                             "--export_dir (every artifact)")
+        raise app.UsageError(
+            "pass exactly one of --export_path (the end-to-end model) or "
+            "--export_dir (every artifact)"
+        )
     if FLAGS.export_path:
         if FLAGS.text_api or FLAGS.serving:
-            raise app.UsageError("--text_api and --serving write several models: use "
-                                 "--export_dir instead of --export_path")
-        export_text_encoder(FLAGS.model_dir, FLAGS.export_path, FLAGS.checkpoint_path,
-                            normalize=FLAGS.normalize)
+            raise app.UsageError(
+                "--text_api and --serving write several models: use "
+                "--export_dir instead of --export_path"
+            )
+        export_text_encoder(
+            FLAGS.model_dir, FLAGS.export_path, FLAGS.checkpoint_path, normalize=FLAGS.normalize
+        )
         return
-    paths = export_all(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint_path,
-                       normalize=FLAGS.normalize, text_api=FLAGS.text_api,
-                       serving=FLAGS.serving, serving_version=FLAGS.serving_version)
+    paths = export_all(
+        FLAGS.model_dir,
+        FLAGS.export_dir,
+        FLAGS.checkpoint_path,
+        normalize=FLAGS.normalize,
+        text_api=FLAGS.text_api,
+        serving=FLAGS.serving,
+        serving_version=FLAGS.serving_version,
+    )
     for name, path in paths.items():
         print(f"{name}: {path}")
 

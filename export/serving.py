@@ -28,15 +28,17 @@ OUTPUT_KEY = "outputs"
 WARMUP_BATCHES: tuple[tuple[str, ...], ...] = (
     ("How do I reset my password?",),
     ("Où se trouve la gare la plus proche ?",),
-    ("The weather is lovely today.",
-     "Il fait très beau aujourd'hui.",
-     "Hoy hace muy buen tiempo.",
-     "Heute ist das Wetter wunderschön.",
-     "今天天气很好。",
-     "الطقس جميل اليوم.",
-     "Сегодня прекрасная погода.",
-     "I would like to book a table for two people tomorrow evening, preferably near the "
-     "window, and I have a nut allergy."),
+    (
+        "The weather is lovely today.",
+        "Il fait très beau aujourd'hui.",
+        "Hoy hace muy buen tiempo.",
+        "Heute ist das Wetter wunderschön.",
+        "今天天气很好。",
+        "الطقس جميل اليوم.",
+        "Сегодня прекрасная погода.",
+        "I would like to book a table for two people tomorrow evening, preferably near the "
+        "window, and I have a nut allergy.",
+    ),
     ("hello", "bonjour", "hola", "hallo", "你好", "مرحبا", "привет", "こんにちは"),
 )
 
@@ -48,8 +50,9 @@ def version_dir(base_dir: str, version: int) -> str:
     return os.path.join(base_dir, str(version))
 
 
-def warmup_records(batches: Sequence[Sequence[str]] = WARMUP_BATCHES,
-                   model_name: str = "") -> list[prediction_log_pb2.PredictionLog]:
+def warmup_records(
+    batches: Sequence[Sequence[str]] = WARMUP_BATCHES, model_name: str = ""
+) -> list[prediction_log_pb2.PredictionLog]:
     """One PredictLog per batch, addressed to the `serving_default` signature.
 
     Args:
@@ -60,17 +63,24 @@ def warmup_records(batches: Sequence[Sequence[str]] = WARMUP_BATCHES,
     records = []
     for batch in batches:
         request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SIGNATURE))
+            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SIGNATURE)
+        )
         request.inputs[INPUT_KEY].CopyFrom(
-            tf.make_tensor_proto([text.encode("utf-8") for text in batch], dtype=tf.string,
-                                 shape=[len(batch)]))
-        records.append(prediction_log_pb2.PredictionLog(
-            predict_log=prediction_log_pb2.PredictLog(request=request)))
+            tf.make_tensor_proto(
+                [text.encode("utf-8") for text in batch], dtype=tf.string, shape=[len(batch)]
+            )
+        )
+        records.append(
+            prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+        )
     return records
 
 
-def write_warmup_requests(saved_model_dir: str,
-                          batches: Sequence[Sequence[str]] = WARMUP_BATCHES) -> str:
+def write_warmup_requests(
+    saved_model_dir: str, batches: Sequence[Sequence[str]] = WARMUP_BATCHES
+) -> str:
     """Writes `<saved_model_dir>/assets.extra/tf_serving_warmup_requests`; returns its path."""
     folder = os.path.join(saved_model_dir, "assets.extra")
     os.makedirs(folder, exist_ok=True)
@@ -85,5 +95,7 @@ def read_warmup_requests(path: str) -> list[prediction_log_pb2.PredictionLog]:
     """Decodes a warmup file (or a SavedModel folder holding one) back into PredictionLogs."""
     if os.path.isdir(path):
         path = os.path.join(path, "assets.extra", WARMUP_FILE)
-    return [prediction_log_pb2.PredictionLog.FromString(record.numpy())
-            for record in tf.data.TFRecordDataset(path)]
+    return [
+        prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        for record in tf.data.TFRecordDataset(path)
+    ]

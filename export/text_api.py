@@ -45,7 +45,8 @@ def check_supports_preprocessor(tokenizer: Any) -> None:
             f"(TokenizerConfig.type='sentencepiece'), but this model uses "
             f"{type(tokenizer).__name__}: its features are not BERT-style piece segments, so "
             ".tokenize / .bert_pack_inputs have no meaning. Export the end-to-end text "
-            "encoder (and --serving) instead; they carry the tokenizer in the graph.")
+            "encoder (and --serving) instead; they carry the tokenizer in the graph."
+        )
 
 
 class _Tokenize(tf_keras.layers.Layer):
@@ -65,8 +66,9 @@ class _Tokenize(tf_keras.layers.Layer):
         return self.tokenizer.tokenize(inputs)
 
 
-def build_preprocessor(tokenizer: SentencepieceTextTokenizer,
-                       seq_length: int | None = None) -> tf_keras.Model:
+def build_preprocessor(
+    tokenizer: SentencepieceTextTokenizer, seq_length: int | None = None
+) -> tf_keras.Model:
     """The preprocessor of the TF Hub text API (cf. export_tfhub_lib.create_preprocessing).
 
     Args:
@@ -92,16 +94,16 @@ def build_preprocessor(tokenizer: SentencepieceTextTokenizer,
     sentences = tf_keras.layers.Input(shape=(), dtype=tf.string, name="sentences")
     tokens = _Tokenize(tokenizer, name="tokenize")(sentences)
     pack = nlp_layers.BertPackInputs(
-        seq_length=seq_length, special_tokens_dict=tokenizer.special_tokens,
-        name="bert_pack_inputs")
+        seq_length=seq_length, special_tokens_dict=tokenizer.special_tokens, name="bert_pack_inputs"
+    )
     preprocessor = tf_keras.Model(sentences, pack(tokens), name="preprocessor")
     # Sub-objects must be trackable callables to survive saving; the layout is Model Garden's.
     preprocessor.tokenize = tf_keras.Model(sentences, tokens, name="tokenize")
     special_tokens = dict(tokenizer.special_tokens)
     preprocessor.tokenize.get_special_tokens_dict = tf.train.Checkpoint()
     preprocessor.tokenize.get_special_tokens_dict.__call__ = tf.function(
-        lambda: {k: tf.constant(v, tf.int32) for k, v in special_tokens.items()},
-        input_signature=[])
+        lambda: {k: tf.constant(v, tf.int32) for k, v in special_tokens.items()}, input_signature=[]
+    )
     # Model Garden's wrapper makes seq_length overridable at call time and pre-traces 1 or 2
     # segments of ragged rank 1 or 2 (a Keras sub-model would freeze both).
     preprocessor.bert_pack_inputs = export_tfhub_lib.BertPackInputsSavedModelWrapper(pack)
@@ -119,8 +121,10 @@ def encoder_input_specs(tokenizer: Any) -> dict[str, tf.TensorSpec]:
       are only checked at call time by the encoder itself).
     """
     features = tokenizer(tf.constant(["probe"]))
-    specs = {name: tf.TensorSpec([None] * value.shape.rank, value.dtype, name=name)
-             for name, value in features.items()}
+    specs = {
+        name: tf.TensorSpec([None] * value.shape.rank, value.dtype, name=name)
+        for name, value in features.items()
+    }
     specs.setdefault(TYPE_IDS, tf.TensorSpec([None, None], tf.int32, name=TYPE_IDS))
     return specs
 
@@ -138,9 +142,13 @@ def build_encoder_model(tokenizer: Any, encoder: tf_keras.layers.Layer) -> tf_ke
       normalisation), "sequence_output": float32 [B, T, hidden_size], "default": the same
       tensor as "pooled_output"}.
     """
-    inputs = {name: tf_keras.layers.Input(shape=spec.shape[1:], dtype=spec.dtype, name=name)
-              for name, spec in encoder_input_specs(tokenizer).items()}
+    inputs = {
+        name: tf_keras.layers.Input(shape=spec.shape[1:], dtype=spec.dtype, name=name)
+        for name, spec in encoder_input_specs(tokenizer).items()
+    }
     outputs = encoder(inputs)
-    return tf_keras.Model(inputs, {key: outputs[key] for key in
-                                   ("pooled_output", "sequence_output", "default")},
-                          name="encoder")
+    return tf_keras.Model(
+        inputs,
+        {key: outputs[key] for key in ("pooled_output", "sequence_output", "default")},
+        name="encoder",
+    )

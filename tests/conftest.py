@@ -13,10 +13,49 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A toy "language pair": every English word has one French counterpart, so a model that learns
 # word alignment retrieves translations; sentences are random, so nothing can be memorised.
-EN = ("the cat dog house red blue big small runs eats sleeps water tree sun moon bird "
-      "green old young river mountain sings reads").split()
-FR = ("le chat chien maison rouge bleu grand petit court mange dort eau arbre soleil lune "
-      "oiseau vert vieux jeune fleuve montagne chante lit").split()
+EN = (
+    "the cat dog house red blue big small runs eats sleeps water tree sun moon bird "
+    "green old young river mountain sings reads"
+).split()
+FR = (
+    "le chat chien maison rouge bleu grand petit court mange dort eau arbre soleil lune "
+    "oiseau vert vieux jeune fleuve montagne chante lit"
+).split()
+
+
+# Text every tokenizer and exported model must survive (tests document what each becomes).
+HOSTILE = [
+    "",
+    "   \t  ",
+    "a" * 10_000,
+    "😀🎉 emoji only 👍",
+    "مرحبا بالعالم",  # Arabic, right-to-left
+    "你好世界",
+    "the cat mange 你好 مرحبا 😀",  # mixed scripts
+    b"nul\x00byte",
+    b"\xff\xfe\xfa invalid utf-8 \xc3",
+]
+
+# Restores a training run's newest checkpoint and saves what its dual encoder embeds for
+# `texts`: the reference every exported model is compared against.
+_REFERENCE_SCRIPT = """
+import sys, numpy as np, tensorflow as tf
+from export.export_hub import load_experiment_params, restore_trained_model
+from xling_tf.modeling.factory import build_tokenizer
+model_dir, texts, out = sys.argv[1], eval(sys.argv[2]), sys.argv[3]
+params = load_experiment_params(model_dir)
+model, _ = restore_trained_model(params, model_dir)
+tokens = build_tokenizer(params.task.model.tokenizer)(tf.constant(texts))
+np.save(out, model.embed(tokens).numpy())
+"""
+
+
+def trained_model_vectors(model_dir: str, texts: list, out_path: str):
+    """float32 [len(texts), D] vectors of the trained model, computed in a fresh process."""
+    import numpy as np
+
+    run_python(["-c", _REFERENCE_SCRIPT, model_dir, repr(texts), out_path])
+    return np.load(out_path)
 
 
 def synthetic_pairs(num_pairs: int, seed: int) -> list[tuple[str, str]]:
@@ -35,18 +74,26 @@ def write_tsv(path: str, rows) -> str:
     return path
 
 
-def run_python(args: list[str], env: dict | None = None, timeout: int = 600,
-               check: bool = True) -> subprocess.CompletedProcess:
+def run_python(
+    args: list[str], env: dict | None = None, timeout: int = 600, check: bool = True
+) -> subprocess.CompletedProcess:
     """Runs the project's Python in a fresh process (the way users load our models)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=full_env, timeout=timeout,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=full_env,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{args[:3]} exited {result.returncode}\nstdout:\n{result.stdout[-4000:]}\n"
-            f"stderr:\n{result.stderr[-6000:]}")
+            f"stderr:\n{result.stderr[-6000:]}"
+        )
     return result
 
 
@@ -61,21 +108,29 @@ def corpus_dir(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def sentencepiece_model(tmp_path_factory, corpus_dir) -> str:
     from xling_tf.tokenization.sentencepiece_tokenizer import train_sentencepiece
+
     extra = ["مرحبا بالعالم", "你好世界", "Grüße aus Köln", "😀 emoji"] * 20
     sentences = [s for row in synthetic_pairs(600, seed=1) for s in row] + extra
     return train_sentencepiece(
-        sentences, str(tmp_path_factory.mktemp("vocab") / "sp.model"), vocab_size=200)
+        sentences, str(tmp_path_factory.mktemp("vocab") / "sp.model"), vocab_size=200
+    )
 
 
 TINY_OVERRIDES = "trainer.train_steps=40,trainer.checkpoint_interval=20,trainer.steps_per_loop=10,trainer.summary_interval=10"
 
 
-def train_args(model_dir: str, train_path: str, overrides: str = TINY_OVERRIDES,
-               extra: list[str] | None = None) -> list[str]:
-    return ["-m", "xling_tf.train", "--experiment=tiny", "--mode=train",
-            f"--model_dir={model_dir}",
-            f"--params_override=task.train_data.input_path={train_path},{overrides}",
-            *(extra or [])]
+def train_args(
+    model_dir: str, train_path: str, overrides: str = TINY_OVERRIDES, extra: list[str] | None = None
+) -> list[str]:
+    return [
+        "-m",
+        "xling_tf.train",
+        "--experiment=tiny",
+        "--mode=train",
+        f"--model_dir={model_dir}",
+        f"--params_override=task.train_data.input_path={train_path},{overrides}",
+        *(extra or []),
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +144,7 @@ def trained_run(tmp_path_factory, corpus_dir) -> str:
 @pytest.fixture(scope="session")
 def exported_model(tmp_path_factory, trained_run) -> str:
     export_path = str(tmp_path_factory.mktemp("export") / "encoder")
-    run_python(["-m", "export.export_hub", f"--model_dir={trained_run}",
-                f"--export_path={export_path}"])
+    run_python(
+        ["-m", "export.export_hub", f"--model_dir={trained_run}", f"--export_path={export_path}"]
+    )
     return export_path

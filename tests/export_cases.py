@@ -40,8 +40,14 @@ BAD_INPUTS: dict[str, str | bytes] = {
 }
 
 # Realistic text for comparing consumers with each other.
-TEXTS = ["the big cat", "le grand chat", "the red bird sings", "oiseau rouge chante", "",
-         "😀 مرحبا 你好 mixed"]
+TEXTS = [
+    "the big cat",
+    "le grand chat",
+    "the red bird sings",
+    "oiseau rouge chante",
+    "",
+    "😀 مرحبا 你好 mixed",
+]
 
 
 def read_metadata(saved_model_dir: str) -> dict:

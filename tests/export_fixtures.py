@@ -37,9 +37,17 @@ def export_dir(tmp_path_factory, trained_run) -> dict:
     with open(os.path.join(previous, "keep.txt"), "w") as f:
         f.write("an earlier release\n")
     started = time.time()
-    result = run_python(["-m", "export.export_hub", f"--model_dir={trained_run}",
-                         f"--export_dir={root}", "--text_api", "--serving",
-                         f"--serving_version={SERVING_VERSION}"])
+    result = run_python(
+        [
+            "-m",
+            "export.export_hub",
+            f"--model_dir={trained_run}",
+            f"--export_dir={root}",
+            "--text_api",
+            "--serving",
+            f"--serving_version={SERVING_VERSION}",
+        ]
+    )
     seconds = time.time() - started
     print(f"\nexport --text_api --serving took {seconds:.1f}s\n{result.stdout}")
     return {

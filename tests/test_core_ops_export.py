@@ -18,7 +18,7 @@ from xling_tf.evaluation.tensorboard_logs import read_scalars
 import numpy as np
 import pytest
 
-from conftest import REPO, run_python, train_args
+from conftest import REPO, run_python, train_args, trained_model_vectors
 
 pytestmark = pytest.mark.slow
 
@@ -39,17 +39,6 @@ TEXTS = [
     "nul\x00byte",
     "unseenword catz",
 ]
-
-REFERENCE = """
-import sys, numpy as np, tensorflow as tf
-from export.export_hub import load_experiment_params, restore_trained_model
-from xling_tf.modeling.factory import build_tokenizer
-model_dir, texts, out = sys.argv[1], eval(sys.argv[2]), sys.argv[3]
-params = load_experiment_params(model_dir)
-model, _ = restore_trained_model(params, model_dir)
-tokens = build_tokenizer(params.task.model.tokenizer)(tf.constant(texts))
-np.save(out, model.embed(tokens).numpy())
-"""
 
 # Deliberately imports nothing from this repository: this is a consumer's process.
 PLAIN_TENSORFLOW_LOAD = """
@@ -97,7 +86,7 @@ def hashed_run(tmp_path_factory, corpus_dir) -> dict[str, str]:
     model_dir = str(root / "run")
     run_python(train_args(model_dir, os.path.join(corpus_dir, "train.tsv"), HASHED_OVERRIDES))
     reference = str(root / "reference.npy")
-    run_python(["-c", REFERENCE, model_dir, repr(TEXTS), reference])
+    trained_model_vectors(model_dir, TEXTS, reference)
     export_path = str(root / "export" / "encoder")
     run_python(
         ["-m", "export.export_hub", f"--model_dir={model_dir}", f"--export_path={export_path}"]

@@ -2,9 +2,6 @@
 
 import os
 
-import numpy as np
-import pytest
-
 from xling_tf.evaluation.embedding import (
     count_lines,
     embed_file,
@@ -13,6 +10,9 @@ from xling_tf.evaluation.embedding import (
     embed_texts,
     iter_batches,
 )
+
+import numpy as np
+import pytest
 
 
 class FakeEncoder:
@@ -99,8 +99,11 @@ def test_npy_round_trip(tmp_path):
 
 
 def test_tsv_round_trip(tmp_path):
-    inp = write_bytes(tmp_path / "in.txt", "tab\there\nnaïve façade\n".encode("utf-8"))
-    enc = lambda batch: np.array([[1 / 3, -2.5e-7, 123456.789]] * len(batch), np.float32)
+    inp = write_bytes(tmp_path / "in.txt", "tab\there\nnaïve façade\n".encode())
+
+    def enc(batch):
+        return np.array([[1 / 3, -2.5e-7, 123456.789]] * len(batch), np.float32)
+
     n = embed_file(enc, inp, tmp_path / "out.TSV", batch_size=1, progress=True)
     assert n == 2
     rows = (tmp_path / "out.TSV").read_text(encoding="utf-8").split("\n")

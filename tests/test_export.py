@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import run_python, trained_model_vectors
 
 pytestmark = pytest.mark.slow
 
-TEXTS = ["the big cat", "le grand chat", "", "   ", "a" * 10_000, "😀 مرحبا 你好 mixed",
-         "nul\x00byte"]
-
-REFERENCE = """
-import sys, numpy as np, tensorflow as tf
-from export.export_hub import load_experiment_params, restore_trained_model
-from xling_tf.modeling.factory import build_tokenizer
-model_dir, texts, out = sys.argv[1], eval(sys.argv[2]), sys.argv[3]
-params = load_experiment_params(model_dir)
-model, _ = restore_trained_model(params, model_dir)
-tokens = build_tokenizer(params.task.model.tokenizer)(tf.constant(texts))
-np.save(out, model.embed(tokens).numpy())
-"""
+TEXTS = [
+    "the big cat",
+    "le grand chat",
+    "",
+    "   ",
+    "a" * 10_000,
+    "😀 مرحبا 你好 mixed",
+    "nul\x00byte",
+]
 
 HUB_KERAS_LAYER = """
 import os, sys
@@ -61,9 +58,9 @@ print("NORMS", np.linalg.norm(direct, axis=1).round(5).tolist())
 
 @pytest.fixture(scope="module")
 def reference_vectors(trained_run, tmp_path_factory) -> np.ndarray:
-    out = str(tmp_path_factory.mktemp("ref") / "ref.npy")
-    run_python(["-c", REFERENCE, trained_run, repr(TEXTS), out])
-    return np.load(out)
+    return trained_model_vectors(
+        trained_run, TEXTS, str(tmp_path_factory.mktemp("ref") / "ref.npy")
+    )
 
 
 def test_layout_and_vocabulary_asset(exported_model):
@@ -76,7 +73,8 @@ def test_layout_and_vocabulary_asset(exported_model):
 
 
 def test_hub_keras_layer_matches_trained_model_and_fine_tunes(
-        exported_model, reference_vectors, tmp_path):
+    exported_model, reference_vectors, tmp_path
+):
     out = str(tmp_path / "hub.npy")
     result = run_python(["-c", HUB_KERAS_LAYER, exported_model, repr(TEXTS), out])
     np.testing.assert_allclose(np.load(out), reference_vectors, atol=1e-5)
@@ -93,17 +91,31 @@ def test_saved_model_load_and_signature(exported_model, reference_vectors):
 
 
 def test_saved_model_cli_run(exported_model, reference_vectors, tmp_path):
-    run_python(["-m", "xling_tf.saved_model_cli", "run", "--dir", exported_model,
-                "--tag_set", "serve", "--signature_def", "serving_default",
-                "--input_exprs", f"inputs={TEXTS[:3]!r}", "--outdir", str(tmp_path)])
-    np.testing.assert_allclose(np.load(tmp_path / "outputs.npy"), reference_vectors[:3],
-                               atol=1e-5)
+    run_python(
+        [
+            "-m",
+            "xling_tf.saved_model_cli",
+            "run",
+            "--dir",
+            exported_model,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            f"inputs={TEXTS[:3]!r}",
+            "--outdir",
+            str(tmp_path),
+        ]
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "outputs.npy"), reference_vectors[:3], atol=1e-5)
 
 
 def test_reexport_replaces_atomically(trained_run, exported_model):
     before = os.stat(os.path.join(exported_model, "saved_model.pb")).st_mtime_ns
-    run_python(["-m", "export.export_hub", f"--model_dir={trained_run}",
-                f"--export_path={exported_model}"])
+    run_python(
+        ["-m", "export.export_hub", f"--model_dir={trained_run}", f"--export_path={exported_model}"]
+    )
     assert os.stat(os.path.join(exported_model, "saved_model.pb")).st_mtime_ns != before
     siblings = os.listdir(os.path.dirname(exported_model))
     assert siblings == [os.path.basename(exported_model)], siblings
@@ -113,7 +125,9 @@ def test_failed_export_keeps_the_previous_model(exported_model, tmp_path):
     # A model_dir without checkpoints makes the export fail before anything is swapped.
     bad_dir = tmp_path / "no_ckpt"
     bad_dir.mkdir()
-    result = run_python(["-m", "export.export_hub", f"--model_dir={bad_dir}",
-                         f"--export_path={exported_model}"], check=False)
+    result = run_python(
+        ["-m", "export.export_hub", f"--model_dir={bad_dir}", f"--export_path={exported_model}"],
+        check=False,
+    )
     assert result.returncode != 0 and "params.yaml" in result.stderr
     assert os.path.exists(os.path.join(exported_model, "saved_model.pb"))

@@ -52,16 +52,16 @@ def test_documented_equalities(python_api, model):
     np.testing.assert_allclose(row(result, "spaces_then_text"), row(result, "empty"), atol=1e-6)
     assert not np.allclose(row(result, "text"), row(result, "empty"), atol=1e-3)
     # Invalid UTF-8 bytes are replaced by U+FFFD, not rejected.
-    np.testing.assert_allclose(row(result, "invalid_utf8"), row(result, "invalid_utf8_replaced"),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        row(result, "invalid_utf8"), row(result, "invalid_utf8_replaced"), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("model", MODELS[1:])
 def test_every_model_agrees_with_the_batched_end_to_end_model(python_api, model):
     # Same vectors whether a string comes alone or in a batch, served or split into the TF Hub
     # text API: padding never leaks into the result.
-    np.testing.assert_allclose(vectors(python_api[0], model), python_api[0]["bad_e2e"],
-                               atol=1e-5)
+    np.testing.assert_allclose(vectors(python_api[0], model), python_api[0]["bad_e2e"], atol=1e-5)
 
 
 def test_empty_batch(python_api):
@@ -69,8 +69,9 @@ def test_empty_batch(python_api):
     assert shapes["e2e"] == [0, OUTPUT_DIM]
     assert shapes["serving"] == [0, OUTPUT_DIM]
     assert shapes["tokenize"] == [0, None]
-    assert shapes["preprocessor"] == {name: [0, SEQ_LENGTH] for name in
-                                      ("input_word_ids", "input_mask", "input_type_ids")}
+    assert shapes["preprocessor"] == {
+        name: [0, SEQ_LENGTH] for name in ("input_word_ids", "input_mask", "input_type_ids")
+    }
     assert shapes["encoder"]["pooled_output"] == [0, OUTPUT_DIM]
     assert shapes["encoder"]["default"] == [0, OUTPUT_DIM]
     assert shapes["encoder"]["sequence_output"][:2] == [0, SEQ_LENGTH]

@@ -41,11 +41,11 @@ print("RESULT", json.dumps({"loss": history.history["loss"],
 """
 
 
-def test_tfsm_layer_in_keras3_model_matches_hub_keras_layer(
-        export_dir, hub_keras_layer, tmp_path):
+def test_tfsm_layer_in_keras3_model_matches_hub_keras_layer(export_dir, hub_keras_layer, tmp_path):
     out = str(tmp_path / "keras3.npy")
-    result = run_python(["-c", KERAS3, json.dumps(export_dir), repr(TEXTS), out],
-                        env={"TF_USE_LEGACY_KERAS": "0"})
+    result = run_python(
+        ["-c", KERAS3, json.dumps(export_dir), repr(TEXTS), out], env={"TF_USE_LEGACY_KERAS": "0"}
+    )
     facts = json.loads(result.stdout.split("RESULT", 1)[1])
     assert np.isfinite(facts["loss"]).all()
     assert not facts["tf_keras_loaded"]

@@ -27,8 +27,12 @@ def test_versioned_layout_keeps_other_versions(export_dir):
     with open(os.path.join(base, "1", "keep.txt")) as f:
         assert f.read() == "an earlier release\n"
     version = export_dir["serving"]
-    for name in ("saved_model.pb", "variables/variables.index", "assets/sentencepiece.model",
-                 "assets.extra/tf_serving_warmup_requests"):
+    for name in (
+        "saved_model.pb",
+        "variables/variables.index",
+        "assets/sentencepiece.model",
+        "assets.extra/tf_serving_warmup_requests",
+    ):
         assert os.path.exists(os.path.join(version, name)), name
     # Not the 0700 of a temporary folder: a server running as another user must read it.
     umask = os.umask(0)
@@ -41,8 +45,10 @@ def test_versioned_layout_keeps_other_versions(export_dir):
 
 def test_serving_default_signature(python_api):
     _, facts = python_api
-    assert facts["signature"] == {"inputs": {"inputs": ["string", [None]]},
-                                  "outputs": {"outputs": ["float32", [None, OUTPUT_DIM]]}}
+    assert facts["signature"] == {
+        "inputs": {"inputs": ["string", [None]]},
+        "outputs": {"outputs": ["float32", [None, OUTPUT_DIM]]},
+    }
 
 
 def test_warmup_requests_decode_and_run(python_api):
@@ -62,9 +68,12 @@ def test_warmup_file_is_tfrecord_of_prediction_logs(export_dir):
     # Decoded here with the tensorflow_serving protos directly, as TF Serving does.
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
+
     path = os.path.join(export_dir["serving"], "assets.extra", "tf_serving_warmup_requests")
-    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
-            for r in tf.data.TFRecordDataset(path)]
+    logs = [
+        prediction_log_pb2.PredictionLog.FromString(r.numpy())
+        for r in tf.data.TFRecordDataset(path)
+    ]
     assert 1 <= len(logs) <= 1000  # TF Serving replays at most 1000
     for log in logs:
         assert log.WhichOneof("log_type") == "predict_log"
@@ -74,15 +83,29 @@ def test_warmup_file_is_tfrecord_of_prediction_logs(export_dir):
 
 
 def test_saved_model_cli_run_matches_python_api(export_dir, python_api, tmp_path):
-    run_python(["-m", "xling_tf.saved_model_cli", "run", "--dir", export_dir["serving"],
-                "--tag_set", "serve", "--signature_def", "serving_default",
-                "--input_exprs", f"inputs={TEXTS!r}", "--outdir", str(tmp_path)])
-    np.testing.assert_allclose(np.load(tmp_path / "outputs.npy"), python_api[0]["e2e"],
-                               atol=1e-5)
+    run_python(
+        [
+            "-m",
+            "xling_tf.saved_model_cli",
+            "run",
+            "--dir",
+            export_dir["serving"],
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            f"inputs={TEXTS!r}",
+            "--outdir",
+            str(tmp_path),
+        ]
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "outputs.npy"), python_api[0]["e2e"], atol=1e-5)
 
 
 def test_serving_version_must_be_a_non_negative_int():
     from export import serving
+
     assert serving.version_dir("base", 3) == os.path.join("base", "3")
     for bad in (-1, "1", 1.0, True):
         with pytest.raises(ValueError):
@@ -91,6 +114,7 @@ def test_serving_version_must_be_a_non_negative_int():
 
 def test_load_text_encoder_resolves_export_layouts(export_dir):
     from xling_tf.inference import resolve_saved_model
+
     assert resolve_saved_model(export_dir["root"]) == export_dir["text_encoder"]
     # TF Serving's rule: the highest version folder holding a SavedModel.
     assert resolve_saved_model(export_dir["serving_base"]) == export_dir["serving"]

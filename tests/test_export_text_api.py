@@ -48,18 +48,28 @@ def test_preprocessor_contract(python_api):
     arrays, facts = python_api
     special = facts["special_tokens"]
     assert {"start_of_sequence_id", "end_of_segment_id", "padding_id", "vocab_size"} <= set(special)
-    assert facts["pre_dtypes"] == {"input_word_ids": "int32", "input_mask": "int32",
-                                   "input_type_ids": "int32"}
+    assert facts["pre_dtypes"] == {
+        "input_word_ids": "int32",
+        "input_mask": "int32",
+        "input_type_ids": "int32",
+    }
     word_ids, mask = arrays["pre_input_word_ids"], arrays["pre_input_mask"]
-    assert word_ids.shape == mask.shape == arrays["pre_input_type_ids"].shape == (len(TEXTS),
-                                                                                  SEQ_LENGTH)
+    assert (
+        word_ids.shape
+        == mask.shape
+        == arrays["pre_input_type_ids"].shape
+        == (len(TEXTS), SEQ_LENGTH)
+    )
     assert not arrays["pre_input_type_ids"].any()
     # Each row is [CLS] + .tokenize()'s pieces + [SEP], then padding under a zero mask.
     for row, pieces, row_mask in zip(word_ids, facts["tokenize"], mask, strict=True):
         length = int(row_mask.sum())
         assert row_mask[:length].all() and not row_mask[length:].any()
-        expected = [special["start_of_sequence_id"], *pieces[:SEQ_LENGTH - 2],
-                    special["end_of_segment_id"]]
+        expected = [
+            special["start_of_sequence_id"],
+            *pieces[: SEQ_LENGTH - 2],
+            special["end_of_segment_id"],
+        ]
         assert row[:length].tolist() == expected
         assert (row[length:] == special["padding_id"]).all()
     assert facts["tokenize"][4] == []  # "" has no pieces
@@ -71,13 +81,16 @@ def test_bert_pack_inputs_packs_sentence_pairs(python_api):
     cls, sep = special["start_of_sequence_id"], special["end_of_segment_id"]
     assert arrays["pair_input_word_ids"].shape == (2, SEQ_LENGTH)  # default: max_seq_length
     assert arrays["pair8_input_word_ids"].shape == (2, 8)  # seq_length= overrides it
-    for i, (left, right) in enumerate(zip(facts["tokenize"][:2], facts["tokenize"][2:4], strict=True)):
+    for i, (left, right) in enumerate(
+        zip(facts["tokenize"][:2], facts["tokenize"][2:4], strict=True)
+    ):
         length = 3 + len(left) + len(right)
         assert length <= SEQ_LENGTH  # short enough that nothing is trimmed
         row = arrays["pair_input_word_ids"][i]
         assert row[:length].tolist() == [cls, *left, sep, *right, sep]
         assert arrays["pair_input_type_ids"][i, :length].tolist() == (
-            [0] * (len(left) + 2) + [1] * (len(right) + 1))
+            [0] * (len(left) + 2) + [1] * (len(right) + 1)
+        )
         assert arrays["pair_input_mask"][i].sum() == length
         # Round-robin trimming keeps both segments (and both [SEP]s) within 8.
         assert arrays["pair8_input_mask"][i].sum() == min(8, length)
@@ -107,5 +120,6 @@ def test_hub_keras_layer_chain_fine_tunes(hub_keras_layer, python_api):
 
 def test_preprocessor_refuses_other_tokenizers():
     from export import text_api
+
     with pytest.raises(ValueError, match="SentencePiece tokenizer"):
         text_api.check_supports_preprocessor(object())

@@ -18,24 +18,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_python
+from conftest import HOSTILE, run_python
 
 WORDS = ["the", "cat", "dog"]  # ids 4, 5, 6
 OOV = 7
 NGRAM_BUCKETS = 1000
 MAX_NGRAMS = 16
-
-HOSTILE = [
-    "",
-    "   \t  ",
-    "a" * 10_000,
-    "😀🎉 emoji only 👍",
-    "مرحبا بالعالم",  # Arabic, right-to-left
-    "你好世界",
-    "the cat mange 你好 مرحبا 😀",  # mixed scripts
-    b"nul\x00byte",
-    b"\xff\xfe\xfa invalid utf-8 \xc3",
-]
 
 
 @pytest.fixture

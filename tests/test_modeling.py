@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import xling_tf  # noqa: F401
-import tensorflow as tf
-import tf_keras
-
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.embedding import TextEmbedding, scale_gradient
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.normalization import L2Normalization
 from xling_tf.modeling.pooling import MaskedMeanPooling
 
-SMALL = dict(vocab_size=50, hidden_size=16, num_layers=2, num_attention_heads=2, inner_dim=32,
-             output_dim=12, max_sequence_length=10, dropout_rate=0.0, attention_dropout_rate=0.0)
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+SMALL = dict(
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=2,
+    num_attention_heads=2,
+    inner_dim=32,
+    output_dim=12,
+    max_sequence_length=10,
+    dropout_rate=0.0,
+    attention_dropout_rate=0.0,
+)
 
 
 def _inputs(batch=3, seq=7, seed=0):
@@ -29,12 +37,16 @@ def _inputs(batch=3, seq=7, seed=0):
 
 
 def test_masked_mean_pooling_by_hand():
-    seq = tf.constant([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]],
-                       [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])
+    seq = tf.constant(
+        [[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]], [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]]
+    )
     mask = tf.constant([[1, 1, 0], [0, 0, 0]])
     np.testing.assert_allclose(MaskedMeanPooling("mean")(seq, mask), [[2.0, 3.0], [0.0, 0.0]])
-    np.testing.assert_allclose(MaskedMeanPooling("sqrt_length")(seq, mask),
-                               [[4.0 / np.sqrt(2), 6.0 / np.sqrt(2)], [0.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        MaskedMeanPooling("sqrt_length")(seq, mask),
+        [[4.0 / np.sqrt(2), 6.0 / np.sqrt(2)], [0.0, 0.0]],
+        rtol=1e-6,
+    )
     with pytest.raises(ValueError, match="pooling mode"):
         MaskedMeanPooling("max")
 
@@ -58,15 +70,19 @@ def test_encoder_shapes_and_padding_invariance():
     assert out["default"] is out["pooled_output"]
     # Extra padding must not change a sentence's vector.
     trimmed = {k: v[:1, :4] for k, v in inputs.items()}
-    np.testing.assert_allclose(encoder(trimmed)["pooled_output"], out["pooled_output"][:1],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        encoder(trimmed)["pooled_output"], out["pooled_output"][:1], atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("layer", [
-    TextEmbedding(vocab_size=20, width=8, max_sequence_length=6, gradient_multiplier=100.0),
-    MaskedMeanPooling("sqrt_length"),
-    L2Normalization(),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        TextEmbedding(vocab_size=20, width=8, max_sequence_length=6, gradient_multiplier=100.0),
+        MaskedMeanPooling("sqrt_length"),
+        L2Normalization(),
+    ],
+)
 def test_small_layers_round_trip(layer):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
@@ -90,14 +106,19 @@ def test_dual_encoder_shares_weights_and_normalises():
     model = DualEncoder(SentenceEncoder(**SMALL))
     a, b = _inputs(seed=1), _inputs(seed=2)
     negatives = _inputs(batch=6, seed=3)
-    out = model({"left": a, "right": b,
-                 "negatives": {k: tf.reshape(v, [3, 2, 7]) for k, v in negatives.items()}})
+    out = model(
+        {
+            "left": a,
+            "right": b,
+            "negatives": {k: tf.reshape(v, [3, 2, 7]) for k, v in negatives.items()},
+        }
+    )
     assert out["left"].shape == (3, 12) and out["negatives"].shape == (3, 2, 12)
     np.testing.assert_allclose(np.linalg.norm(out["right"], axis=1), 1.0, rtol=1e-5)
     # Same sentence on either side -> same vector (one shared encoder).
     np.testing.assert_allclose(out["left"], model.embed(a), atol=1e-5)
-    np.testing.assert_allclose(out["negatives"][1, 0],
-                               model.embed({k: v[2:3] for k, v in negatives.items()})[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out["negatives"][1, 0], model.embed({k: v[2:3] for k, v in negatives.items()})[0], atol=1e-5
+    )
     clone = DualEncoder.from_config(model.get_config())
     assert clone.encoder.get_config() == model.encoder.get_config()

@@ -6,21 +6,29 @@ import collections
 import math
 import os
 
-import numpy as np
-import pytest
-
 import xling_tf  # noqa: F401
-import tensorflow as tf
-
-from conftest import run_python, synthetic_pairs, write_tsv
 from xling_tf.evaluation.tensorboard_logs import read_scalars
-from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import NliClassifier, ResponseTower
 from xling_tf.multitask import RoundRobinTaskSampler
+
+import numpy as np
+import pytest
+import tensorflow as tf
 from official.modeling.multitask import task_sampler as mg_sampler
 
-SMALL = dict(vocab_size=50, hidden_size=16, num_layers=1, num_attention_heads=2, inner_dim=32,
-             output_dim=12, max_sequence_length=10, dropout_rate=0.0, attention_dropout_rate=0.0)
+from conftest import run_python, synthetic_pairs, write_tsv
+
+SMALL = dict(
+    vocab_size=50,
+    hidden_size=16,
+    num_layers=1,
+    num_attention_heads=2,
+    inner_dim=32,
+    output_dim=12,
+    max_sequence_length=10,
+    dropout_rate=0.0,
+    attention_dropout_rate=0.0,
+)
 
 
 def test_response_tower_shapes_and_config():
@@ -42,8 +50,9 @@ def test_nli_classifier_features_and_config():
 def _draw(sampler, steps):
     chosen = []
     for step in range(steps):
-        cumulative = np.concatenate([[0.0], sampler.task_cumulative_distribution(
-            tf.constant(step, tf.int64)).numpy()])
+        cumulative = np.concatenate(
+            [[0.0], sampler.task_cumulative_distribution(tf.constant(step, tf.int64)).numpy()]
+        )
         draw = tf.random.stateless_uniform([], seed=(0, step)).numpy()
         chosen.append(int(np.searchsorted(cumulative, draw, side="right")) - 1)
     return chosen
@@ -55,11 +64,11 @@ def test_round_robin_visits_tasks_in_order():
 
 
 def test_proportional_and_uniform_ratios_over_many_draws():
-    proportional = collections.Counter(_draw(
-        mg_sampler.ProportionalTaskSampler({"big": 3.0, "small": 1.0}), 2000))
+    proportional = collections.Counter(
+        _draw(mg_sampler.ProportionalTaskSampler({"big": 3.0, "small": 1.0}), 2000)
+    )
     assert abs(proportional[0] / 2000 - 0.75) < 0.04
-    uniform = collections.Counter(_draw(mg_sampler.UniformTaskSampler({"a": 3.0, "b": 1.0}),
-                                        2000))
+    uniform = collections.Counter(_draw(mg_sampler.UniformTaskSampler({"a": 3.0, "b": 1.0}), 2000))
     assert abs(uniform[0] / 2000 - 0.5) < 0.04
 
 
@@ -88,11 +97,12 @@ def test_nli_loss_and_weight_by_hand():
 
 
 def test_one_encoder_shared_by_every_task_model(sentencepiece_model):
-    from official.core import exp_factory
     from xling_tf.configs import experiments  # noqa: F401
-    from official.modeling.multitask import multitask as mg_multitask
     from xling_tf.multitask import XlingMultiTaskModel
     from xling_tf.tokenization.vocabulary import ensure_vocabulary
+
+    from official.core import exp_factory
+    from official.modeling.multitask import multitask as mg_multitask
 
     params = exp_factory.get_exp_config("tiny_multitask")
     params.task.model.tokenizer.sentencepiece_model_file = sentencepiece_model
@@ -132,15 +142,18 @@ def multitask_data(tmp_path_factory, corpus_dir):
     response = [(en, en.split()[-1] + " " + en.split()[0]) for en in english]
     labels = ("entailment", "neutral", "contradiction")
     nli = [(en, " ".join(en.split()[:2]), labels[i % 3]) for i, en in enumerate(english)]
-    return [os.path.join(corpus_dir, "train.tsv"),
-            write_tsv(str(folder / "qt.tsv"), quick_thought),
-            write_tsv(str(folder / "response.tsv"), response),
-            write_tsv(str(folder / "nli.tsv"), nli)]
+    return [
+        os.path.join(corpus_dir, "train.tsv"),
+        write_tsv(str(folder / "qt.tsv"), quick_thought),
+        write_tsv(str(folder / "response.tsv"), response),
+        write_tsv(str(folder / "nli.tsv"), nli),
+    ]
 
 
 @pytest.mark.slow
 def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(
-        tmp_path, multitask_data):
+    tmp_path, multitask_data
+):
     model_dir = str(tmp_path / "mt")
     result = run_python(["-c", TRAIN_SCRIPT, model_dir, *multitask_data, "8"])
     log = result.stdout + result.stderr
@@ -152,11 +165,13 @@ def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(
         assert steps[-1][1] == 2, (task, steps)  # round robin: 8 steps / 4 tasks
     first = tf.train.load_checkpoint(os.path.join(model_dir, "ckpt-4"))
     last = tf.train.load_checkpoint(os.path.join(model_dir, "ckpt-8"))
-    encoder_keys = [k for k in first.get_variable_to_shape_map()
-                    if k.startswith("encoder/") and "OPTIMIZER_SLOT" not in k]
+    encoder_keys = [
+        k
+        for k in first.get_variable_to_shape_map()
+        if k.startswith("encoder/") and "OPTIMIZER_SLOT" not in k
+    ]
     assert encoder_keys
-    changed = sum(not np.array_equal(first.get_tensor(k), last.get_tensor(k))
-                  for k in encoder_keys)
+    changed = sum(not np.array_equal(first.get_tensor(k), last.get_tensor(k)) for k in encoder_keys)
     assert changed >= len(encoder_keys) // 2
 
 
@@ -166,20 +181,40 @@ def test_multitask_main_job_with_an_nli_file(tmp_path):
     import json
 
     labels = ("entailment", "neutral", "contradiction")
-    records = [{"sentence1": f"A man number {i} sleeps.", "sentence2": f"Someone {i} rests.",
-                "gold_label": labels[i % 3] if i % 10 else "-"} for i in range(60)]
+    records = [
+        {
+            "sentence1": f"A man number {i} sleeps.",
+            "sentence2": f"Someone {i} rests.",
+            "gold_label": labels[i % 3] if i % 10 else "-",
+        }
+        for i in range(60)
+    ]
     snli = tmp_path / "snli.jsonl"
     snli.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
-    result = run_python(["-m", "xling_tf.cli", "demo", "--workdir", str(tmp_path),
-                         "--experiment", "tiny_multitask", "--train_steps", "8",
-                         "--nli_file", str(snli)])
+    result = run_python(
+        [
+            "-m",
+            "xling_tf.cli",
+            "demo",
+            "--workdir",
+            str(tmp_path),
+            "--experiment",
+            "tiny_multitask",
+            "--train_steps",
+            "8",
+            "--nli_file",
+            str(snli),
+        ]
+    )
     assert "multi-task: translation_en_fr, quick_thought_en, response_en, nli_en" in result.stdout
     nli_rows = (tmp_path / "data" / "bible" / "nli-en" / "train.tsv").read_text().splitlines()
     assert len(nli_rows) == 54  # 6 rows without a gold label skipped
     results = json.loads(
-        (tmp_path / "results" / "tiny_multitask-en-fr" / "results.json").read_text())
+        (tmp_path / "results" / "tiny_multitask-en-fr" / "results.json").read_text()
+    )
     assert results["retrieval"]["num_pairs"] >= 7800
     assert results["retrieval"]["distractors"]["mean"]["p@1"] > 0.0
     for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
-        assert read_scalars(str(tmp_path / "runs" / "tiny_multitask-en-fr" / "train" / task),
-                            "training_loss"), task
+        assert read_scalars(
+            str(tmp_path / "runs" / "tiny_multitask-en-fr" / "train" / task), "training_loss"
+        ), task

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import xling_tf  # noqa: F401
-import tensorflow as tf
-
-from conftest import synthetic_pairs, write_tsv
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.data.pairs import MalformedRowError
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import synthetic_pairs, write_tsv
 
 
 @pytest.fixture
@@ -26,8 +26,13 @@ def _first_batch(**kwargs):
 def test_features_match_direct_tokenization(tmp_path, tokenizer):
     rows = synthetic_pairs(8, seed=3)
     path = write_tsv(str(tmp_path / "p.tsv"), rows)
-    batch = _first_batch(input_path=path, tokenizer=tokenizer, batch_size=8, is_training=False,
-                         length_bucketing=False)
+    batch = _first_batch(
+        input_path=path,
+        tokenizer=tokenizer,
+        batch_size=8,
+        is_training=False,
+        length_bucketing=False,
+    )
     direct = tokenizer(tf.constant([r[0] for r in rows] + [r[1] for r in rows]))
     seq = batch["left"]["input_word_ids"].shape[1]
     assert batch["right"]["input_word_ids"].shape == (8, seq)
@@ -35,37 +40,49 @@ def test_features_match_direct_tokenization(tmp_path, tokenizer):
     padded = np.pad(direct["input_word_ids"].numpy(), [(0, 0), (0, seq - width)])
     np.testing.assert_array_equal(batch["left"]["input_word_ids"], padded[:8])
     np.testing.assert_array_equal(batch["right"]["input_word_ids"], padded[8:])
-    np.testing.assert_array_equal(batch["left"]["input_mask"].numpy().sum(1),
-                                  direct["input_mask"].numpy()[:8].sum(1))
+    np.testing.assert_array_equal(
+        batch["left"]["input_mask"].numpy().sum(1), direct["input_mask"].numpy()[:8].sum(1)
+    )
 
 
 def test_hard_negative_columns(tmp_path, tokenizer):
     rows = [(a, b, "le chat", "la lune") for a, b in synthetic_pairs(4, seed=4)]
     path = write_tsv(str(tmp_path / "n.tsv"), rows)
-    batch = _first_batch(input_path=path, tokenizer=tokenizer, batch_size=4, is_training=False,
-                         num_hard_negatives=2)
+    batch = _first_batch(
+        input_path=path, tokenizer=tokenizer, batch_size=4, is_training=False, num_hard_negatives=2
+    )
     seq = batch["left"]["input_word_ids"].shape[1]
     assert batch["negatives"]["input_word_ids"].shape == (4, 2, seq)
     expected = tokenizer(tf.constant(["le chat"]))["input_word_ids"][0].numpy()
-    np.testing.assert_array_equal(batch["negatives"]["input_word_ids"][2, 0, :len(expected)], expected)
+    np.testing.assert_array_equal(
+        batch["negatives"]["input_word_ids"][2, 0, : len(expected)], expected
+    )
 
 
 def test_length_buckets_reduce_padding(tmp_path, tokenizer):
     short = [("cat", "chat")] * 32
     long_ = [(" ".join(["the red cat"] * 5), " ".join(["le chat rouge"] * 5))] * 32
     path = write_tsv(str(tmp_path / "b.tsv"), short + long_)
-    dataset = make_pair_dataset(input_path=path, tokenizer=tokenizer, batch_size=8,
-                                is_training=True, shuffle_buffer_size=64, seed=0)
+    dataset = make_pair_dataset(
+        input_path=path,
+        tokenizer=tokenizer,
+        batch_size=8,
+        is_training=True,
+        shuffle_buffer_size=64,
+        seed=0,
+    )
     widths = {int(b["left"]["input_word_ids"].shape[1]) for b in dataset.take(8)}
     assert min(widths) <= 4 and max(widths) == 16  # short batches stay short
 
 
 def test_static_shapes_for_tpus(tmp_path, sentencepiece_model):
-    tokenizer = SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=12,
-                                           pad_to_max_length=True)
+    tokenizer = SentencepieceTextTokenizer(
+        sentencepiece_model, max_seq_length=12, pad_to_max_length=True
+    )
     path = write_tsv(str(tmp_path / "s.tsv"), synthetic_pairs(16, seed=5))
-    dataset = make_pair_dataset(input_path=path, tokenizer=tokenizer, batch_size=8,
-                                is_training=False)
+    dataset = make_pair_dataset(
+        input_path=path, tokenizer=tokenizer, batch_size=8, is_training=False
+    )
     assert dataset.element_spec["left"]["input_word_ids"].shape.as_list() == [8, 12]
 
 
@@ -73,14 +90,21 @@ def test_malformed_rows_raise_or_are_skipped(tmp_path, tokenizer):
     path = tmp_path / "m.tsv"
     path.write_text("a cat\tun chat\nno tab here\nthe sun\tle soleil\n", encoding="utf-8")
     with pytest.raises(MalformedRowError, match=f"{path}:2:"):
-        make_pair_dataset(input_path=str(path), tokenizer=tokenizer, batch_size=2,
-                          is_training=False)
-    batch = _first_batch(input_path=str(path), tokenizer=tokenizer, batch_size=2,
-                         is_training=False, on_malformed="skip")
+        make_pair_dataset(
+            input_path=str(path), tokenizer=tokenizer, batch_size=2, is_training=False
+        )
+    batch = _first_batch(
+        input_path=str(path),
+        tokenizer=tokenizer,
+        batch_size=2,
+        is_training=False,
+        on_malformed="skip",
+    )
     assert batch["left"]["input_word_ids"].shape[0] == 2
 
 
 def test_missing_input_is_a_clear_error(tmp_path, tokenizer):
     with pytest.raises(FileNotFoundError, match="nothing-here"):
-        make_pair_dataset(input_path=str(tmp_path / "nothing-here*.tsv"), tokenizer=tokenizer,
-                          batch_size=2)
+        make_pair_dataset(
+            input_path=str(tmp_path / "nothing-here*.tsv"), tokenizer=tokenizer, batch_size=2
+        )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from xling_tf.data import pairs
+
+import pytest
 
 
 def _write_bytes(tmp_path, name: str, data: bytes) -> str:
@@ -16,7 +16,7 @@ def _write_bytes(tmp_path, name: str, data: bytes) -> str:
 
 
 def test_good_file_reads_all_rows(tmp_path):
-    data = "hello\tbonjour\nthank you\tmerci\textra\r\n\"quoted, ok\"\tb\n".encode()
+    data = b'hello\tbonjour\nthank you\tmerci\textra\r\n"quoted, ok"\tb\n'
     path = _write_bytes(tmp_path, "good.tsv", data)
     stats = pairs.ReadStats()
     rows = list(pairs.iter_rows(path, stats=stats))
@@ -83,13 +83,13 @@ def test_skip_mode_counts_and_yields_good_rows(tmp_path):
     path = _write_bytes(
         tmp_path,
         "dirty.tsv",
-        b"a\tb\n"          # 1 ok
-        b"lonely\n"        # 2 too few columns
-        b"\n"              # 3 blank
-        b"\xff\xfe\tx\n"   # 4 bad UTF-8
-        b"c\td\n"          # 5 ok
-        b" \te\n"          # 6 whitespace field
-        b"g\th\n",         # 7 ok
+        b"a\tb\n"  # 1 ok
+        b"lonely\n"  # 2 too few columns
+        b"\n"  # 3 blank
+        b"\xff\xfe\tx\n"  # 4 bad UTF-8
+        b"c\td\n"  # 5 ok
+        b" \te\n"  # 6 whitespace field
+        b"g\th\n",  # 7 ok
     )
     stats = pairs.ReadStats()
     rows = list(pairs.iter_rows(path, on_error="skip", stats=stats))
@@ -175,7 +175,7 @@ def test_write_rows_rejects_non_strings(tmp_path):
 
 def test_read_aligned_text_files(tmp_path):
     src = _write_bytes(tmp_path, "tatoeba.fra-eng.eng", b"Hello.\r\nThanks.\n")
-    tgt = _write_bytes(tmp_path, "tatoeba.fra-eng.fra", "Bonjour.\nMerci.".encode())
+    tgt = _write_bytes(tmp_path, "tatoeba.fra-eng.fra", b"Bonjour.\nMerci.")
     assert pairs.read_aligned_text_files(src, tgt) == [
         ("Hello.", "Bonjour."),
         ("Thanks.", "Merci."),

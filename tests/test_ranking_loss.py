@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import xling_tf  # noqa: F401
-import tensorflow as tf
-
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss, ranking_logits
+
+import numpy as np
+import tensorflow as tf
 
 LEFT = tf.constant([[1.0, 0.0], [0.0, 1.0]])
 RIGHT = tf.constant([[1.0, 0.0], [1.0, 0.0]])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from xling_tf.data import conversations, documents, nli
 from xling_tf.data.pairs import MalformedRowError
+
+import pytest
 
 
 def _write(path, text: str):
@@ -19,14 +19,15 @@ def test_snli_jsonl_skips_and_counts_no_gold_label(tmp_path):
     records = [
         {"sentence1": "A man sleeps.", "sentence2": "A person rests.", "gold_label": "entailment"},
         {"sentence1": "A man sleeps.", "sentence2": "A man runs.", "gold_label": "-"},
-        {"sentence1": "Two  dogs\tplay.", "sentence2": "Cats play.",
-         "gold_label": "contradiction"},
+        {"sentence1": "Two  dogs\tplay.", "sentence2": "Cats play.", "gold_label": "contradiction"},
     ]
     path = _write(tmp_path / "snli.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
     stats = nli.NliReadStats()
     rows = nli.read_nli(path, stats=stats)
-    assert rows == [("A man sleeps.", "A person rests.", "entailment"),
-                    ("Two dogs play.", "Cats play.", "contradiction")]
+    assert rows == [
+        ("A man sleeps.", "A person rests.", "entailment"),
+        ("Two dogs play.", "Cats play.", "contradiction"),
+    ]
     assert stats.rows == 2 and stats.no_gold_label == 1
 
 
@@ -42,25 +43,30 @@ def test_malformed_jsonl_names_file_and_line_or_is_skipped(tmp_path):
 
 def test_xnli_tsv_filters_language(tmp_path):
     header = "language\tgold_label\tsentence1\tsentence2\n"
-    path = _write(tmp_path / "xnli.dev.tsv", header
-                  + "fr\tentailment\tUn chat dort.\tUn animal dort.\n"
-                  + "de\tneutral\tEine Katze.\tEin Hund.\n")
-    assert nli.read_nli(path, language="fr") == [("Un chat dort.", "Un animal dort.",
-                                                   "entailment")]
+    path = _write(
+        tmp_path / "xnli.dev.tsv",
+        header
+        + "fr\tentailment\tUn chat dort.\tUn animal dort.\n"
+        + "de\tneutral\tEine Katze.\tEin Hund.\n",
+    )
+    assert nli.read_nli(path, language="fr") == [("Un chat dort.", "Un animal dort.", "entailment")]
     assert len(nli.read_nli(path)) == 2
 
 
 def test_sick_tsv_split_and_label_case(tmp_path):
-    header = ("pair_ID\tsentence_A\tsentence_B\tentailment_label\trelatedness_score"
-              "\tSemEval_set\n")
-    path = _write(tmp_path / "sick.tsv", header
-                  + "1\tA boy runs\tA kid runs\tENTAILMENT\t4.5\tTRAIN\n"
-                  + "2\tA boy runs\tA boy sits\tCONTRADICTION\t2.1\tTRIAL\n"
-                  + "3\tA boy runs\tbad row\n")
+    header = "pair_ID\tsentence_A\tsentence_B\tentailment_label\trelatedness_score\tSemEval_set\n"
+    path = _write(
+        tmp_path / "sick.tsv",
+        header
+        + "1\tA boy runs\tA kid runs\tENTAILMENT\t4.5\tTRAIN\n"
+        + "2\tA boy runs\tA boy sits\tCONTRADICTION\t2.1\tTRIAL\n"
+        + "3\tA boy runs\tbad row\n",
+    )
     with pytest.raises(MalformedRowError, match=r"sick.tsv:4: expected 6"):
         nli.read_nli(path)
     assert nli.read_nli(path, split="TRIAL", on_error="skip") == [
-        ("A boy runs", "A boy sits", "contradiction")]
+        ("A boy runs", "A boy sits", "contradiction")
+    ]
 
 
 def test_unknown_label_and_missing_columns(tmp_path):
@@ -79,7 +85,10 @@ def test_quick_thought_triples_never_cross_documents(tmp_path):
     docs = documents.read_documents(path)
     assert docs == [["a1", "a2", "a3"], ["b1", "b2"], ["c1", "c2", "c3", "c4"]]
     assert documents.quick_thought_triples(docs) == [
-        ("a2", "a1", "a3"), ("c2", "c1", "c3"), ("c3", "c2", "c4")]
+        ("a2", "a1", "a3"),
+        ("c2", "c1", "c3"),
+        ("c3", "c2", "c4"),
+    ]
 
 
 def test_chatterbot_conversation_pairs():

@@ -1,8 +1,5 @@
 """Tests for xling_tf.evaluation.retrieval (hand-computed expected values)."""
 
-import numpy as np
-import pytest
-
 from xling_tf.evaluation import retrieval
 from xling_tf.evaluation.retrieval import (
     distractor_pool_metrics,
@@ -10,6 +7,9 @@ from xling_tf.evaluation.retrieval import (
     full_pool_metrics,
     ranks,
 )
+
+import numpy as np
+import pytest
 
 # Hand-made example (normalize=False, scores are raw dot products).
 # S = SOURCE @ TARGET.T:
@@ -181,8 +181,5 @@ def test_format_table():
         {"model": "a|b", "p@1": np.float32(0.5)},
     ]
     assert format_table(rows, ["model", "p@1", "n"]) == (
-        "| model | p@1 | n |\n"
-        "| --- | --- | --- |\n"
-        "| base | 0.912 | 1000 |\n"
-        "| a\\|b | 0.500 |  |"
+        "| model | p@1 | n |\n| --- | --- | --- |\n| base | 0.912 | 1000 |\n| a\\|b | 0.500 |  |"
     )

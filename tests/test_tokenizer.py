@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import xling_tf  # noqa: F401
-import tensorflow as tf
-
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
-HOSTILE = [
-    "",
-    "   \t  ",
-    "a" * 10_000,
-    "😀🎉 emoji only 👍",
-    "مرحبا بالعالم",  # Arabic, right-to-left
-    "你好世界",
-    "the cat mange 你好 مرحبا 😀",  # mixed scripts
-    b"nul\x00byte",
-    b"\xff\xfe\xfa invalid utf-8 \xc3",
-]
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import HOSTILE
 
 
 @pytest.fixture
@@ -38,7 +27,7 @@ def test_pads_and_masks_a_batch(tokenizer):
     lengths = mask.sum(axis=1)
     assert lengths[0] < lengths[1] == ids.shape[1]  # padded to the longest row
     assert ids[0, lengths[0] - 1] == special["end_of_segment_id"]
-    assert (ids[0, lengths[0]:] == special["padding_id"]).all()
+    assert (ids[0, lengths[0] :] == special["padding_id"]).all()
 
 
 def test_hostile_inputs_never_crash_and_are_bounded(tokenizer):
@@ -62,8 +51,9 @@ def test_invalid_utf8_is_replaced_not_dropped(tokenizer):
 
 
 def test_static_padding_for_tpus(sentencepiece_model):
-    tokenizer = SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=12,
-                                           pad_to_max_length=True)
+    tokenizer = SentencepieceTextTokenizer(
+        sentencepiece_model, max_seq_length=12, pad_to_max_length=True
+    )
     assert tokenizer(tf.constant(["the cat"]))["input_word_ids"].shape == (1, 12)
     assert tokenizer(tf.constant([], tf.string))["input_word_ids"].shape == (0, 12)
 

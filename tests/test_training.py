@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 
+from xling_tf.evaluation.tensorboard_logs import read_scalars
+
 import pytest
 
 from conftest import run_python, train_args
-from xling_tf.evaluation.tensorboard_logs import read_scalars
 
 pytestmark = pytest.mark.slow
 
 
 def _checkpoint_steps(model_dir: str) -> list[int]:
-    return sorted(int(name.split("-")[1].split(".")[0]) for name in os.listdir(model_dir)
-                  if name.startswith("ckpt-") and name.endswith(".index"))
+    return sorted(
+        int(name.split("-")[1].split(".")[0])
+        for name in os.listdir(model_dir)
+        if name.startswith("ckpt-") and name.endswith(".index")
+    )
 
 
 def test_loss_falls_and_summaries_are_written(trained_run):
@@ -31,30 +35,52 @@ def test_loss_falls_and_summaries_are_written(trained_run):
 def test_resume_continues_from_the_saved_step(tmp_path, corpus_dir):
     model_dir = str(tmp_path / "resume")
     train = os.path.join(corpus_dir, "train.tsv")
-    run_python(train_args(model_dir, train, "trainer.train_steps=20,trainer.checkpoint_interval=10,"
-                                            "trainer.steps_per_loop=10,trainer.summary_interval=10"))
+    run_python(
+        train_args(
+            model_dir,
+            train,
+            "trainer.train_steps=20,trainer.checkpoint_interval=10,"
+            "trainer.steps_per_loop=10,trainer.summary_interval=10",
+        )
+    )
     assert _checkpoint_steps(model_dir)[-1] == 20
-    second = run_python(train_args(model_dir, train, "trainer.train_steps=30,"
-                                                     "trainer.checkpoint_interval=10,"
-                                                     "trainer.steps_per_loop=10,trainer.summary_interval=10"))
+    second = run_python(
+        train_args(
+            model_dir,
+            train,
+            "trainer.train_steps=30,"
+            "trainer.checkpoint_interval=10,"
+            "trainer.steps_per_loop=10,trainer.summary_interval=10",
+        )
+    )
     log = second.stdout + second.stderr
     assert "ckpt-20" in log and "restored" in log
     assert "step 30/30" in log and "step 10/30" not in log
     assert _checkpoint_steps(model_dir)[-1] == 30
     # A finished run started again trains nothing and leaves the checkpoints alone.
-    third = run_python(train_args(model_dir, train, "trainer.train_steps=30,"
-                                                    "trainer.checkpoint_interval=10,"
-                                                    "trainer.steps_per_loop=10,trainer.summary_interval=10"))
+    third = run_python(
+        train_args(
+            model_dir,
+            train,
+            "trainer.train_steps=30,"
+            "trainer.checkpoint_interval=10,"
+            "trainer.steps_per_loop=10,trainer.summary_interval=10",
+        )
+    )
     assert "examples/s" not in third.stdout + third.stderr
     assert _checkpoint_steps(model_dir)[-1] == 30
 
 
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path, corpus_dir):
     model_dir = str(tmp_path / "mirrored")
-    result = run_python(train_args(
-        model_dir, os.path.join(corpus_dir, "train.tsv"),
-        "trainer.train_steps=10,trainer.checkpoint_interval=10,trainer.steps_per_loop=5,trainer.summary_interval=5",
-        extra=["--distribution_strategy=mirrored", "--cpu_replicas=2"]))
+    result = run_python(
+        train_args(
+            model_dir,
+            os.path.join(corpus_dir, "train.tsv"),
+            "trainer.train_steps=10,trainer.checkpoint_interval=10,trainer.steps_per_loop=5,trainer.summary_interval=5",
+            extra=["--distribution_strategy=mirrored", "--cpu_replicas=2"],
+        )
+    )
     log = result.stdout + result.stderr
     assert "MirroredStrategy with 2 replica(s)" in log
     assert _checkpoint_steps(model_dir)[-1] == 10
@@ -71,8 +97,12 @@ def test_malformed_training_row_names_file_and_line(tmp_path, corpus_dir):
     assert result.returncode != 0
     assert f"{bad}:7:" in result.stderr
     # With on_malformed=skip the same file trains, and the skip is logged.
-    result = run_python(train_args(
-        str(tmp_path / "run_skip"), str(bad),
-        "task.train_data.on_malformed=skip,trainer.train_steps=5,trainer.steps_per_loop=5,"
-        "trainer.checkpoint_interval=5,trainer.summary_interval=5"))
+    result = run_python(
+        train_args(
+            str(tmp_path / "run_skip"),
+            str(bad),
+            "task.train_data.on_malformed=skip,trainer.train_steps=5,trainer.steps_per_loop=5,"
+            "trainer.checkpoint_interval=5,trainer.summary_interval=5",
+        )
+    )
     assert "1 malformed rows skipped" in result.stderr

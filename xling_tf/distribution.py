@@ -16,11 +16,17 @@ def split_host_cpu(num_devices: int) -> None:
     """
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(
-        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
+        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)]
+    )
 
 
-def build_strategy(name: str, num_gpus: int = 0, tpu_address: str | None = None,
-                   cpu_replicas: int = 0, all_reduce_alg: str | None = None) -> tf.distribute.Strategy:
+def build_strategy(
+    name: str,
+    num_gpus: int = 0,
+    tpu_address: str | None = None,
+    cpu_replicas: int = 0,
+    all_reduce_alg: str | None = None,
+) -> tf.distribute.Strategy:
     """Returns the strategy called `name` (see STRATEGIES).
 
     Args:
@@ -40,7 +46,11 @@ def build_strategy(name: str, num_gpus: int = 0, tpu_address: str | None = None,
         split_host_cpu(cpu_replicas)
         devices = [f"/cpu:{i}" for i in range(cpu_replicas)]
         return tf.distribute.MirroredStrategy(
-            devices=devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+            devices=devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+        )
     return distribute_utils.get_distribution_strategy(
-        distribution_strategy=name, num_gpus=num_gpus, tpu_address=tpu_address,
-        all_reduce_alg=all_reduce_alg)
+        distribution_strategy=name,
+        num_gpus=num_gpus,
+        tpu_address=tpu_address,
+        all_reduce_alg=all_reduce_alg,
+    )

@@ -27,9 +27,11 @@ def resolve_saved_model(path: str) -> str:
     Raises:
       FileNotFoundError: if `path` holds none of those layouts.
     """
+
     def is_saved_model(folder: str) -> bool:
-        return (tf.io.gfile.exists(os.path.join(folder, "saved_model.pb"))
-                or tf.io.gfile.exists(os.path.join(folder, "saved_model.pbtxt")))
+        return tf.io.gfile.exists(os.path.join(folder, "saved_model.pb")) or tf.io.gfile.exists(
+            os.path.join(folder, "saved_model.pbtxt")
+        )
 
     if not tf.io.gfile.isdir(path):
         raise FileNotFoundError(f"no SavedModel at {path}")
@@ -39,9 +41,14 @@ def resolve_saved_model(path: str) -> str:
     if is_saved_model(text_encoder):
         return text_encoder
     # TF Serving's rule: the highest all-digit sub-folder is the live version.
-    versions = sorted((int(name) for name in tf.io.gfile.listdir(path)
-                       if name.strip("/").isdigit()
-                       and is_saved_model(os.path.join(path, name.strip("/")))), reverse=True)
+    versions = sorted(
+        (
+            int(name)
+            for name in tf.io.gfile.listdir(path)
+            if name.strip("/").isdigit() and is_saved_model(os.path.join(path, name.strip("/")))
+        ),
+        reverse=True,
+    )
     if versions:
         return os.path.join(path, str(versions[0]))
     raise FileNotFoundError(f"no SavedModel at {path} (nor in text_encoder/ or a version folder)")
@@ -64,8 +71,10 @@ def load_text_encoder(path: str) -> EmbedFn:
             result = signature(**{input_name: tf.constant(texts, dtype=tf.string)})
             return result[output_name].numpy().astype(np.float32)
     else:
+
         def embed(texts: list[str]) -> np.ndarray:
             return np.asarray(loaded(tf.constant(texts, dtype=tf.string)), dtype=np.float32)
 
-    embed.saved_model = loaded  # keeps the resources alive as long as the function lives
+    # Keeps the SavedModel's resources alive as long as the function lives.
+    embed.saved_model = loaded  # type: ignore[attr-defined]
     return embed

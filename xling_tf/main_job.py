@@ -6,20 +6,19 @@ newest checkpoint (and returns at once when finished), the export is swapped in 
 
 from __future__ import annotations
 
-import xling_tf  # noqa: F401
-
 import json
 import os
 import time
 
-from absl import logging
-from official.core import exp_factory
-from official.modeling.multitask import configs as mt_configs
-
+import xling_tf  # noqa: F401
 from xling_tf.configs import experiments  # also registers the experiments
 from xling_tf.data import bible, multitask_corpus
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.tensorboard_logs import read_scalars
+
+from absl import logging
+from official.core import exp_factory
+from official.modeling.multitask import configs as mt_configs
 
 
 def _mean_throughput(model_dir: str) -> float:
@@ -32,37 +31,47 @@ def _mean_throughput(model_dir: str) -> float:
 def _prepare_training_data(params, data_dir: str, corpus, nli_file: str | None) -> str:
     """Points the experiment at its training files; returns a one-line description."""
     if not isinstance(params, mt_configs.MultiTaskExperimentConfig):
-        params.override({"task": {"train_data": {"input_path": corpus.train_path}}},
-                        is_strict=True)
+        params.override({"task": {"train_data": {"input_path": corpus.train_path}}}, is_strict=True)
         return f"translation ranking on {corpus.train_pairs} pairs"
     if nli_file:
         experiments.add_nli_routine(params, "")
     else:
-        print("      no --nli_file given: training without the NLI task (pass an SNLI/MNLI "
-              "jsonl, XNLI or SICK file to add it)", flush=True)
+        print(
+            "      no --nli_file given: training without the NLI task (pass an SNLI/MNLI "
+            "jsonl, XNLI or SICK file to add it)",
+            flush=True,
+        )
     paths = multitask_corpus.fill_routine_paths(params, data_dir, nli_file)
     return "multi-task: " + ", ".join(paths)
 
 
 def _batch_sizes(params) -> dict[str, int]:
     if isinstance(params, mt_configs.MultiTaskExperimentConfig):
-        return {routine.task_name: routine.task_config.train_data.global_batch_size
-                for routine in params.task.task_routines}
+        return {
+            routine.task_name: routine.task_config.train_data.global_batch_size
+            for routine in params.task.task_routines
+        }
     return {"translation": params.task.train_data.global_batch_size}
 
 
-def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: str = "en-fr",
-                 train_steps: int | None = None, params_override: dict | None = None,
-                 nli_file: str | None = None) -> dict:
+def run_main_job(
+    workdir: str = ".",
+    experiment: str = "demo",
+    language_pair: str = "en-fr",
+    train_steps: int | None = None,
+    params_override: dict | None = None,
+    nli_file: str | None = None,
+) -> dict:
     """Runs every stage and prints the results table; returns the results dict.
 
     A multi-task experiment gets every routine's data built (translation pairs, Quick-Thought
     triples, conversations, and NLI from `nli_file` when given); retrieval is always measured
     on the held-out New Testament pairs of `language_pair`.
     """
-    from export.export_hub import export_text_encoder
     from xling_tf import train
     from xling_tf.inference import load_text_encoder
+
+    from export.export_hub import export_text_encoder
 
     logging.set_verbosity(logging.INFO)
     timings: dict[str, float] = {}
@@ -72,8 +81,10 @@ def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: st
     export_dir = os.path.join(workdir, "exports", f"{experiment}-{language_pair}")
     results_dir = os.path.join(workdir, "results", f"{experiment}-{language_pair}")
 
-    print(f"[1/4] building Bible {language_pair} pairs (New Testament held out) in {data_dir}",
-          flush=True)
+    print(
+        f"[1/4] building Bible {language_pair} pairs (New Testament held out) in {data_dir}",
+        flush=True,
+    )
     source, target = bible.parse_language_pair(language_pair)
     corpus = bible.build_translation_corpus(data_dir, source, target)
 
@@ -105,19 +116,27 @@ def run_main_job(workdir: str = ".", experiment: str = "demo", language_pair: st
     row["train examples/s"] = _mean_throughput(model_dir)
     columns = translation_retrieval.TABLE_COLUMNS + ["train examples/s"]
     table = retrieval.format_table([row], columns)
-    results = {"experiment": experiment, "language_pair": language_pair,
-               "export": os.path.abspath(export_dir), "retrieval": result,
-               "train_examples_per_second": row["train examples/s"], "timings": timings,
-               "train_steps": params.trainer.train_steps,
-               "global_batch_sizes": _batch_sizes(params)}
+    results = {
+        "experiment": experiment,
+        "language_pair": language_pair,
+        "export": os.path.abspath(export_dir),
+        "retrieval": result,
+        "train_examples_per_second": row["train examples/s"],
+        "timings": timings,
+        "train_steps": params.trainer.train_steps,
+        "global_batch_sizes": _batch_sizes(params),
+    }
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(results_dir, "results.md"), "w") as f:
         f.write(table + "\n")
     print("\n" + table)
-    print(f"\nwall time {timings['total_s'] / 60:.1f} min "
-          f"(data {timings['prepare_data_s']:.0f}s, train {timings['train_s']:.0f}s, "
-          f"export {timings['export_s']:.0f}s, evaluate {timings['evaluate_s']:.0f}s); "
-          f"results in {results_dir}", flush=True)
+    print(
+        f"\nwall time {timings['total_s'] / 60:.1f} min "
+        f"(data {timings['prepare_data_s']:.0f}s, train {timings['train_s']:.0f}s, "
+        f"export {timings['export_s']:.0f}s, evaluate {timings['evaluate_s']:.0f}s); "
+        f"results in {results_dir}",
+        flush=True,
+    )
     return results

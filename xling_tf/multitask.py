@@ -15,19 +15,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from xling_tf.configs.model import DualEncoderConfig
+from xling_tf.progress import ProgressLogger
+
 import tensorflow as tf
 import tf_keras
 from absl import logging
 from official.core import config_definitions as cfg
+from official.core import train_utils
 from official.modeling import hyperparams
 from official.modeling.multitask import base_model, configs, interleaving_trainer
 from official.modeling.multitask import multitask as mg_multitask
 from official.modeling.multitask import task_sampler as mg_sampler
 from official.modeling.multitask import train_lib as mg_train_lib
-from official.core import train_utils
-
-from xling_tf.configs.model import DualEncoderConfig
-from xling_tf.progress import ProgressLogger
 
 
 @dataclasses.dataclass
@@ -42,7 +42,8 @@ class XlingTaskSamplingConfig(configs.TaskSamplingConfig):
 class XlingMultiTaskTrainerConfig(configs.MultiTaskTrainerConfig):
     trainer_type: str = "interleaving"
     task_sampler: XlingTaskSamplingConfig = dataclasses.field(
-        default_factory=XlingTaskSamplingConfig)
+        default_factory=XlingTaskSamplingConfig
+    )
 
 
 @dataclasses.dataclass
@@ -57,7 +58,8 @@ class XlingMultiTaskConfig(configs.MultiTaskConfig):
 class XlingMultiTaskExperimentConfig(configs.MultiTaskExperimentConfig):
     task: XlingMultiTaskConfig = dataclasses.field(default_factory=XlingMultiTaskConfig)
     trainer: XlingMultiTaskTrainerConfig = dataclasses.field(
-        default_factory=XlingMultiTaskTrainerConfig)
+        default_factory=XlingMultiTaskTrainerConfig
+    )
 
 
 class RoundRobinTaskSampler(mg_sampler.TaskSampler):
@@ -75,8 +77,9 @@ class RoundRobinTaskSampler(mg_sampler.TaskSampler):
         return tf.math.cumsum(tf.one_hot(current, num_tasks, dtype=tf.float32))
 
 
-def build_task_sampler(config: XlingTaskSamplingConfig,
-                       task_weights: dict[str, float]) -> mg_sampler.TaskSampler:
+def build_task_sampler(
+    config: XlingTaskSamplingConfig, task_weights: dict[str, float]
+) -> mg_sampler.TaskSampler:
     if config.type == "round_robin":
         return RoundRobinTaskSampler(task_weights)
     return mg_sampler.get_task_sampler(config, task_weights)
@@ -93,15 +96,22 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
         super().__init__(**kwargs)
 
     def _instantiate_sub_tasks(self) -> dict[str, tf_keras.Model]:
-        return {name: task.build_model(encoder=self.encoder)
-                for name, task in self._multi_task.tasks.items()}
+        return {
+            name: task.build_model(encoder=self.encoder)
+            for name, task in self._multi_task.tasks.items()
+        }
 
     def build(self) -> None:
         """Creates every variable up front (the optimizer builds its slots from them)."""
         for name, task in self._multi_task.tasks.items():
-            dataset = task.build_inputs(dataclasses.replace(
-                task.task_config.train_data, global_batch_size=2, is_training=False,
-                length_bucketing=False))
+            dataset = task.build_inputs(
+                dataclasses.replace(
+                    task.task_config.train_data,
+                    global_batch_size=2,
+                    is_training=False,
+                    length_bucketing=False,
+                )
+            )
             features = next(iter(dataset.take(1)))
             self.sub_tasks[name](features, training=False)
 
@@ -116,9 +126,14 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
 
     def __init__(self, *args, total_steps: int, batch_sizes: dict[str, int], **kwargs):
         super().__init__(*args, **kwargs)
-        self._progress = ProgressLogger(self.global_step, total_steps, lambda: sum(
-            int(self.task_step_counter(name).numpy()) * size
-            for name, size in batch_sizes.items()))
+        self._progress = ProgressLogger(
+            self.global_step,
+            total_steps,
+            lambda: sum(
+                int(self.task_step_counter(name).numpy()) * size
+                for name, size in batch_sizes.items()
+            ),
+        )
 
     def train_loop_end(self):
         result = super().train_loop_end()
@@ -128,8 +143,12 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
         return result
 
 
-def run_multitask(params: XlingMultiTaskExperimentConfig, model_dir: str, mode: str,
-                  strategy: tf.distribute.Strategy):
+def run_multitask(
+    params: XlingMultiTaskExperimentConfig,
+    model_dir: str,
+    mode: str,
+    strategy: tf.distribute.Strategy,
+):
     """Builds tasks, the shared-encoder model and the trainer; runs Model Garden's loop."""
     with strategy.scope():
         multi_task = mg_multitask.MultiTask.from_config(params.task, logging_dir=model_dir)
@@ -138,19 +157,35 @@ def run_multitask(params: XlingMultiTaskExperimentConfig, model_dir: str, mode: 
         trainer = None
         if "train" in mode:
             trainer = ProgressInterleavingTrainer(
-                multi_task=multi_task, multi_task_model=model, optimizer=optimizer,
-                task_sampler=build_task_sampler(params.trainer.task_sampler,
-                                                multi_task.task_weights),
+                multi_task=multi_task,
+                multi_task_model=model,
+                optimizer=optimizer,
+                task_sampler=build_task_sampler(
+                    params.trainer.task_sampler, multi_task.task_weights
+                ),
                 total_steps=params.trainer.train_steps,
-                batch_sizes={name: task.task_config.train_data.global_batch_size
-                             for name, task in multi_task.tasks.items()})
-    logging.info("multi-task training of %s with %s sampling", list(multi_task.tasks),
-                 params.trainer.task_sampler.type)
+                batch_sizes={
+                    name: task.task_config.train_data.global_batch_size
+                    for name, task in multi_task.tasks.items()
+                },
+            )
+    logging.info(
+        "multi-task training of %s with %s sampling",
+        list(multi_task.tasks),
+        params.trainer.task_sampler.type,
+    )
     return mg_train_lib.run_experiment(
-        distribution_strategy=strategy, task=multi_task, model=model, mode=mode,
-        params=params, model_dir=model_dir, trainer=trainer)
+        distribution_strategy=strategy,
+        task=multi_task,
+        model=model,
+        mode=mode,
+        params=params,
+        model_dir=model_dir,
+        trainer=trainer,
+    )
 
 
-def task_routine(name: str, task_config: cfg.TaskConfig, weight: float = 1.0
-                 ) -> configs.TaskRoutine:
+def task_routine(
+    name: str, task_config: cfg.TaskConfig, weight: float = 1.0
+) -> configs.TaskRoutine:
     return configs.TaskRoutine(task_name=name, task_config=task_config, task_weight=weight)

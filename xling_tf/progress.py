@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -42,8 +43,7 @@ class ProgressLogger:
 
     @classmethod
     def fixed_batch(cls, global_step, total_steps: int, global_batch_size: int):
-        return cls(global_step, total_steps,
-                   lambda: int(global_step.numpy()) * global_batch_size)
+        return cls(global_step, total_steps, lambda: int(global_step.numpy()) * global_batch_size)
 
     def __call__(self, train_output: dict[str, Any]) -> None:
         step, examples, now = int(self._global_step.numpy()), self._examples_done(), time.time()
@@ -55,8 +55,14 @@ class ProgressLogger:
             return
         train_output["examples_per_second"] = np.float32(examples_per_second)
         eta = (self._total_steps - step) * elapsed / steps
-        logging.info("step %d/%d | %.1f examples/s | ETA %s | %s", step, self._total_steps,
-                     examples_per_second, format_duration(eta), _scalars(train_output))
+        logging.info(
+            "step %d/%d | %.1f examples/s | ETA %s | %s",
+            step,
+            self._total_steps,
+            examples_per_second,
+            format_duration(eta),
+            _scalars(train_output),
+        )
 
 
 def _scalars(output: Mapping[str, Any], prefix: str = "") -> str:

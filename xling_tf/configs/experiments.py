@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from xling_tf.configs.model import DualEncoderConfig, EncoderConfig, TokenizerConfig
+from xling_tf.tasks.translation_ranking import PairDataConfig, TranslationRankingConfig
+
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import optimization
-
-from xling_tf.configs.model import DualEncoderConfig, EncoderConfig, TokenizerConfig
-from xling_tf.tasks.translation_ranking import PairDataConfig, TranslationRankingConfig
 
 _RESTRICTIONS = [
     "task.train_data.is_training != None",
@@ -29,23 +29,38 @@ _RESTRICTIONS = [
 ]
 
 
-def adamw_warmup_decay(learning_rate: float, train_steps: int, warmup_steps: int,
-                       weight_decay: float = 0.01) -> optimization.OptimizationConfig:
+def adamw_warmup_decay(
+    learning_rate: float, train_steps: int, warmup_steps: int, weight_decay: float = 0.01
+) -> optimization.OptimizationConfig:
     """AdamW with linear warm-up then linear decay to zero (Model Garden's BERT recipe)."""
-    return optimization.OptimizationConfig({
-        "optimizer": {"type": "adamw", "adamw": {
-            "weight_decay_rate": weight_decay,
-            "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "bias"],
-        }},
-        "learning_rate": {"type": "polynomial", "polynomial": {
-            "initial_learning_rate": learning_rate, "decay_steps": train_steps,
-            "end_learning_rate": 0.0}},
-        "warmup": {"type": "linear", "linear": {"warmup_steps": warmup_steps}},
-    })
+    return optimization.OptimizationConfig(
+        {
+            "optimizer": {
+                "type": "adamw",
+                "adamw": {
+                    "weight_decay_rate": weight_decay,
+                    "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "bias"],
+                },
+            },
+            "learning_rate": {
+                "type": "polynomial",
+                "polynomial": {
+                    "initial_learning_rate": learning_rate,
+                    "decay_steps": train_steps,
+                    "end_learning_rate": 0.0,
+                },
+            },
+            "warmup": {"type": "linear", "linear": {"warmup_steps": warmup_steps}},
+        }
+    )
 
 
-def _trainer(train_steps: int, optimizer_config: optimization.OptimizationConfig,
-             log_every: int, checkpoint_every: int) -> cfg.TrainerConfig:
+def _trainer(
+    train_steps: int,
+    optimizer_config: optimization.OptimizationConfig,
+    log_every: int,
+    checkpoint_every: int,
+) -> cfg.TrainerConfig:
     return cfg.TrainerConfig(
         train_steps=train_steps,
         steps_per_loop=log_every,
@@ -54,20 +69,26 @@ def _trainer(train_steps: int, optimizer_config: optimization.OptimizationConfig
         max_to_keep=3,
         validation_steps=20,
         validation_interval=checkpoint_every,
-        optimizer_config=optimizer_config)
+        optimizer_config=optimizer_config,
+    )
 
 
-def _translation_experiment(model: DualEncoderConfig, batch_size: int,
-                            trainer: cfg.TrainerConfig,
-                            mixed_precision: str | None = "auto") -> cfg.ExperimentConfig:
+def _translation_experiment(
+    model: DualEncoderConfig,
+    batch_size: int,
+    trainer: cfg.TrainerConfig,
+    mixed_precision: str | None = "auto",
+) -> cfg.ExperimentConfig:
     return cfg.ExperimentConfig(
         runtime=cfg.RuntimeConfig(mixed_precision_dtype=mixed_precision),
         task=TranslationRankingConfig(
             model=model,
             train_data=PairDataConfig(global_batch_size=batch_size, is_training=True),
-            validation_data=PairDataConfig(global_batch_size=batch_size, is_training=False)),
+            validation_data=PairDataConfig(global_batch_size=batch_size, is_training=False),
+        ),
         trainer=trainer,
-        restrictions=_RESTRICTIONS)
+        restrictions=_RESTRICTIONS,
+    )
 
 
 @exp_factory.register_config_factory("demo")
@@ -76,13 +97,27 @@ def demo() -> cfg.ExperimentConfig:
     train_steps = 800
     model = DualEncoderConfig(
         tokenizer=TokenizerConfig(vocab_size=8000, max_seq_length=48),
-        encoder=EncoderConfig(hidden_size=256, num_layers=3, num_attention_heads=4,
-                              inner_dim=1024, output_dim=512, dropout_rate=0.1),
-        logit_scale=20.0, logit_margin=0.1)
+        encoder=EncoderConfig(
+            hidden_size=256,
+            num_layers=3,
+            num_attention_heads=4,
+            inner_dim=1024,
+            output_dim=512,
+            dropout_rate=0.1,
+        ),
+        logit_scale=20.0,
+        logit_margin=0.1,
+    )
     return _translation_experiment(
-        model, batch_size=128,
-        trainer=_trainer(train_steps, adamw_warmup_decay(1e-3, train_steps, 100),
-                         log_every=50, checkpoint_every=200))
+        model,
+        batch_size=128,
+        trainer=_trainer(
+            train_steps,
+            adamw_warmup_decay(1e-3, train_steps, 100),
+            log_every=50,
+            checkpoint_every=200,
+        ),
+    )
 
 
 @exp_factory.register_config_factory("paper")
@@ -90,16 +125,28 @@ def paper() -> cfg.ExperimentConfig:
     """The paper's model and optimizer (PAPER.md): sized for accelerators, not this CPU."""
     model = DualEncoderConfig(
         tokenizer=TokenizerConfig(vocab_size=32000, max_seq_length=64),
-        encoder=EncoderConfig(hidden_size=320, num_layers=3, num_attention_heads=8,
-                              inner_dim=1280, output_dim=512, embedding_gradient_multiplier=100.0),
-        normalize=False, logit_scale=1.0)
-    optimizer = optimization.OptimizationConfig({
-        "optimizer": {"type": "sgd", "sgd": {"momentum": 0.0}},
-        "learning_rate": {"type": "constant", "constant": {"learning_rate": 0.008}},
-    })
+        encoder=EncoderConfig(
+            hidden_size=320,
+            num_layers=3,
+            num_attention_heads=8,
+            inner_dim=1280,
+            output_dim=512,
+            embedding_gradient_multiplier=100.0,
+        ),
+        normalize=False,
+        logit_scale=1.0,
+    )
+    optimizer = optimization.OptimizationConfig(
+        {
+            "optimizer": {"type": "sgd", "sgd": {"momentum": 0.0}},
+            "learning_rate": {"type": "constant", "constant": {"learning_rate": 0.008}},
+        }
+    )
     return _translation_experiment(
-        model, batch_size=100,
-        trainer=_trainer(500_000, optimizer, log_every=1000, checkpoint_every=5000))
+        model,
+        batch_size=100,
+        trainer=_trainer(500_000, optimizer, log_every=1000, checkpoint_every=5000),
+    )
 
 
 @exp_factory.register_config_factory("tiny")
@@ -107,16 +154,27 @@ def tiny() -> cfg.ExperimentConfig:
     """Seconds-long config for tests: 1 x 32 Transformer, 16 tokens, batch 16."""
     train_steps = 20
     model = DualEncoderConfig(
-        tokenizer=TokenizerConfig(vocab_size=300, max_seq_length=16,
-                                  vocab_training_sentences=20_000),
-        encoder=EncoderConfig(hidden_size=32, num_layers=1, num_attention_heads=2,
-                              inner_dim=64, output_dim=24, dropout_rate=0.0,
-                              attention_dropout_rate=0.0))
+        tokenizer=TokenizerConfig(
+            vocab_size=300, max_seq_length=16, vocab_training_sentences=20_000
+        ),
+        encoder=EncoderConfig(
+            hidden_size=32,
+            num_layers=1,
+            num_attention_heads=2,
+            inner_dim=64,
+            output_dim=24,
+            dropout_rate=0.0,
+            attention_dropout_rate=0.0,
+        ),
+    )
     return _translation_experiment(
-        model, batch_size=16,
-        trainer=_trainer(train_steps, adamw_warmup_decay(3e-3, train_steps, 2),
-                         log_every=5, checkpoint_every=10),
-        mixed_precision=None)
+        model,
+        batch_size=16,
+        trainer=_trainer(
+            train_steps, adamw_warmup_decay(3e-3, train_steps, 2), log_every=5, checkpoint_every=10
+        ),
+        mixed_precision=None,
+    )
 
 
 def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
@@ -124,7 +182,8 @@ def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
     override: dict[str, Any] = {"trainer": {"train_steps": train_steps}}
     if params.trainer.optimizer_config.learning_rate.type == "polynomial":
         override["trainer"]["optimizer_config"] = {
-            "learning_rate": {"polynomial": {"decay_steps": train_steps}}}
+            "learning_rate": {"polynomial": {"decay_steps": train_steps}}
+        }
     params.override(override, is_strict=True)
 
 
@@ -135,13 +194,21 @@ def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
 # task.task_routines.0.task_config.train_data.input_path=...
 
 
-def _multitask_experiment(model: DualEncoderConfig, routines: dict[str, tuple],
-                          trainer: cfg.TrainerConfig, sampler: str = "round_robin",
-                          mixed_precision: str | None = "auto"):
+def _multitask_experiment(
+    model: DualEncoderConfig,
+    routines: dict[str, tuple],
+    trainer: cfg.TrainerConfig,
+    sampler: str = "round_robin",
+    mixed_precision: str | None = "auto",
+):
     """routines: name -> (task config without model, task weight); `model` is shared."""
-    from xling_tf.multitask import (XlingMultiTaskConfig, XlingMultiTaskExperimentConfig,
-                                    XlingMultiTaskTrainerConfig, XlingTaskSamplingConfig,
-                                    task_routine)
+    from xling_tf.multitask import (
+        XlingMultiTaskConfig,
+        XlingMultiTaskExperimentConfig,
+        XlingMultiTaskTrainerConfig,
+        XlingTaskSamplingConfig,
+        task_routine,
+    )
 
     task_routines = []
     for name, (task_config, weight) in routines.items():
@@ -150,8 +217,10 @@ def _multitask_experiment(model: DualEncoderConfig, routines: dict[str, tuple],
     return XlingMultiTaskExperimentConfig(
         task=XlingMultiTaskConfig(model=model, task_routines=tuple(task_routines)),
         trainer=XlingMultiTaskTrainerConfig(
-            task_sampler=XlingTaskSamplingConfig(type=sampler), **trainer.as_dict()),
-        runtime=cfg.RuntimeConfig(mixed_precision_dtype=mixed_precision))
+            task_sampler=XlingTaskSamplingConfig(type=sampler), **trainer.as_dict()
+        ),
+        runtime=cfg.RuntimeConfig(mixed_precision_dtype=mixed_precision),
+    )
 
 
 def _native_tasks(languages, batch_size: int, response: bool = True) -> dict[str, tuple]:
@@ -160,11 +229,15 @@ def _native_tasks(languages, batch_size: int, response: bool = True) -> dict[str
 
     routines: dict[str, tuple] = {}
     for language in languages:
-        routines[f"quick_thought_{language}"] = (QuickThoughtConfig(
-            train_data=PairDataConfig(global_batch_size=batch_size)), 1.0)
+        routines[f"quick_thought_{language}"] = (
+            QuickThoughtConfig(train_data=PairDataConfig(global_batch_size=batch_size)),
+            1.0,
+        )
         if response:
-            routines[f"response_{language}"] = (ResponseRankingConfig(
-                train_data=PairDataConfig(global_batch_size=batch_size)), 1.0)
+            routines[f"response_{language}"] = (
+                ResponseRankingConfig(train_data=PairDataConfig(global_batch_size=batch_size)),
+                1.0,
+            )
     return routines
 
 
@@ -174,11 +247,17 @@ def tiny_multitask():
     from xling_tf.tasks.nli import NliConfig
 
     base = tiny()
-    routines = {"translation_en_fr": (TranslationRankingConfig(
-        train_data=PairDataConfig(global_batch_size=16)), 1.0)}
+    routines = {
+        "translation_en_fr": (
+            TranslationRankingConfig(train_data=PairDataConfig(global_batch_size=16)),
+            1.0,
+        )
+    }
     routines.update(_native_tasks(["en"], batch_size=8))
-    routines["nli_en"] = (NliConfig(train_data=PairDataConfig(global_batch_size=8),
-                                    classifier_hidden_size=16), 1.0)
+    routines["nli_en"] = (
+        NliConfig(train_data=PairDataConfig(global_batch_size=8), classifier_hidden_size=16),
+        1.0,
+    )
     return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
 
 
@@ -195,12 +274,20 @@ def demo_multitask():
     `demo` is the translation-only ablation of this experiment.
     """
     base = demo()
-    routines = {"translation_en_fr": (TranslationRankingConfig(
-        train_data=PairDataConfig(global_batch_size=128)), 1.0)}
+    routines = {
+        "translation_en_fr": (
+            TranslationRankingConfig(train_data=PairDataConfig(global_batch_size=128)),
+            1.0,
+        )
+    }
     routines.update(_native_tasks(["en", "fr"], batch_size=64, response=False))
-    routines.update({name: (config, weight) for name, (config, weight)
-                     in _native_tasks(["en", "fr"], batch_size=32).items()
-                     if name.startswith("response_")})
+    routines.update(
+        {
+            name: (config, weight)
+            for name, (config, weight) in _native_tasks(["en", "fr"], batch_size=32).items()
+            if name.startswith("response_")
+        }
+    )
     return _multitask_experiment(base.task.model, routines, base.trainer)
 
 
@@ -210,14 +297,15 @@ def translation_only():
     return demo()
 
 
-def add_nli_routine(params, input_path: str, language: str = "en",
-                    batch_size: int = 64) -> None:
+def add_nli_routine(params, input_path: str, language: str = "en", batch_size: int = 64) -> None:
     """Adds an `nli_<language>` routine reading `input_path` (normalised NLI TSV)."""
     from xling_tf.multitask import task_routine
     from xling_tf.tasks.nli import NliConfig
 
-    config = NliConfig(model=params.task.model,
-                       train_data=PairDataConfig(global_batch_size=batch_size,
-                                                 input_path=input_path))
+    config = NliConfig(
+        model=params.task.model,
+        train_data=PairDataConfig(global_batch_size=batch_size, input_path=input_path),
+    )
     params.task.task_routines = tuple(params.task.task_routines) + (
-        task_routine(f"nli_{language}", config),)
+        task_routine(f"nli_{language}", config),
+    )

@@ -26,7 +26,7 @@ import pathlib
 import random
 import re
 import sqlite3
-from typing import Sequence
+from collections.abc import Sequence
 
 from xling_tf.data import pairs as pairs_lib
 
@@ -350,8 +350,14 @@ def build_translation_corpus(
         f.write("\n")
     logger.info(
         "Bible %s-%s: %d train, %d test, %d dropped, %d duplicate, %d overlapping pairs -> %s",
-        source_lang, target_lang, summary.train_pairs, summary.test_pairs,
-        summary.dropped_pairs, duplicates, overlaps, pair_dir,
+        source_lang,
+        target_lang,
+        summary.train_pairs,
+        summary.test_pairs,
+        summary.dropped_pairs,
+        duplicates,
+        overlaps,
+        pair_dir,
     )
     return summary
 
@@ -387,8 +393,9 @@ def build_translation_corpora(
     ]
 
 
-def build_quick_thought_corpus(out_dir: str, language: str = "en",
-                               db_path: str | None = None) -> str:
+def build_quick_thought_corpus(
+    out_dir: str, language: str = "en", db_path: str | None = None
+) -> str:
     """Writes `out_dir/qt-<lang>/train.tsv`: (verse, previous verse, next verse) triples.
 
     Consecutive verses of one chapter of one translation stand in for consecutive sentences of

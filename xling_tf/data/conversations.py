@@ -11,21 +11,32 @@ import glob
 import importlib.util
 import os
 
-CORPUS_LANGUAGES = {"en": "english", "fr": "french", "es": "spanish", "de": "german",
-                    "zh": "chinese", "it": "italian", "pt": "portuguese", "ru": "russian"}
+CORPUS_LANGUAGES = {
+    "en": "english",
+    "fr": "french",
+    "es": "spanish",
+    "de": "german",
+    "zh": "chinese",
+    "it": "italian",
+    "pt": "portuguese",
+    "ru": "russian",
+}
 
 
 def corpus_dir(language: str) -> str:
     """The installed YAML folder of `language` (ISO code), found without importing the package."""
     if language not in CORPUS_LANGUAGES:
-        raise ValueError(f"no chatterbot corpus mapping for {language!r}; "
-                         f"known: {sorted(CORPUS_LANGUAGES)}")
+        raise ValueError(
+            f"no chatterbot corpus mapping for {language!r}; known: {sorted(CORPUS_LANGUAGES)}"
+        )
     spec = importlib.util.find_spec("chatterbot_corpus")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("chatterbot-corpus is not installed: "
-                                "pip install chatterbot-corpus==1.3.3")
-    return os.path.join(list(spec.submodule_search_locations)[0], "data",
-                        CORPUS_LANGUAGES[language])
+        raise FileNotFoundError(
+            "chatterbot-corpus is not installed: pip install chatterbot-corpus==1.3.3"
+        )
+    return os.path.join(
+        list(spec.submodule_search_locations)[0], "data", CORPUS_LANGUAGES[language]
+    )
 
 
 def _text(turn) -> str:

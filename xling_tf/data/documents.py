@@ -6,7 +6,7 @@ Plain text format: one sentence per line, a blank line between documents.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 def read_documents(path: str) -> list[list[str]]:

@@ -8,11 +8,11 @@ conversations), `nli_<lang>` (a file the user points at: SNLI/MNLI jsonl, XNLI o
 from __future__ import annotations
 
 import os
-from typing import Iterable
-
-from absl import logging
+from collections.abc import Iterable
 
 from xling_tf.data import bible, conversations, nli, pairs
+
+from absl import logging
 
 
 def build_routine_file(out_dir: str, routine: str, nli_file: str | None = None) -> str:
@@ -32,14 +32,20 @@ def build_routine_file(out_dir: str, routine: str, nli_file: str | None = None) 
             raise ValueError(f"routine {routine} needs an NLI file (--nli_file)")
         path = os.path.join(out_dir, f"nli-{languages}", "train.tsv")
         stats = nli.convert_nli(nli_file, path, on_error="skip")
-        logging.info("NLI %s: %d pairs kept, %d without a gold label, %d malformed skipped",
-                     nli_file, stats.rows, stats.no_gold_label, stats.skipped)
+        logging.info(
+            "NLI %s: %d pairs kept, %d without a gold label, %d malformed skipped",
+            nli_file,
+            stats.rows,
+            stats.no_gold_label,
+            stats.skipped,
+        )
         return path
     raise ValueError(f"no data builder for routine {routine!r}")
 
 
-def fill_routine_paths(params, out_dir: str, nli_file: str | None = None,
-                       only_empty: bool = True) -> dict[str, str]:
+def fill_routine_paths(
+    params, out_dir: str, nli_file: str | None = None, only_empty: bool = True
+) -> dict[str, str]:
     """Builds and sets `train_data.input_path` of every routine; returns {routine: path}."""
     built = {}
     for routine in params.task.task_routines:

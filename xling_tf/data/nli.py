@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from xling_tf.data import pairs
 
@@ -45,8 +45,15 @@ def _fail(path: str, line: int, reason: str, on_error: str, stats: NliReadStats)
     stats.record_error(str(error))
 
 
-def _normalise(premise: str, hypothesis: str, label: str, path: str, line: int,
-               on_error: str, stats: NliReadStats) -> tuple[str, str, str] | None:
+def _normalise(
+    premise: str,
+    hypothesis: str,
+    label: str,
+    path: str,
+    line: int,
+    on_error: str,
+    stats: NliReadStats,
+) -> tuple[str, str, str] | None:
     label = label.strip().lower()
     if label == _NO_CONSENSUS:
         stats.no_gold_label += 1
@@ -71,16 +78,16 @@ def _iter_jsonl(path: str, on_error: str, stats: NliReadStats) -> Iterator[tuple
                 record = json.loads(raw.decode("utf-8"))
                 fields = (record["sentence1"], record["sentence2"], record["gold_label"])
             except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-                _fail(path, line_number, f"not an SNLI/MNLI json record ({error})", on_error,
-                      stats)
+                _fail(path, line_number, f"not an SNLI/MNLI json record ({error})", on_error, stats)
                 continue
             row = _normalise(*fields, path, line_number, on_error, stats)
             if row:
                 yield row
 
 
-def _iter_tsv(path: str, on_error: str, stats: NliReadStats, language: str | None,
-              split: str | None) -> Iterator[tuple[str, str, str]]:
+def _iter_tsv(
+    path: str, on_error: str, stats: NliReadStats, language: str | None, split: str | None
+) -> Iterator[tuple[str, str, str]]:
     with open(path, "rb") as f:
         header = f.readline().decode("utf-8-sig").rstrip("\r\n").split("\t")
         columns = [_pick(header, names, path) for names in (_PREMISE, _HYPOTHESIS, _LABEL)]
@@ -93,8 +100,13 @@ def _iter_tsv(path: str, on_error: str, stats: NliReadStats, language: str | Non
                 _fail(path, line_number, "invalid UTF-8", on_error, stats)
                 continue
             if len(fields) < len(header):
-                _fail(path, line_number, f"expected {len(header)} tab-separated columns, "
-                      f"got {len(fields)}", on_error, stats)
+                _fail(
+                    path,
+                    line_number,
+                    f"expected {len(header)} tab-separated columns, got {len(fields)}",
+                    on_error,
+                    stats,
+                )
                 continue
             if language and language_column is not None and fields[language_column] != language:
                 continue
@@ -106,9 +118,13 @@ def _iter_tsv(path: str, on_error: str, stats: NliReadStats, language: str | Non
                 yield row
 
 
-def read_nli(path: str, on_error: str = "raise", language: str | None = None,
-             split: str | None = None, stats: NliReadStats | None = None
-             ) -> list[tuple[str, str, str]]:
+def read_nli(
+    path: str,
+    on_error: str = "raise",
+    language: str | None = None,
+    split: str | None = None,
+    stats: NliReadStats | None = None,
+) -> list[tuple[str, str, str]]:
     """Reads SNLI/MNLI jsonl (by the .jsonl suffix) or a headed TSV into (p, h, label) rows.
 
     Args:

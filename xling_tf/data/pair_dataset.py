@@ -8,12 +8,13 @@ batches rows of similar length together and prefetches, so the step never waits 
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from xling_tf.data import pairs
 
 import tensorflow as tf
 from absl import logging
-
-from xling_tf.data import pairs
 
 
 class RowTokenizer(Protocol):
@@ -40,8 +41,9 @@ def expand_file_patterns(patterns: str) -> list[str]:
     return files
 
 
-def validate_files(files: list[str], num_columns: int, on_malformed: str,
-                   label_names: Sequence[str] | None = None) -> pairs.ReadStats:
+def validate_files(
+    files: list[str], num_columns: int, on_malformed: str, label_names: Sequence[str] | None = None
+) -> pairs.ReadStats:
     """Checks every row of every file; raises with file:line, or counts what `skip` drops.
 
     With `label_names`, the last of the `num_columns` columns must be one of them.
@@ -56,8 +58,9 @@ def validate_files(files: list[str], num_columns: int, on_malformed: str,
         for message in stats.first_errors:
             logging.warning("skipped malformed row %s", message)
     if total.skipped:
-        logging.warning("%d malformed rows skipped in %s (kept %d)", total.skipped, files,
-                        total.rows)
+        logging.warning(
+            "%d malformed rows skipped in %s (kept %d)", total.skipped, files, total.rows
+        )
     return total
 
 
@@ -66,7 +69,8 @@ def _check_labels(path: str, column: int, label_names: Sequence[str]) -> None:
     for line_number, row in enumerate(pairs.iter_rows(path, min_columns=column + 1), start=1):
         if row[column] not in allowed:
             raise pairs.MalformedRowError(
-                path, line_number, f"label {row[column]!r} is not one of {sorted(allowed)}")
+                path, line_number, f"label {row[column]!r} is not one of {sorted(allowed)}"
+            )
 
 
 def _split_columns(lines: tf.Tensor, num_columns: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -76,7 +80,8 @@ def _split_columns(lines: tf.Tensor, num_columns: int) -> tuple[tf.Tensor, tf.Te
     table = fields.to_tensor(default_value="", shape=[None, num_columns])
     non_empty = tf.reduce_all(tf.strings.length(tf.strings.strip(table)) > 0, axis=1)
     valid_utf8 = tf.equal(
-        tf.strings.unicode_transcode(lines, "UTF-8", "UTF-8", errors="replace"), lines)
+        tf.strings.unicode_transcode(lines, "UTF-8", "UTF-8", errors="replace"), lines
+    )
     return table, enough & non_empty & valid_utf8
 
 
@@ -88,8 +93,9 @@ def bucket_boundaries(max_seq_length: int, width: int = 8) -> list[int]:
 PADDING_ID = 0  # every tokenizer pads with 0, so masks can be rebuilt after batching
 
 
-def _features_from_batch(batch: dict[str, tf.Tensor], column_names: Sequence[str],
-                         num_hard_negatives: int) -> dict[str, Any]:
+def _features_from_batch(
+    batch: dict[str, tf.Tensor], column_names: Sequence[str], num_hard_negatives: int
+) -> dict[str, Any]:
     """{name: int32 [B, C, T, ...]} of C text columns -> one feature dict per named column.
 
     Text columns become {"input_word_ids", "input_mask", ...} dicts keyed by `column_names`;
@@ -99,11 +105,13 @@ def _features_from_batch(batch: dict[str, tf.Tensor], column_names: Sequence[str
     mask = tf.cast(tf.not_equal(batch["input_word_ids"], PADDING_ID), tf.int32)
     batch = dict(batch, input_mask=mask)
     features: dict[str, Any] = {
-        name: {k: v[:, i] for k, v in batch.items()} for i, name in enumerate(column_names)}
+        name: {k: v[:, i] for k, v in batch.items()} for i, name in enumerate(column_names)
+    }
     if num_hard_negatives:
         start = len(column_names)
-        features["negatives"] = {k: v[:, start:start + num_hard_negatives]
-                                 for k, v in batch.items()}
+        features["negatives"] = {
+            k: v[:, start : start + num_hard_negatives] for k, v in batch.items()
+        }
     if label is not None:
         features["label"] = label
     return features
@@ -145,8 +153,9 @@ def make_pair_dataset(
 
     Returns:
       A dataset of {column_name: side for each of column_names}, plus {"negatives": side with
-      an extra K axis} for K > 0 and {"label": int32 [B]} with label_names, where side = {"input_word_ids", "input_mask": int32 [B, T], plus any
-      other tokenizer output such as "input_ngram_ids": int32 [B, T, N]}. Every side of a
+      an extra K axis} for K > 0 and {"label": int32 [B]} with label_names, where
+      side = {"input_word_ids", "input_mask": int32 [B, T], plus any other tokenizer output
+      such as "input_ngram_ids": int32 [B, T, N]}. Every side of a
       batch is padded to one length T (at most max_seq_length; exactly that with
       pad_to_max_length).
     """
@@ -158,18 +167,19 @@ def make_pair_dataset(
     if label_names:
         label_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(list(label_names)), tf.range(len(label_names), dtype=tf.int32)),
-            default_value=-1)
+                tf.constant(list(label_names)), tf.range(len(label_names), dtype=tf.int32)
+            ),
+            default_value=-1,
+        )
     dataset = tf.data.Dataset.from_tensor_slices(files)
-    dataset = dataset.interleave(
-        tf.data.TextLineDataset, cycle_length=min(len(files), 8))
+    dataset = dataset.interleave(tf.data.TextLineDataset, cycle_length=min(len(files), 8))
     if input_context and input_context.num_input_pipelines > 1:
-        dataset = dataset.shard(input_context.num_input_pipelines,
-                                input_context.input_pipeline_id)
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if is_training:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
     if on_malformed == "skip":
+
         def is_valid(line: tf.Tensor) -> tf.Tensor:
             fields, valid = _split_columns(line[tf.newaxis], num_columns)
             if label_table is not None:
@@ -197,12 +207,19 @@ def make_pair_dataset(
             element_length_func=lambda row: tf.shape(row["input_word_ids"])[1],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=padded_shapes, padding_values=padding_values,
-            drop_remainder=drop_remainder)
+            padded_shapes=padded_shapes,
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
     else:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes,
-                                       padding_values=padding_values, drop_remainder=drop_remainder)
+        dataset = dataset.padded_batch(
+            batch_size,
+            padded_shapes=padded_shapes,
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
     dataset = dataset.map(
         lambda batch: _features_from_batch(batch, column_names, num_hard_negatives),
-        num_parallel_calls=tf.data.AUTOTUNE)
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)

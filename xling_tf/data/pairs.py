@@ -15,7 +15,8 @@ import contextlib
 import dataclasses
 import errno
 import os
-from typing import IO, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO
 
 # Enough to diagnose a dirty file from the logs without flooding them.
 MAX_RECORDED_ERRORS = 10
@@ -86,9 +87,7 @@ def _iter_decoded_lines(path: str) -> Iterator[tuple[int, str | None, str | None
             yield line_number, text, None
 
 
-def _row_problem(
-    fields: list[str], min_columns: int, max_columns: int | None
-) -> str | None:
+def _row_problem(fields: list[str], min_columns: int, max_columns: int | None) -> str | None:
     """Returns why a split line is malformed, or None if it is fine."""
     if len(fields) < min_columns:
         return f"expected at least {min_columns} tab-separated columns, got {len(fields)}"
@@ -280,9 +279,11 @@ def read_aligned_text_files(source_path: str, target_path: str) -> list[tuple[st
             f"{source_path} has {len(source_lines)} lines, "
             f"{target_path} has {len(target_lines)} lines"
         )
-    for line_number, (source, target) in enumerate(zip(source_lines, target_lines), start=1):
+    for line_number, (source, target) in enumerate(
+        zip(source_lines, target_lines, strict=True), start=1
+    ):
         # An empty side would make an unanswerable retrieval query; better fail loudly.
         for path, text in ((source_path, source), (target_path, target)):
             if not text.strip():
                 raise MalformedRowError(path, line_number, "blank line")
-    return list(zip(source_lines, target_lines))
+    return list(zip(source_lines, target_lines, strict=True))

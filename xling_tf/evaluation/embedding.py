@@ -141,7 +141,7 @@ def embed_texts(
 def _open_lines(path: Path) -> TextIO:
     # utf-8-sig drops a leading BOM, errors="replace" maps invalid bytes to U+FFFD, and
     # universal newlines (newline=None) turn \r\n and \r into \n.
-    return open(path, "r", encoding="utf-8-sig", errors="replace", newline=None)
+    return open(path, encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _iter_lines(path: Path) -> Iterator[str]:
@@ -278,7 +278,9 @@ def embed_file_to_tsv(
                 for batch in iter_batches(_iter_lines(input_path), batch_size):
                     vectors = _embed_batch(embed_fn, batch, dim)
                     dim = vectors.shape[1]
-                    out.writelines(_format_tsv_row(s, v) for s, v in zip(batch, vectors))
+                    out.writelines(
+                        _format_tsv_row(s, v) for s, v in zip(batch, vectors, strict=True)
+                    )
                     count += len(batch)
                     bar.update(len(batch))
         os.replace(tmp, output_path)

@@ -170,9 +170,7 @@ def _rank_metrics(rank: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
 
 def _mean_over_directions(per_direction: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     first = per_direction[DIRECTIONS[0]]
-    return {
-        key: float(np.mean([per_direction[d][key] for d in DIRECTIONS])) for key in first
-    }
+    return {key: float(np.mean([per_direction[d][key] for d in DIRECTIONS])) for key in first}
 
 
 def full_pool_metrics(

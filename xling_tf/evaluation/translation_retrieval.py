@@ -15,8 +15,9 @@ from xling_tf.evaluation import retrieval
 from xling_tf.evaluation.embedding import EmbedFn, embed_texts
 
 
-def read_aligned_pairs(path: str, target_path: str | None = None,
-                       max_pairs: int | None = None) -> list[tuple[str, str]]:
+def read_aligned_pairs(
+    path: str, target_path: str | None = None, max_pairs: int | None = None
+) -> list[tuple[str, str]]:
     """A TSV of (source, target) rows, or two aligned text files when `target_path` is set."""
     if target_path:
         rows = pairs.read_aligned_text_files(path, target_path)
@@ -25,9 +26,13 @@ def read_aligned_pairs(path: str, target_path: str | None = None,
     return rows[:max_pairs] if max_pairs else rows
 
 
-def evaluate_retrieval(embed_fn: EmbedFn, aligned: list[tuple[str, str]],
-                       pool_size: int = 1000, batch_size: int = 256,
-                       progress: bool = True) -> dict[str, Any]:
+def evaluate_retrieval(
+    embed_fn: EmbedFn,
+    aligned: list[tuple[str, str]],
+    pool_size: int = 1000,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Embeds both sides of `aligned` and returns the retrieval metrics.
 
     Returns:
@@ -39,16 +44,20 @@ def evaluate_retrieval(embed_fn: EmbedFn, aligned: list[tuple[str, str]],
     sources = [s for s, _ in aligned]
     targets = [t for _, t in aligned]
     started = time.time()
-    source_vectors = embed_texts(embed_fn, sources, batch_size=batch_size, progress=progress,
-                                 desc="embed source")
-    target_vectors = embed_texts(embed_fn, targets, batch_size=batch_size, progress=progress,
-                                 desc="embed target")
+    source_vectors = embed_texts(
+        embed_fn, sources, batch_size=batch_size, progress=progress, desc="embed source"
+    )
+    target_vectors = embed_texts(
+        embed_fn, targets, batch_size=batch_size, progress=progress, desc="embed target"
+    )
     elapsed = time.time() - started
     return {
         "num_pairs": len(aligned),
-        "distractors": (retrieval.distractor_pool_metrics(source_vectors, target_vectors,
-                                                          pool_size=pool_size)
-                        if len(aligned) >= pool_size else None),
+        "distractors": (
+            retrieval.distractor_pool_metrics(source_vectors, target_vectors, pool_size=pool_size)
+            if len(aligned) >= pool_size
+            else None
+        ),
         "full_pool": retrieval.full_pool_metrics(source_vectors, target_vectors, ks=(1, 5)),
         "sentences_per_second": 2 * len(aligned) / max(elapsed, 1e-9),
     }
@@ -68,5 +77,12 @@ def summary_row(name: str, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-TABLE_COLUMNS = ["model", "pairs", "P@1 (999 distractors)", "P@1 full pool", "P@5 full pool",
-                 "MRR full pool", "sentences/s"]
+TABLE_COLUMNS = [
+    "model",
+    "pairs",
+    "P@1 (999 distractors)",
+    "P@1 full pool",
+    "P@5 full pool",
+    "MRR full pool",
+    "sentences/s",
+]

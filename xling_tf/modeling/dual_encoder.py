@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-import tensorflow as tf
-import tf_keras
+from collections.abc import Sequence
+from typing import Any
 
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.normalization import L2Normalization
 
+import tensorflow as tf
+import tf_keras
+
 
 def flatten_negatives(negatives: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """Features [B, K, T, ...] -> [B * K, T, ...], so negatives encode like any other side."""
-    return {name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
-            for name, value in negatives.items()}
+    return {
+        name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
+        for name, value in negatives.items()
+    }
 
 
-def encode_sides(encoder: SentenceEncoder, sides: Sequence[dict[str, tf.Tensor]],
-                 training: bool | None = None) -> list[tf.Tensor]:
+def encode_sides(
+    encoder: SentenceEncoder, sides: Sequence[dict[str, tf.Tensor]], training: bool | None = None
+) -> list[tf.Tensor]:
     """Encodes several feature dicts in ONE encoder pass; returns their pooled outputs.
 
     Stacking along the batch runs one set of large matmuls instead of one per side, and the
@@ -53,8 +57,13 @@ class DualEncoder(tf_keras.Model):
       it: v = head(g(y)), D' = the head's width.
     """
 
-    def __init__(self, encoder: SentenceEncoder, normalize: bool = True,
-                 right_head: tf_keras.layers.Layer | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        normalize: bool = True,
+        right_head: tf_keras.layers.Layer | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.normalize = normalize
@@ -81,7 +90,8 @@ class DualEncoder(tf_keras.Model):
         if negatives is not None:
             batch = tf.shape(pooled[0])[0]
             outputs["negatives"] = tf.reshape(
-                self._finish(right[1]), [batch, -1, tf.shape(right[1])[-1]])
+                self._finish(right[1]), [batch, -1, tf.shape(right[1])[-1]]
+            )
         return outputs
 
     @property
@@ -92,8 +102,9 @@ class DualEncoder(tf_keras.Model):
         return {
             "encoder": tf_keras.layers.serialize(self.encoder),
             "normalize": self.normalize,
-            "right_head": (tf_keras.layers.serialize(self.right_head)
-                           if self.right_head is not None else None),
+            "right_head": (
+                tf_keras.layers.serialize(self.right_head) if self.right_head is not None else None
+            ),
             "name": self.name,
         }
 
@@ -101,8 +112,10 @@ class DualEncoder(tf_keras.Model):
     def from_config(cls, config: dict[str, Any], custom_objects=None):
         config = dict(config)
         config["encoder"] = tf_keras.layers.deserialize(
-            config["encoder"], custom_objects=custom_objects)
+            config["encoder"], custom_objects=custom_objects
+        )
         if config.get("right_head") is not None:
             config["right_head"] = tf_keras.layers.deserialize(
-                config["right_head"], custom_objects=custom_objects)
+                config["right_head"], custom_objects=custom_objects
+            )
         return cls(**config)

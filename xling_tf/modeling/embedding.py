@@ -59,30 +59,42 @@ class TextEmbedding(tf_keras.layers.Layer):
         self.ngram_buckets = ngram_buckets
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
         self._word_embedding = nlp_layers.OnDeviceEmbedding(
-            vocab_size=vocab_size, embedding_width=width,
+            vocab_size=vocab_size,
+            embedding_width=width,
             initializer=tf_utils.clone_initializer(initializer),
-            name="word_embeddings")
+            name="word_embeddings",
+        )
         # Created only when used, so SentencePiece models keep exactly their old variables.
         self._ngram_embedding = (
             nlp_layers.OnDeviceEmbedding(
-                vocab_size=ngram_buckets, embedding_width=width,
+                vocab_size=ngram_buckets,
+                embedding_width=width,
                 initializer=tf_utils.clone_initializer(initializer),
-                name="ngram_embeddings")
-            if ngram_buckets > 0 else None)
+                name="ngram_embeddings",
+            )
+            if ngram_buckets > 0
+            else None
+        )
         self._position_embedding = nlp_layers.PositionEmbedding(
-            max_length=max_sequence_length, initializer=tf_utils.clone_initializer(initializer),
-            name="position_embedding")
+            max_length=max_sequence_length,
+            initializer=tf_utils.clone_initializer(initializer),
+            name="position_embedding",
+        )
         self._norm = tf_keras.layers.LayerNormalization(
-            axis=-1, epsilon=1e-12, dtype=tf.float32, name="embeddings_layer_norm")
+            axis=-1, epsilon=1e-12, dtype=tf.float32, name="embeddings_layer_norm"
+        )
         self._dropout = tf_keras.layers.Dropout(rate=dropout_rate)
 
-    def call(self, word_ids: tf.Tensor, ngram_ids: tf.Tensor | None = None,
-             training: bool | None = None) -> tf.Tensor:
+    def call(
+        self, word_ids: tf.Tensor, ngram_ids: tf.Tensor | None = None, training: bool | None = None
+    ) -> tf.Tensor:
         words = self._word_embedding(word_ids)
         if ngram_ids is not None:
             if self._ngram_embedding is None:
-                raise ValueError("got ngram_ids but ngram_buckets is 0: build the layer with the "
-                                 "tokenizer's ngram_buckets")
+                raise ValueError(
+                    "got ngram_ids but ngram_buckets is 0: build the layer with the "
+                    "tokenizer's ngram_buckets"
+                )
             ngrams = self._ngram_embedding(ngram_ids)  # [batch, seq, ngrams_per_token, width]
             # Id 0 pads the n-gram slots; its row is a real (trained) row, so mask it out.
             present = tf.cast(tf.not_equal(ngram_ids, 0), ngrams.dtype)[..., tf.newaxis]
@@ -94,13 +106,15 @@ class TextEmbedding(tf_keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update({
-            "vocab_size": self.vocab_size,
-            "width": self.width,
-            "max_sequence_length": self.max_sequence_length,
-            "gradient_multiplier": self.gradient_multiplier,
-            "dropout_rate": self.dropout_rate,
-            "initializer_range": self.initializer_range,
-            "ngram_buckets": self.ngram_buckets,
-        })
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "width": self.width,
+                "max_sequence_length": self.max_sequence_length,
+                "gradient_multiplier": self.gradient_multiplier,
+                "dropout_rate": self.dropout_rate,
+                "initializer_range": self.initializer_range,
+                "ngram_buckets": self.ngram_buckets,
+            }
+        )
         return config

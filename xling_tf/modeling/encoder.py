@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from xling_tf.modeling.embedding import TextEmbedding
+from xling_tf.modeling.pooling import MaskedMeanPooling
+
 import tensorflow as tf
 import tf_keras
 from official.modeling import tf_utils
 from official.nlp.modeling import layers as nlp_layers
-
-from xling_tf.modeling.embedding import TextEmbedding
-from xling_tf.modeling.pooling import MaskedMeanPooling
 
 
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
@@ -74,9 +74,15 @@ class SentenceEncoder(tf_keras.layers.Layer):
         }
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
         self.embedding = TextEmbedding(
-            vocab_size=vocab_size, width=hidden_size, max_sequence_length=max_sequence_length,
-            gradient_multiplier=embedding_gradient_multiplier, dropout_rate=dropout_rate,
-            initializer_range=initializer_range, ngram_buckets=ngram_buckets, name="embeddings")
+            vocab_size=vocab_size,
+            width=hidden_size,
+            max_sequence_length=max_sequence_length,
+            gradient_multiplier=embedding_gradient_multiplier,
+            dropout_rate=dropout_rate,
+            initializer_range=initializer_range,
+            ngram_buckets=ngram_buckets,
+            name="embeddings",
+        )
         self.attention_mask = nlp_layers.SelfAttentionMask()
         self.blocks = [
             nlp_layers.TransformerEncoderBlock(
@@ -87,17 +93,23 @@ class SentenceEncoder(tf_keras.layers.Layer):
                 attention_dropout=attention_dropout_rate,
                 norm_first=norm_first,
                 kernel_initializer=tf_utils.clone_initializer(initializer),
-                name=f"transformer/layer_{i}")
+                name=f"transformer/layer_{i}",
+            )
             for i in range(num_layers)
         ]
         # Pre-norm blocks leave the residual stream unnormalised; one final norm fixes scale.
         self.final_norm = (
             tf_keras.layers.LayerNormalization(epsilon=1e-12, dtype=tf.float32, name="final_norm")
-            if norm_first else None)
+            if norm_first
+            else None
+        )
         self.pooling = MaskedMeanPooling(mode=pooling, name="pooling")
         self.projection = tf_keras.layers.Dense(
-            output_dim, activation=output_activation,
-            kernel_initializer=tf_utils.clone_initializer(initializer), name="projection")
+            output_dim,
+            activation=output_activation,
+            kernel_initializer=tf_utils.clone_initializer(initializer),
+            name="projection",
+        )
 
     @property
     def output_dim(self) -> int:

@@ -10,14 +10,14 @@ from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextToken
 TOKENIZER_TYPES = ("sentencepiece", "hashed_ngrams")
 
 
-def build_tokenizer(
-        config: TokenizerConfig) -> SentencepieceTextTokenizer | HashedNgramTokenizer:
+def build_tokenizer(config: TokenizerConfig) -> SentencepieceTextTokenizer | HashedNgramTokenizer:
     """The in-graph tokenizer layer of `config.type`; its vocabulary file must exist."""
     if config.type == "hashed_ngrams":
         if not config.word_vocab_file:
             raise ValueError(
                 "tokenizer.word_vocab_file is empty: train a vocabulary first "
-                "(xling_tf.train does this automatically into <model_dir>/vocab/).")
+                "(xling_tf.train does this automatically into <model_dir>/vocab/)."
+            )
         return HashedNgramTokenizer(
             vocab_file_path=config.word_vocab_file,
             max_seq_length=config.max_seq_length,
@@ -27,22 +27,30 @@ def build_tokenizer(
             max_ngrams_per_word=config.max_ngrams_per_word,
             lower_case=config.lower_case,
             pad_to_max_length=config.pad_to_max_length,
-            max_input_chars=config.max_input_chars)
+            max_input_chars=config.max_input_chars,
+        )
     if config.type != "sentencepiece":
         raise ValueError(f"tokenizer.type must be one of {TOKENIZER_TYPES}, got {config.type!r}")
     if not config.sentencepiece_model_file:
         raise ValueError(
             "tokenizer.sentencepiece_model_file is empty: train a vocabulary first "
-            "(xling_tf.train does this automatically into <model_dir>/vocab/).")
+            "(xling_tf.train does this automatically into <model_dir>/vocab/)."
+        )
     return SentencepieceTextTokenizer(
         model_file_path=config.sentencepiece_model_file,
         max_seq_length=config.max_seq_length,
         pad_to_max_length=config.pad_to_max_length,
-        max_input_chars=config.max_input_chars)
+        max_input_chars=config.max_input_chars,
+    )
 
 
-def build_encoder(config: EncoderConfig, vocab_size: int, max_sequence_length: int,
-                  name: str = "sentence_encoder", ngram_buckets: int = 0) -> SentenceEncoder:
+def build_encoder(
+    config: EncoderConfig,
+    vocab_size: int,
+    max_sequence_length: int,
+    name: str = "sentence_encoder",
+    ngram_buckets: int = 0,
+) -> SentenceEncoder:
     """The shared sentence encoder g of every task.
 
     `ngram_buckets` is the tokenizer's n-gram table size (`HashedNgramTokenizer.ngram_buckets`);
@@ -65,4 +73,5 @@ def build_encoder(config: EncoderConfig, vocab_size: int, max_sequence_length: i
         norm_first=config.norm_first,
         initializer_range=config.initializer_range,
         ngram_buckets=ngram_buckets,
-        name=name)
+        name=name,
+    )

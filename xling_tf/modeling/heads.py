@@ -6,7 +6,8 @@ the translation bridge has no head at all. NLI classifies the pair features (u, 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import tensorflow as tf
 import tf_keras
@@ -22,15 +23,16 @@ class ResponseTower(tf_keras.layers.Layer):
       float32 [batch, widths[-1]].
     """
 
-    def __init__(self, widths: Sequence[int] = (320, 512), activation: str = "tanh",
-                 **kwargs: Any):
+    def __init__(self, widths: Sequence[int] = (320, 512), activation: str = "tanh", **kwargs: Any):
         super().__init__(**kwargs)
         if not widths:
             raise ValueError("a response tower needs at least one layer width")
         self.widths = tuple(int(w) for w in widths)
         self.activation = activation
-        self._layers = [tf_keras.layers.Dense(w, activation=activation, name=f"dense_{i}")
-                        for i, w in enumerate(self.widths)]
+        self._layers = [
+            tf_keras.layers.Dense(w, activation=activation, name=f"dense_{i}")
+            for i, w in enumerate(self.widths)
+        ]
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         x = inputs
@@ -54,8 +56,14 @@ class NliClassifier(tf_keras.layers.Layer):
       float32 [batch, num_classes] logits.
     """
 
-    def __init__(self, hidden_size: int = 512, num_classes: int = 3,
-                 activation: str = "relu", dropout_rate: float = 0.1, **kwargs: Any):
+    def __init__(
+        self,
+        hidden_size: int = 512,
+        num_classes: int = 3,
+        activation: str = "relu",
+        dropout_rate: float = 0.1,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.num_classes = num_classes
@@ -73,6 +81,12 @@ class NliClassifier(tf_keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update({"hidden_size": self.hidden_size, "num_classes": self.num_classes,
-                       "activation": self.activation, "dropout_rate": self.dropout_rate})
+        config.update(
+            {
+                "hidden_size": self.hidden_size,
+                "num_classes": self.num_classes,
+                "activation": self.activation,
+                "dropout_rate": self.dropout_rate,
+            }
+        )
         return config

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import tf_keras
-
 from xling_tf.modeling.dual_encoder import encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import NliClassifier
+
+import tf_keras
 
 
 class NliModel(tf_keras.Model):
@@ -27,7 +27,8 @@ class NliModel(tf_keras.Model):
 
     def call(self, inputs: dict[str, Any], training: bool | None = None):
         premise, hypothesis = encode_sides(
-            self.encoder, [inputs["premise"], inputs["hypothesis"]], training=training)
+            self.encoder, [inputs["premise"], inputs["hypothesis"]], training=training
+        )
         return {"logits": self.classifier((premise, hypothesis), training=training)}
 
     @property

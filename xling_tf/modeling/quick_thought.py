@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
-import tf_keras
-
 from xling_tf.modeling.dual_encoder import encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import ResponseTower
 from xling_tf.modeling.normalization import L2Normalization
+
+import tf_keras
 
 
 class QuickThoughtModel(tf_keras.Model):
@@ -26,8 +25,14 @@ class QuickThoughtModel(tf_keras.Model):
       L2-normalised when `normalize` is set.
     """
 
-    def __init__(self, encoder: SentenceEncoder, previous_tower: ResponseTower,
-                 next_tower: ResponseTower, normalize: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        previous_tower: ResponseTower,
+        next_tower: ResponseTower,
+        normalize: bool = True,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.previous_tower = previous_tower
@@ -37,10 +42,13 @@ class QuickThoughtModel(tf_keras.Model):
 
     def call(self, inputs: dict[str, Any], training: bool | None = None):
         current, previous, following = encode_sides(
-            self.encoder, [inputs["current"], inputs["previous"], inputs["next"]],
-            training=training)
-        outputs = {"current": current, "previous": self.previous_tower(previous),
-                   "next": self.next_tower(following)}
+            self.encoder, [inputs["current"], inputs["previous"], inputs["next"]], training=training
+        )
+        outputs = {
+            "current": current,
+            "previous": self.previous_tower(previous),
+            "next": self.next_tower(following),
+        }
         if self.normalize:
             outputs = {name: self._l2_normalize(x) for name, x in outputs.items()}
         return outputs

@@ -65,10 +65,20 @@ def in_batch_softmax_loss(
         candidates = tf.concat([right, tf.reshape(hard_negatives, [-1, tf.shape(right)[-1]])], 0)
     labels = tf.range(tf.shape(left)[0])
     logits = {"left_to_right": ranking_logits(left, candidates, scale, margin)}
-    losses = [tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=logits["left_to_right"]))]
+    losses = [
+        tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=logits["left_to_right"]
+            )
+        )
+    ]
     if bidirectional:
         logits["right_to_left"] = ranking_logits(right, left, scale, margin)
-        losses.append(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels, logits=logits["right_to_left"])))
+        losses.append(
+            tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=labels, logits=logits["right_to_left"]
+                )
+            )
+        )
     return tf.add_n(losses) / len(losses), logits

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
-
-import tensorflow as tf
-import tf_keras
-from official.core import base_task, config_definitions as cfg
+from collections.abc import Sequence
 
 from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_encoder, build_tokenizer
+
+import tensorflow as tf
+import tf_keras
+from official.core import base_task
+from official.core import config_definitions as cfg
 
 
 @dataclasses.dataclass
@@ -50,7 +51,8 @@ class XlingTaskConfig(cfg.TaskConfig):
     model: DualEncoderConfig = dataclasses.field(default_factory=DualEncoderConfig)
     train_data: PairDataConfig = dataclasses.field(default_factory=PairDataConfig)
     validation_data: PairDataConfig = dataclasses.field(
-        default_factory=lambda: PairDataConfig(is_training=False))
+        default_factory=lambda: PairDataConfig(is_training=False)
+    )
     loss_weight: float = 1.0
 
 
@@ -67,9 +69,12 @@ class XlingTask(base_task.Task):
     def build_encoder(self) -> SentenceEncoder:
         model_config = self.task_config.model
         tokenizer = build_tokenizer(model_config.tokenizer)
-        return build_encoder(model_config.encoder, vocab_size=tokenizer.vocab_size,
-                             max_sequence_length=model_config.tokenizer.max_seq_length,
-                             ngram_buckets=getattr(tokenizer, "ngram_buckets", 0))
+        return build_encoder(
+            model_config.encoder,
+            vocab_size=tokenizer.vocab_size,
+            max_sequence_length=model_config.tokenizer.max_seq_length,
+            ngram_buckets=getattr(tokenizer, "ngram_buckets", 0),
+        )
 
     def build_model(self, encoder: SentenceEncoder | None = None) -> tf_keras.Model:
         """The task's model around `encoder` (a new one unless shared by a multi-task model)."""
@@ -78,10 +83,14 @@ class XlingTask(base_task.Task):
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
         raise NotImplementedError
 
-    def build_inputs(self, params: PairDataConfig,
-                     input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        batch_size = (input_context.get_per_replica_batch_size(params.global_batch_size)
-                      if input_context else params.global_batch_size)
+    def build_inputs(
+        self, params: PairDataConfig, input_context: tf.distribute.InputContext | None = None
+    ) -> tf.data.Dataset:
+        batch_size = (
+            input_context.get_per_replica_batch_size(params.global_batch_size)
+            if input_context
+            else params.global_batch_size
+        )
         return make_pair_dataset(
             params.input_path,
             tokenizer=build_tokenizer(self.task_config.model.tokenizer),
@@ -95,7 +104,8 @@ class XlingTask(base_task.Task):
             drop_remainder=params.drop_remainder,
             on_malformed=params.on_malformed,
             length_bucketing=params.length_bucketing,
-            input_context=input_context)
+            input_context=input_context,
+        )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:
         """Adds regularisation losses and applies the task's loss weight."""

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import tensorflow as tf
-import tf_keras
-from official.core import task_factory
-
 from xling_tf.data.nli import NLI_LABELS
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import NliClassifier
 from xling_tf.modeling.nli import NliModel
 from xling_tf.tasks.base import XlingTask, XlingTaskConfig
+
+import tensorflow as tf
+import tf_keras
+from official.core import task_factory
 
 
 @dataclasses.dataclass
@@ -33,14 +33,23 @@ class NliTask(XlingTask):
     label_names = NLI_LABELS
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
-        return NliModel(encoder, NliClassifier(
-            hidden_size=self.task_config.classifier_hidden_size, num_classes=len(NLI_LABELS),
-            dropout_rate=self.task_config.classifier_dropout_rate, name="nli_classifier"),
-            name="nli")
+        return NliModel(
+            encoder,
+            NliClassifier(
+                hidden_size=self.task_config.classifier_hidden_size,
+                num_classes=len(NLI_LABELS),
+                dropout_rate=self.task_config.classifier_dropout_rate,
+                name="nli_classifier",
+            ),
+            name="nli",
+        )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels["label"], logits=model_outputs["logits"]))
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels["label"], logits=model_outputs["logits"]
+            )
+        )
         return self.weighted(loss, aux_losses)
 
     def build_metrics(self, training: bool | None = None):

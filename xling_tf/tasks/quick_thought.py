@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import tensorflow as tf
-import tf_keras
-from official.core import task_factory
-
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import ResponseTower
 from xling_tf.modeling.quick_thought import QuickThoughtModel
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
 from xling_tf.tasks.base import XlingTask, XlingTaskConfig
+
+import tensorflow as tf
+import tf_keras
+from official.core import task_factory
 
 CONTEXTS = ("previous", "next")
 
@@ -35,19 +35,29 @@ class QuickThoughtTask(XlingTask):
     column_names = ("current",) + CONTEXTS
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
-        widths = (tuple(self.task_config.tower_hidden_widths)
-                  + (self.task_config.model.encoder.output_dim,))
+        widths = tuple(self.task_config.tower_hidden_widths) + (
+            self.task_config.model.encoder.output_dim,
+        )
         return QuickThoughtModel(
             encoder,
             previous_tower=ResponseTower(widths, name="previous_tower"),
             next_tower=ResponseTower(widths, name="next_tower"),
-            normalize=self.task_config.model.normalize, name="quick_thought")
+            normalize=self.task_config.model.normalize,
+            name="quick_thought",
+        )
 
     def _rankings(self, model_outputs):
         model_config = self.task_config.model
-        return {context: in_batch_softmax_loss(
-            model_outputs["current"], model_outputs[context], scale=model_config.logit_scale,
-            margin=model_config.logit_margin, bidirectional=False) for context in CONTEXTS}
+        return {
+            context: in_batch_softmax_loss(
+                model_outputs["current"],
+                model_outputs[context],
+                scale=model_config.logit_scale,
+                margin=model_config.logit_margin,
+                bidirectional=False,
+            )
+            for context in CONTEXTS
+        }
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
         losses = [loss for loss, _ in self._rankings(model_outputs).values()]
@@ -55,8 +65,10 @@ class QuickThoughtTask(XlingTask):
 
     def build_metrics(self, training: bool | None = None):
         del training
-        return [tf_keras.metrics.SparseCategoricalAccuracy(name=f"{context}_accuracy")
-                for context in CONTEXTS]
+        return [
+            tf_keras.metrics.SparseCategoricalAccuracy(name=f"{context}_accuracy")
+            for context in CONTEXTS
+        ]
 
     def process_metrics(self, metrics, labels, model_outputs, **kwargs):
         del labels, kwargs

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import tf_keras
-from official.core import task_factory
-
 from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import ResponseTower
 from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
+
+import tf_keras
+from official.core import task_factory
 
 
 @dataclasses.dataclass
@@ -27,7 +27,8 @@ class ResponseRankingConfig(TranslationRankingConfig):
     """
 
     model: DualEncoderConfig = dataclasses.field(
-        default_factory=lambda: DualEncoderConfig(bidirectional=False))
+        default_factory=lambda: DualEncoderConfig(bidirectional=False)
+    )
     response_tower_hidden_widths: tuple[int, ...] = (320,)
 
 
@@ -37,8 +38,12 @@ class ResponseRankingTask(TranslationRankingTask):
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
         return DualEncoder(
-            encoder, normalize=self.task_config.model.normalize,
+            encoder,
+            normalize=self.task_config.model.normalize,
             right_head=ResponseTower(
                 tuple(self.task_config.response_tower_hidden_widths)
-                + (self.task_config.model.encoder.output_dim,), name="response_tower"),
-            name="response_ranking")
+                + (self.task_config.model.encoder.output_dim,),
+                name="response_tower",
+            ),
+            name="response_ranking",
+        )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import tensorflow as tf
-import tf_keras
-from official.core import task_factory
-
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
 from xling_tf.tasks.base import PairDataConfig, XlingTask, XlingTaskConfig
+
+import tensorflow as tf
+import tf_keras
+from official.core import task_factory
 
 __all__ = ["PairDataConfig", "TranslationRankingConfig", "TranslationRankingTask"]
 
@@ -33,16 +33,18 @@ class TranslationRankingTask(XlingTask):
     column_names = ("left", "right")
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
-        return DualEncoder(encoder, normalize=self.task_config.model.normalize,
-                           name="dual_encoder")
+        return DualEncoder(encoder, normalize=self.task_config.model.normalize, name="dual_encoder")
 
     def _ranking(self, model_outputs: dict[str, tf.Tensor]):
         model_config = self.task_config.model
         return in_batch_softmax_loss(
-            model_outputs["left"], model_outputs["right"],
+            model_outputs["left"],
+            model_outputs["right"],
             hard_negatives=model_outputs.get("negatives"),
-            scale=model_config.logit_scale, margin=model_config.logit_margin,
-            bidirectional=model_config.bidirectional)
+            scale=model_config.logit_scale,
+            margin=model_config.logit_margin,
+            bidirectional=model_config.bidirectional,
+        )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
         loss, _ = self._ranking(model_outputs)

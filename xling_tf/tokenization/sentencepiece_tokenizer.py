@@ -19,7 +19,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sentencepiece as spm
 import tensorflow as tf
@@ -101,7 +102,8 @@ def sanitize_text(inputs: tf.Tensor, max_input_chars: int) -> tf.Tensor:
       tf.string tensor of the same shape, valid UTF-8.
     """
     text = tf.strings.unicode_transcode(
-        inputs, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        inputs, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
     if max_input_chars:
         text = tf.strings.substr(text, 0, max_input_chars, unit="UTF8_CHAR")
     return text
@@ -142,14 +144,16 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
         self.max_input_chars = max_input_chars
         self.vocab_asset = tf.saved_model.Asset(model_file_path)
         self._pieces = nlp_layers.SentencepieceTokenizer(
-            lower_case=False, model_file_path=model_file_path, name="sentencepiece")
+            lower_case=False, model_file_path=model_file_path, name="sentencepiece"
+        )
         special = self._pieces.get_special_tokens_dict()
         missing = {"start_of_sequence_id", "end_of_segment_id", "padding_id"} - set(special)
         if missing or special["padding_id"] != PAD_ID:
             raise ValueError(
                 f"{model_file_path} lacks special tokens {sorted(missing)} or does not pad "
                 f"with id {PAD_ID}; train it with "
-                "xling_tf.tokenization.train_sentencepiece")
+                "xling_tf.tokenization.train_sentencepiece"
+            )
         self.special_tokens = special
 
     @property
@@ -166,14 +170,16 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
         packed, _ = tf_text.combine_segments(
             [pieces[:, : self.max_seq_length - 2]],
             start_of_sequence_id=self.special_tokens["start_of_sequence_id"],
-            end_of_segment_id=self.special_tokens["end_of_segment_id"])
+            end_of_segment_id=self.special_tokens["end_of_segment_id"],
+        )
         return tf.cast(packed, tf.int32)
 
     def call(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         packed = self.pack(self.tokenize(inputs))
         if self.pad_to_max_length:
             word_ids, mask = tf_text.pad_model_inputs(
-                packed, self.max_seq_length, pad_value=self.special_tokens["padding_id"])
+                packed, self.max_seq_length, pad_value=self.special_tokens["padding_id"]
+            )
         else:
             word_ids = packed.to_tensor(default_value=self.special_tokens["padding_id"])
             mask = tf.ones_like(packed).to_tensor(default_value=0)
@@ -190,8 +196,11 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
         Returns:
           {"input_word_ids": int32 [C, T_row]}, padded with 0 only to the row's longest column.
         """
-        return {"input_word_ids": self.pack(self.tokenize(columns)).to_tensor(
-            default_value=self.special_tokens["padding_id"])}
+        return {
+            "input_word_ids": self.pack(self.tokenize(columns)).to_tensor(
+                default_value=self.special_tokens["padding_id"]
+            )
+        }
 
     def row_padded_shapes(self, num_columns: int) -> dict[str, list]:
         """`padded_shapes` for batching `row_features` outputs."""
@@ -200,10 +209,12 @@ class SentencepieceTextTokenizer(tf_keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update({
-            "model_file_path": self.model_file_path,
-            "max_seq_length": self.max_seq_length,
-            "pad_to_max_length": self.pad_to_max_length,
-            "max_input_chars": self.max_input_chars,
-        })
+        config.update(
+            {
+                "model_file_path": self.model_file_path,
+                "max_seq_length": self.max_seq_length,
+                "pad_to_max_length": self.pad_to_max_length,
+                "max_input_chars": self.max_input_chars,
+            }
+        )
         return config

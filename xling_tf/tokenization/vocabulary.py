@@ -10,12 +10,12 @@ import json
 import os
 import random
 import time
-from typing import Iterable, Iterator
-
-from absl import logging
+from collections.abc import Iterable, Iterator
 
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import expand_file_patterns
+
+from absl import logging
 
 VOCAB_SUBDIR = "vocab"
 VOCAB_FILENAME = "sentencepiece.model"
@@ -51,7 +51,8 @@ def _is_chief() -> bool:
         return True
     has_chief = "chief" in tf_config.get("cluster", {})
     return task.get("type") == "chief" or (
-        not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0)
+        not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0
+    )
 
 
 def task_configs(params) -> list:
@@ -69,26 +70,41 @@ def _train_vocabulary(params, path: str) -> None:
     language and task of the experiment.
     """
     tokenizer = params.task.model.tokenizer
-    sources = [(expand_file_patterns(task.train_data.input_path), task.train_data.on_malformed)
-               for task in task_configs(params)]
+    sources = [
+        (expand_file_patterns(task.train_data.input_path), task.train_data.on_malformed)
+        for task in task_configs(params)
+    ]
     files = [path for paths, _ in sources for path in paths]
     started = time.time()
     sample = sample_sentences(
-        (sentence for paths, on_malformed in sources
-         for sentence in sentences_from_pair_files(paths, on_malformed)),
-        tokenizer.vocab_training_sentences)
-    logging.info("training a %d-entry %s vocabulary on %d sentences from %s",
-                 tokenizer.vocab_size, tokenizer.type, len(sample), files)
+        (
+            sentence
+            for paths, on_malformed in sources
+            for sentence in sentences_from_pair_files(paths, on_malformed)
+        ),
+        tokenizer.vocab_training_sentences,
+    )
+    logging.info(
+        "training a %d-entry %s vocabulary on %d sentences from %s",
+        tokenizer.vocab_size,
+        tokenizer.type,
+        len(sample),
+        files,
+    )
     # Imported here: each trainer pulls in its own stack (tensorflow_text for SentencePiece),
     # and a hashed n-gram run should not need it.
     if tokenizer.type == "hashed_ngrams":
         from xling_tf.tokenization.hashed_ngram_tokenizer import train_word_vocabulary
-        train_word_vocabulary(sample, path, vocab_size=tokenizer.vocab_size,
-                              lower_case=tokenizer.lower_case)
+
+        train_word_vocabulary(
+            sample, path, vocab_size=tokenizer.vocab_size, lower_case=tokenizer.lower_case
+        )
     else:
         from xling_tf.tokenization.sentencepiece_tokenizer import train_sentencepiece
-        train_sentencepiece(sample, path, vocab_size=tokenizer.vocab_size,
-                            lower_case=tokenizer.lower_case)
+
+        train_sentencepiece(
+            sample, path, vocab_size=tokenizer.vocab_size, lower_case=tokenizer.lower_case
+        )
     logging.info("vocabulary written to %s in %.1fs", path, time.time() - started)
 
 
