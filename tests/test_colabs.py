@@ -28,10 +28,26 @@ def kernel_env(tmp_path_factory):
     kernelspec, a system Jupyter); installing our own into a temporary prefix rules that out.
     """
     prefix = tmp_path_factory.mktemp("jupyter")
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix),
-                    "--name", KERNEL_NAME], check=True, capture_output=True)
-    env = {"JUPYTER_PATH": str(prefix / "share" / "jupyter"), "XLING_TF_TEST": "1",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(prefix),
+            "--name",
+            KERNEL_NAME,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        "JUPYTER_PATH": str(prefix / "share" / "jupyter"),
+        "XLING_TF_TEST": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "MPLBACKEND": "Agg",
+    }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
@@ -42,8 +58,8 @@ def run_notebook(name: str, workdir: str) -> list[str]:
     """Executes colabs/<name> in `workdir`; returns every cell's text output, in order."""
     notebook = nbformat.read(os.path.join(COLABS, name), as_version=4)
     client = nbclient.NotebookClient(
-        notebook, kernel_name=KERNEL_NAME, timeout=300,
-        resources={"metadata": {"path": workdir}})  # the kernel's working directory
+        notebook, kernel_name=KERNEL_NAME, timeout=300, resources={"metadata": {"path": workdir}}
+    )  # the kernel's working directory
     client.execute()
     outputs = []
     for cell in notebook.cells:

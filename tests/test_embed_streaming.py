@@ -18,8 +18,13 @@ DIM = 8
 
 def fake_vectors(texts: list[str], dim: int = DIM) -> np.ndarray:
     """float32 [len(texts), dim]: a per-string pseudo-random vector (same text, same row)."""
-    return np.stack([np.random.default_rng(zlib.crc32(t.encode())).standard_normal(dim)
-                     for t in texts]).astype(np.float32) if texts else np.zeros((0, dim))
+    return (
+        np.stack(
+            [np.random.default_rng(zlib.crc32(t.encode())).standard_normal(dim) for t in texts]
+        ).astype(np.float32)
+        if texts
+        else np.zeros((0, dim))
+    )
 
 
 def write_lines(path, n: int) -> list[str]:
@@ -66,8 +71,12 @@ def test_npy_reads_one_batch_ahead_and_writes_rows_to_disk_as_it_goes(tmp_path, 
         calls.append(len(batch))
         return fake_vectors(batch)
 
-    assert embedding.embed_file_to_npy(embed_fn, tmp_path / "in.txt", output,
-                                       batch_size=batch_size, progress=False) == 1003
+    assert (
+        embedding.embed_file_to_npy(
+            embed_fn, tmp_path / "in.txt", output, batch_size=batch_size, progress=False
+        )
+        == 1003
+    )
     assert calls == [100] * 10 + [3]
     assert counter.passes == [1003, 1003]  # one counting pass, one embedding pass
     np.testing.assert_array_equal(np.load(output), fake_vectors(lines))
@@ -96,9 +105,13 @@ def _python_peak_bytes(tmp_path, n: int, batch_size: int) -> int:
     zeros = np.zeros((batch_size, 64), np.float32)
     tracemalloc.start()
     try:
-        embedding.embed_file_to_npy(lambda batch: zeros[:len(batch)], path,
-                                    tmp_path / f"out-{n}.npy", batch_size=batch_size,
-                                    progress=False)
+        embedding.embed_file_to_npy(
+            lambda batch: zeros[: len(batch)],
+            path,
+            tmp_path / f"out-{n}.npy",
+            batch_size=batch_size,
+            progress=False,
+        )
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

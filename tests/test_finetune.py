@@ -28,17 +28,27 @@ def test_fine_tuning_beats_frozen_encoder(exported_model):
     train = labelled(600, seed=11)  # 1,200 sentences
     test = labelled(300, seed=12)  # 600 held-out sentences
     majority = max(np.mean(test[1]), 1 - np.mean(test[1]))
-    # Same head, seed, data order and 5 epochs for both. 1e-4 is the top of the usual
+    # Same head, seed, data order and 9 epochs for both. 1e-4 is the top of the usual
     # 2e-5..1e-4 range: a 40-step toy encoder needs the largest of the safe rates to move in
-    # 5 short epochs (a real encoder uses the 3e-5 default).
+    # 9 short epochs (a real encoder uses the 3e-5 default).
     result = finetune.compare_frozen_and_fine_tuned(
-        exported_model, train, test, num_classes=2, epochs=4, head_epochs=1,
-        encoder_learning_rate=1e-4, seed=0)
-    print(f"majority {majority:.3f} frozen {result.frozen:.3f} "
-          f"frozen (converged probe) {result.frozen_converged:.3f} "
-          f"fine-tuned {result.fine_tuned:.3f}")
-    # Measured on 4 tiny models / seeds: frozen 0.70-0.75, converged probe 0.82-0.84,
-    # fine-tuned 0.90-0.98.
+        exported_model,
+        train,
+        test,
+        num_classes=2,
+        epochs=8,
+        head_epochs=1,
+        encoder_learning_rate=1e-4,
+        seed=0,
+    )
+    print(
+        f"majority {majority:.3f} frozen {result.frozen:.3f} "
+        f"frozen (converged probe) {result.frozen_converged:.3f} "
+        f"fine-tuned {result.fine_tuned:.3f}"
+    )
+    # The tiny model varies from run to run (training is not bit-deterministic). With 5
+    # epochs, fine-tuning reached 0.89-0.99 and one model's converged probe 0.89 (too close);
+    # with 9 epochs, two models (probes 0.79 and 0.89) both reached 1.00.
     assert result.frozen_converged > majority  # the frozen features are not useless ...
     assert result.fine_tuned >= result.frozen + 0.1  # ... but fine-tuning clearly beats them,
     assert result.fine_tuned >= result.frozen_converged + 0.04  # even a converged probe.
@@ -60,4 +70,6 @@ def test_fine_tune_unfreezes_only_after_warm_up(exported_model):
 
     finetune.fine_tune(model, texts, labels, epochs=1, head_epochs=0)
     assert encoder.trainable and encoder.trainable_weights
-    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.weights, strict=True))
+    assert any(
+        not np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.weights, strict=True)
+    )

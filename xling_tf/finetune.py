@@ -41,8 +41,13 @@ ENCODER_LEARNING_RATE = 3e-5
 """Adam rate once the encoder is unfrozen: small, so the pretrained space is kept."""
 
 
-def build_classifier(encoder_path: str, num_classes: int, trainable: bool = False,
-                     dropout_rate: float = 0.1, seed: int | None = 0) -> tf_keras.Model:
+def build_classifier(
+    encoder_path: str,
+    num_classes: int,
+    trainable: bool = False,
+    dropout_rate: float = 0.1,
+    seed: int | None = 0,
+) -> tf_keras.Model:
     """strings [batch] -> float32 logits [batch, num_classes]: encoder, dropout, dense.
 
     Args:
@@ -79,25 +84,39 @@ def compile_classifier(model: tf_keras.Model, learning_rate: float) -> None:
     model.compile(
         optimizer=tf_keras.optimizers.Adam(learning_rate),
         loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
 
 
-def _dataset(texts: Sequence[str], labels: Sequence[int] | np.ndarray, batch_size: int,
-             shuffle: bool, seed: int) -> tf.data.Dataset:
+def _dataset(
+    texts: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+) -> tf.data.Dataset:
     """(tf.string [batch], int32 [batch]) batches; reshuffled with `seed` every epoch."""
     ds = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(list(texts), tf.string), tf.constant(np.asarray(labels), tf.int32)))
+        (tf.constant(list(texts), tf.string), tf.constant(np.asarray(labels), tf.int32))
+    )
     if shuffle:
         ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def fine_tune(model: tf_keras.Model, texts: Sequence[str], labels: Sequence[int] | np.ndarray,
-              epochs: int = 3, head_epochs: int = 1, batch_size: int = 32,
-              head_learning_rate: float = HEAD_LEARNING_RATE,
-              encoder_learning_rate: float = ENCODER_LEARNING_RATE,
-              validation_data: tuple[Sequence[str], Sequence[int]] | None = None,
-              seed: int = 0, verbose: int = 0) -> list[tf_keras.callbacks.History]:
+def fine_tune(
+    model: tf_keras.Model,
+    texts: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    epochs: int = 3,
+    head_epochs: int = 1,
+    batch_size: int = 32,
+    head_learning_rate: float = HEAD_LEARNING_RATE,
+    encoder_learning_rate: float = ENCODER_LEARNING_RATE,
+    validation_data: tuple[Sequence[str], Sequence[int]] | None = None,
+    seed: int = 0,
+    verbose: int = 0,
+) -> list[tf_keras.callbacks.History]:
     """Trains the head with the encoder frozen, then everything with a small learning rate.
 
     Args:
@@ -118,47 +137,69 @@ def fine_tune(model: tf_keras.Model, texts: Sequence[str], labels: Sequence[int]
       The `fit` histories of the phases that ran (warm-up first).
     """
     train = _dataset(texts, labels, batch_size, shuffle=True, seed=seed)
-    validation = (_dataset(*validation_data, batch_size, shuffle=False, seed=seed)
-                  if validation_data is not None else None)
+    validation = (
+        _dataset(*validation_data, batch_size, shuffle=False, seed=seed)
+        if validation_data is not None
+        else None
+    )
     histories = []
     if head_epochs > 0:
         set_encoder_trainable(model, False)
         compile_classifier(model, head_learning_rate)
-        histories.append(model.fit(train, epochs=head_epochs, validation_data=validation,
-                                   verbose=verbose))
+        histories.append(
+            model.fit(train, epochs=head_epochs, validation_data=validation, verbose=verbose)
+        )
     if epochs > 0:
         set_encoder_trainable(model, True)
         # Recompiling builds a fresh optimizer: Adam's moments from the head-only phase have
         # no entries for the encoder variables, and the rate changes anyway.
         compile_classifier(model, encoder_learning_rate)
-        histories.append(model.fit(train, epochs=epochs, validation_data=validation,
-                                   verbose=verbose))
+        histories.append(
+            model.fit(train, epochs=epochs, validation_data=validation, verbose=verbose)
+        )
     return histories
 
 
-def train_frozen(model: tf_keras.Model, texts: Sequence[str], labels: Sequence[int] | np.ndarray,
-                 epochs: int, batch_size: int = 32,
-                 learning_rate: float = HEAD_LEARNING_RATE, seed: int = 0,
-                 verbose: int = 0) -> tf_keras.callbacks.History:
+def train_frozen(
+    model: tf_keras.Model,
+    texts: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    epochs: int,
+    batch_size: int = 32,
+    learning_rate: float = HEAD_LEARNING_RATE,
+    seed: int = 0,
+    verbose: int = 0,
+) -> tf_keras.callbacks.History:
     """Trains only the head (the encoder stays fixed): the frozen-feature baseline."""
     set_encoder_trainable(model, False)
     compile_classifier(model, learning_rate)
-    return model.fit(_dataset(texts, labels, batch_size, shuffle=True, seed=seed),
-                     epochs=epochs, verbose=verbose)
+    return model.fit(
+        _dataset(texts, labels, batch_size, shuffle=True, seed=seed), epochs=epochs, verbose=verbose
+    )
 
 
-def accuracy(model: tf_keras.Model, texts: Sequence[str], labels: Sequence[int] | np.ndarray,
-             batch_size: int = 256) -> float:
+def accuracy(
+    model: tf_keras.Model,
+    texts: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    batch_size: int = 256,
+) -> float:
     """Fraction of `texts` whose argmax logit equals the label (inference mode)."""
-    logits = model.predict(tf.constant(list(texts), tf.string), batch_size=batch_size,
-                           verbose=0)  # float32 [n, num_classes]
+    logits = model.predict(
+        tf.constant(list(texts), tf.string), batch_size=batch_size, verbose=0
+    )  # float32 [n, num_classes]
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(labels)))
 
 
-def converged_probe_accuracy(encoder_path: str, train: tuple[Sequence[str], Sequence[int]],
-                             test: tuple[Sequence[str], Sequence[int]], num_classes: int,
-                             steps: int = 500, learning_rate: float = 0.05,
-                             seed: int = 0) -> float:
+def converged_probe_accuracy(
+    encoder_path: str,
+    train: tuple[Sequence[str], Sequence[int]],
+    test: tuple[Sequence[str], Sequence[int]],
+    num_classes: int,
+    steps: int = 500,
+    learning_rate: float = 0.05,
+    seed: int = 0,
+) -> float:
     """Held-out accuracy of a linear softmax head trained to convergence on frozen embeddings.
 
     The strongest frozen baseline for a linear head: the embeddings are computed once, then
@@ -185,6 +226,7 @@ class FrozenVsFineTuned:
       frozen_converged: a linear head trained to convergence on the frozen embeddings
         (`converged_probe_accuracy`), the best the frozen features allow linearly.
     """
+
     frozen: float
     fine_tuned: float
     frozen_converged: float
@@ -195,12 +237,18 @@ class FrozenVsFineTuned:
 
 
 def compare_frozen_and_fine_tuned(
-        encoder_path: str, train: tuple[Sequence[str], Sequence[int]],
-        test: tuple[Sequence[str], Sequence[int]], num_classes: int, epochs: int = 3,
-        head_epochs: int = 1, batch_size: int = 32,
-        head_learning_rate: float = HEAD_LEARNING_RATE,
-        encoder_learning_rate: float = ENCODER_LEARNING_RATE, dropout_rate: float = 0.1,
-        seed: int = 0) -> FrozenVsFineTuned:
+    encoder_path: str,
+    train: tuple[Sequence[str], Sequence[int]],
+    test: tuple[Sequence[str], Sequence[int]],
+    num_classes: int,
+    epochs: int = 3,
+    head_epochs: int = 1,
+    batch_size: int = 32,
+    head_learning_rate: float = HEAD_LEARNING_RATE,
+    encoder_learning_rate: float = ENCODER_LEARNING_RATE,
+    dropout_rate: float = 0.1,
+    seed: int = 0,
+) -> FrozenVsFineTuned:
     """Held-out accuracy of the frozen-encoder baseline vs fine-tuning, compared fairly.
 
     Both runs build the same head from the same seed, see the same examples in the same order
@@ -209,24 +257,38 @@ def compare_frozen_and_fine_tuned(
     only helps it. `frozen_converged` adds a linear head trained to convergence on the frozen
     embeddings, so a gain cannot come from an under-trained baseline head.
     """
-    frozen_model = build_classifier(encoder_path, num_classes, dropout_rate=dropout_rate,
-                                    seed=seed)
-    train_frozen(frozen_model, *train, epochs=head_epochs + epochs, batch_size=batch_size,
-                 learning_rate=head_learning_rate, seed=seed)
+    frozen_model = build_classifier(encoder_path, num_classes, dropout_rate=dropout_rate, seed=seed)
+    train_frozen(
+        frozen_model,
+        *train,
+        epochs=head_epochs + epochs,
+        batch_size=batch_size,
+        learning_rate=head_learning_rate,
+        seed=seed,
+    )
     frozen = accuracy(frozen_model, *test)
     del frozen_model
 
-    tuned_model = build_classifier(encoder_path, num_classes, dropout_rate=dropout_rate,
-                                   seed=seed)
-    fine_tune(tuned_model, *train, epochs=epochs, head_epochs=head_epochs,
-              batch_size=batch_size, head_learning_rate=head_learning_rate,
-              encoder_learning_rate=encoder_learning_rate, seed=seed)
+    tuned_model = build_classifier(encoder_path, num_classes, dropout_rate=dropout_rate, seed=seed)
+    fine_tune(
+        tuned_model,
+        *train,
+        epochs=epochs,
+        head_epochs=head_epochs,
+        batch_size=batch_size,
+        head_learning_rate=head_learning_rate,
+        encoder_learning_rate=encoder_learning_rate,
+        seed=seed,
+    )
     fine_tuned = accuracy(tuned_model, *test)
     del tuned_model
     return FrozenVsFineTuned(
-        frozen=frozen, fine_tuned=fine_tuned,
-        frozen_converged=converged_probe_accuracy(encoder_path, train, test, num_classes,
-                                                  seed=seed))
+        frozen=frozen,
+        fine_tuned=fine_tuned,
+        frozen_converged=converged_probe_accuracy(
+            encoder_path, train, test, num_classes, seed=seed
+        ),
+    )
 
 
 __all__ = [
