@@ -36,6 +36,17 @@ HOSTILE = [
     b"\xff\xfe\xfa invalid utf-8 \xc3",
 ]
 
+# What the export tests feed every exported model and compare with the trained model.
+EXPORT_TEXTS = [
+    "the big cat",
+    "le grand chat",
+    "",
+    "   ",
+    "a" * 10_000,
+    "😀 مرحبا 你好 mixed",
+    "nul\x00byte",
+]
+
 # Restores a training run's newest checkpoint and saves what its dual encoder embeds for
 # `texts`: the reference every exported model is compared against.
 _REFERENCE_SCRIPT = """

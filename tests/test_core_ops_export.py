@@ -18,7 +18,7 @@ from xling_tf.evaluation.tensorboard_logs import read_scalars
 import numpy as np
 import pytest
 
-from conftest import REPO, run_python, train_args, trained_model_vectors
+from conftest import EXPORT_TEXTS, REPO, run_python, train_args, trained_model_vectors
 
 pytestmark = pytest.mark.slow
 
@@ -29,16 +29,7 @@ HASHED_OVERRIDES = (
     "task.model.tokenizer.vocab_size=300"
 )
 
-TEXTS = [
-    "the big cat",
-    "le grand chat",
-    "",
-    "   ",
-    "a" * 10_000,
-    "😀 مرحبا 你好 mixed",
-    "nul\x00byte",
-    "unseenword catz",
-]
+TEXTS = [*EXPORT_TEXTS, "unseenword catz"]
 
 # Deliberately imports nothing from this repository: this is a consumer's process.
 PLAIN_TENSORFLOW_LOAD = """

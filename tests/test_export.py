@@ -8,19 +8,11 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_python, trained_model_vectors
+from conftest import EXPORT_TEXTS, run_python, trained_model_vectors
 
 pytestmark = pytest.mark.slow
 
-TEXTS = [
-    "the big cat",
-    "le grand chat",
-    "",
-    "   ",
-    "a" * 10_000,
-    "😀 مرحبا 你好 mixed",
-    "nul\x00byte",
-]
+TEXTS = EXPORT_TEXTS
 
 HUB_KERAS_LAYER = """
 import os, sys
