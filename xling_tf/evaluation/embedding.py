@@ -179,6 +179,22 @@ def _remove_quietly(path: Path) -> None:
         pass
 
 
+def _embedded_batches(
+    embed_fn: EmbedFn, input_path: Path, batch_size: int, progress: bool, total: int | None
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """Streams (sentences, float32 [len, d] vectors) batch by batch from a text file.
+
+    Every batch must have the width of the first one; the progress bar advances per batch.
+    """
+    dim: int | None = None
+    with _progress_bar(progress, total, input_path.name) as bar:
+        for batch in iter_batches(_iter_lines(input_path), batch_size):
+            vectors = _embed_batch(embed_fn, batch, dim)
+            dim = vectors.shape[1]
+            yield batch, vectors
+            bar.update(len(batch))
+
+
 def embed_file_to_npy(
     embed_fn: EmbedFn,
     input_path: PathLike,
@@ -210,21 +226,18 @@ def embed_file_to_npy(
             with open(tmp, "wb") as f:
                 np.save(f, np.zeros((0, 0), dtype=np.float32))
         else:
-            dim: int | None = None
             count = 0
-            with _progress_bar(progress, n, input_path.name) as bar:
-                for batch in iter_batches(_iter_lines(input_path), batch_size):
-                    vectors = _embed_batch(embed_fn, batch, dim)
-                    if memmap is None:
-                        dim = vectors.shape[1]
-                        memmap = np.lib.format.open_memmap(
-                            tmp, mode="w+", dtype=np.float32, shape=(n, dim)
-                        )
-                    if count + len(batch) > n:
-                        raise RuntimeError(f"{input_path} grew while it was being embedded")
-                    memmap[count : count + len(batch)] = vectors
-                    count += len(batch)
-                    bar.update(len(batch))
+            for batch, vectors in _embedded_batches(
+                embed_fn, input_path, batch_size, progress, total=n
+            ):
+                if memmap is None:
+                    memmap = np.lib.format.open_memmap(
+                        tmp, mode="w+", dtype=np.float32, shape=(n, vectors.shape[1])
+                    )
+                if count + len(batch) > n:
+                    raise RuntimeError(f"{input_path} grew while it was being embedded")
+                memmap[count : count + len(batch)] = vectors
+                count += len(batch)
             if count != n or memmap is None:
                 raise RuntimeError(f"{input_path} changed while it was being embedded")
             memmap.flush()
@@ -273,16 +286,11 @@ def embed_file_to_tsv(
     count = 0
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            dim: int | None = None
-            with _progress_bar(progress, total, input_path.name) as bar:
-                for batch in iter_batches(_iter_lines(input_path), batch_size):
-                    vectors = _embed_batch(embed_fn, batch, dim)
-                    dim = vectors.shape[1]
-                    out.writelines(
-                        _format_tsv_row(s, v) for s, v in zip(batch, vectors, strict=True)
-                    )
-                    count += len(batch)
-                    bar.update(len(batch))
+            for batch, vectors in _embedded_batches(
+                embed_fn, input_path, batch_size, progress, total
+            ):
+                out.writelines(_format_tsv_row(s, v) for s, v in zip(batch, vectors, strict=True))
+                count += len(batch)
         os.replace(tmp, output_path)
     except BaseException:
         _remove_quietly(tmp)
