@@ -1,4 +1,4 @@
-"""`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, demo.
+"""`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, evaluate, demo.
 
 `train` and `export` take exactly the flags of `python -m xling_tf.train` and
 `python -m export.export_hub` (Model Garden's --experiment / --params_override / ...).
@@ -13,6 +13,8 @@ import sys
 
 import xling_tf  # noqa: F401
 from xling_tf.data.pairs import MalformedRowError
+from xling_tf.evaluation.suite_config import SuiteConfigError
+from xling_tf.evaluation.suite_config import add_flags as suite_flags
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
@@ -73,6 +75,31 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
             f.write(table + "\n")
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from xling_tf.evaluation import suite, suite_config
+    from xling_tf.inference import load_text_encoder, resolve_saved_model
+
+    config = suite_config.apply_flags(suite_config.load_suite(args.suite), args)
+    resolve_saved_model(args.model)  # a wrong path fails before any data is read
+    data = suite.load_suite_data(config, args.data_dir)
+    name = args.name or os.path.basename(os.path.normpath(args.model))
+    results = suite.run_suite(
+        load_text_encoder(args.model),
+        config,
+        args.output_dir or os.path.join("results", name),
+        name=name,
+        model_path=args.model,
+        model_dir=args.model_dir,
+        data_dir=args.data_dir,
+        data=data,
+        progress=not args.quiet,
+    )
+    if results["failed"]:
+        print(f"xling-tf evaluate: {len(results['failed'])} task(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> None:
     from xling_tf import main_job
 
@@ -127,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_dir", default=None, help="writes results.json and results.md")
     p.set_defaults(func=_eval_retrieval)
 
+    p = sub.add_parser("evaluate", help="run an evaluation suite; writes results.{json,md}, PNGs")
+    p.add_argument("--model", required=True, help="exported SavedModel (ours or TF Hub-style)")
+    p.add_argument("--suite", default="default", help="default, quick, or a .yaml/.json file")
+    p.add_argument("--output_dir", default=None, help="default: results/<model name>")
+    p.add_argument("--name", default=None, help="model name in tables (default: folder name)")
+    p.add_argument("--data_dir", default=None, help="built-corpus cache (~/.cache/xling_tf)")
+    p.add_argument("--model_dir", default=None, help="training run: adds training curves")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    suite_flags(p)
+    p.set_defaults(func=_evaluate)
+
     p = sub.add_parser("demo", help="the README main job: data, train, export, evaluate")
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")
     p.add_argument("--experiment", default="demo")
@@ -152,11 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
-    except (FileNotFoundError, MalformedRowError) as error:
+        status = args.func(args)
+    except (FileNotFoundError, MalformedRowError, SuiteConfigError) as error:
         print(f"xling-tf {args.command}: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
