@@ -119,10 +119,10 @@ def test_main_job_end_to_end_on_real_bible_text(tmp_path):
     )
     assert "[4/4]" in result.stdout and "P@1 (999 distractors)" in result.stdout
     results = json.loads((tmp_path / "results" / "tiny-en-fr" / "results.json").read_text())
-    assert results["retrieval"]["num_pairs"] >= 7800
-    assert results["retrieval"]["distractors"]["num_pools"] == 7
+    assert results["retrieval"]["en-fr"]["num_pairs"] >= 7800
+    assert results["retrieval"]["en-fr"]["distractors"]["num_pools"] == 7
     # 30 steps of a 1-layer model is no translator, but it is far above chance (0.001).
-    assert results["retrieval"]["distractors"]["mean"]["p@1"] > 0.005
+    assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] > 0.005
     assert results["train_examples_per_second"] > 0
     # Running it again is safe: training resumes at its last step and trains nothing more.
     again = run_python(

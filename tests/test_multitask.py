@@ -212,8 +212,8 @@ def test_multitask_main_job_with_an_nli_file(tmp_path):
     results = json.loads(
         (tmp_path / "results" / "tiny_multitask-en-fr" / "results.json").read_text()
     )
-    assert results["retrieval"]["num_pairs"] >= 7800
-    assert results["retrieval"]["distractors"]["mean"]["p@1"] > 0.0
+    assert results["retrieval"]["en-fr"]["num_pairs"] >= 7800
+    assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] > 0.0
     for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
         assert read_scalars(
             str(tmp_path / "runs" / "tiny_multitask-en-fr" / "train" / task), "training_loss"

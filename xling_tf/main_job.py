@@ -28,20 +28,38 @@ def _mean_throughput(model_dir: str) -> float:
     return sum(steady) / len(steady) if steady else float("nan")
 
 
-def _prepare_training_data(params, data_dir: str, corpus, nli_file: str | None) -> str:
+def _evaluation_pairs(params, language_pair: str) -> list[tuple[str, str]]:
+    """The translation pairs the model is trained on (retrieval is measured on each)."""
+    if isinstance(params, mt_configs.MultiTaskExperimentConfig):
+        pairs = multitask_corpus.translation_pairs(multitask_corpus.routine_names(params))
+        if pairs:
+            return pairs
+    return [bible.parse_language_pair(language_pair)]
+
+
+def _prepare_training_data(
+    params, data_dir: str, corpus, nli_file: str | None, nli_split: str | None
+) -> str:
     """Points the experiment at its training files; returns a one-line description."""
     if not isinstance(params, mt_configs.MultiTaskExperimentConfig):
         params.override({"task": {"train_data": {"input_path": corpus.train_path}}}, is_strict=True)
         return f"translation ranking on {corpus.train_pairs} pairs"
+    has_native_tasks = any(
+        not name.startswith("translation_") for name in multitask_corpus.routine_names(params)
+    )
+    if nli_file and not has_native_tasks:
+        # A translation-only ablation stays translation-only: same flags, one difference.
+        print(f"      {nli_file} not used: this experiment has only translation tasks", flush=True)
+        nli_file = None
     if nli_file:
         experiments.add_nli_routine(params, "")
-    else:
+    elif has_native_tasks:
         print(
             "      no --nli_file given: training without the NLI task (pass an SNLI/MNLI "
             "jsonl, XNLI or SICK file to add it)",
             flush=True,
         )
-    paths = multitask_corpus.fill_routine_paths(params, data_dir, nli_file)
+    paths = multitask_corpus.fill_routine_paths(params, data_dir, nli_file, nli_split=nli_split)
     return "multi-task: " + ", ".join(paths)
 
 
@@ -56,17 +74,19 @@ def _batch_sizes(params) -> dict[str, int]:
 
 def run_main_job(
     workdir: str = ".",
-    experiment: str = "demo",
+    experiment: str = "demo_multitask",
     language_pair: str = "en-fr",
     train_steps: int | None = None,
     params_override: dict | None = None,
     nli_file: str | None = None,
+    nli_split: str | None = None,
 ) -> dict:
     """Runs every stage and prints the results table; returns the results dict.
 
     A multi-task experiment gets every routine's data built (translation pairs, Quick-Thought
-    triples, conversations, and NLI from `nli_file` when given); retrieval is always measured
-    on the held-out New Testament pairs of `language_pair`.
+    triples, conversations, and NLI from `nli_file` when given, restricted to the SICK
+    SemEval_set `nli_split` if set); retrieval is measured on the held-out New Testament
+    pairs of every translation routine (a single-task experiment: of `language_pair`).
     """
     from xling_tf import train
     from xling_tf.inference import load_text_encoder
@@ -77,19 +97,19 @@ def run_main_job(
     timings: dict[str, float] = {}
     started = time.time()
     data_dir = os.path.join(workdir, "data", "bible")
-    model_dir = os.path.join(workdir, "runs", f"{experiment}-{language_pair}")
-    export_dir = os.path.join(workdir, "exports", f"{experiment}-{language_pair}")
-    results_dir = os.path.join(workdir, "results", f"{experiment}-{language_pair}")
-
-    print(
-        f"[1/4] building Bible {language_pair} pairs (New Testament held out) in {data_dir}",
-        flush=True,
-    )
-    source, target = bible.parse_language_pair(language_pair)
-    corpus = bible.build_translation_corpus(data_dir, source, target)
-
     params = exp_factory.get_exp_config(experiment)
-    description = _prepare_training_data(params, data_dir, corpus, nli_file)
+    eval_pairs = _evaluation_pairs(params, language_pair)
+    run_name = experiment if len(eval_pairs) > 1 else f"{experiment}-{'-'.join(eval_pairs[0])}"
+    model_dir = os.path.join(workdir, "runs", run_name)
+    export_dir = os.path.join(workdir, "exports", run_name)
+    results_dir = os.path.join(workdir, "results", run_name)
+
+    names = ", ".join(f"{s}-{t}" for s, t in eval_pairs)
+    print(f"[1/4] building Bible {names} pairs (New Testament held out) in {data_dir}", flush=True)
+    corpora = {pair: bible.build_translation_corpus(data_dir, *pair) for pair in eval_pairs}
+    description = _prepare_training_data(
+        params, data_dir, corpora[eval_pairs[0]], nli_file, nli_split
+    )
     timings["prepare_data_s"] = time.time() - started
     print(f"[2/4] training experiment {experiment!r} in {model_dir}: {description}", flush=True)
     stage = time.time()
@@ -105,23 +125,30 @@ def run_main_job(
     export_text_encoder(model_dir, export_dir)
     timings["export_s"] = time.time() - stage
 
-    print(f"[4/4] retrieval on {corpus.test_pairs} held-out pairs", flush=True)
     stage = time.time()
-    aligned = translation_retrieval.read_aligned_pairs(corpus.test_path)
-    result = translation_retrieval.evaluate_retrieval(load_text_encoder(export_dir), aligned)
+    embed_fn = load_text_encoder(export_dir)
+    retrieval_results, rows = {}, []
+    throughput = _mean_throughput(model_dir)
+    for pair, corpus in corpora.items():
+        name = "-".join(pair)
+        print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
+        aligned = translation_retrieval.read_aligned_pairs(corpus.test_path)
+        result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
+        retrieval_results[name] = result
+        row = translation_retrieval.summary_row(f"{experiment} ({name})", result)
+        row["train examples/s"] = throughput
+        rows.append(row)
     timings["evaluate_s"] = time.time() - stage
     timings["total_s"] = time.time() - started
 
-    row = translation_retrieval.summary_row(f"{experiment} ({language_pair})", result)
-    row["train examples/s"] = _mean_throughput(model_dir)
     columns = translation_retrieval.TABLE_COLUMNS + ["train examples/s"]
-    table = retrieval.format_table([row], columns)
+    table = retrieval.format_table(rows, columns)
     results = {
         "experiment": experiment,
-        "language_pair": language_pair,
+        "language_pairs": list(retrieval_results),
         "export": os.path.abspath(export_dir),
-        "retrieval": result,
-        "train_examples_per_second": row["train examples/s"],
+        "retrieval": retrieval_results,
+        "train_examples_per_second": throughput,
         "timings": timings,
         "train_steps": params.trainer.train_steps,
         "global_batch_sizes": _batch_sizes(params),

@@ -1,9 +1,14 @@
 """Registered experiments (`--experiment NAME`), Model Garden style.
 
-  demo   a CPU-sized translation-ranking model that trains in about 12 minutes on 2 cores
-  paper  the paper's sizes and optimizer: 3 x 320 Transformer, 512-d output, 64 tokens,
-         batch 100, SGD lr 0.008, embedding gradient multiplier 100
-  tiny   a seconds-long model for tests and smoke runs
+  demo_multitask         the README main job: the paper's multi-task recipe at CPU size, en-fr
+                         (translation + Quick-Thought + response ranking, round robin)
+  translation_only       its ablation: the same model and steps, translation ranking alone
+  xling_multitask        one model for en, fr, es, de (three translation bridges + native tasks)
+  xling_translation_only its ablation
+  demo                   the single-task translation-ranking demo (3 x 256, 48 tokens)
+  paper, paper_en_es,    the paper: 3 x 320 Transformer, 512-d output, 64 tokens, batch 100,
+  paper_en_de            SGD lr 0.008, embedding gradient multiplier 100, round robin
+  tiny, tiny_multitask   seconds-long configs for tests and smoke runs
 
 `runtime.mixed_precision_dtype: auto` picks bfloat16 on TPUs and bfloat16-capable CPUs,
 float16 on GPUs, float32 elsewhere (xling_tf/precision.py).
@@ -91,6 +96,15 @@ def _translation_experiment(
     )
 
 
+def _demo_trainer(train_steps: int) -> cfg.TrainerConfig:
+    return _trainer(
+        train_steps,
+        adamw_warmup_decay(1e-3, train_steps, 100),
+        log_every=50,
+        checkpoint_every=200,
+    )
+
+
 @exp_factory.register_config_factory("demo")
 def demo() -> cfg.ExperimentConfig:
     """CPU demo: 3 x 256 Transformer, 48 tokens, batch 128, AdamW 1e-3, about 12 min."""
@@ -108,45 +122,7 @@ def demo() -> cfg.ExperimentConfig:
         logit_scale=20.0,
         logit_margin=0.1,
     )
-    return _translation_experiment(
-        model,
-        batch_size=128,
-        trainer=_trainer(
-            train_steps,
-            adamw_warmup_decay(1e-3, train_steps, 100),
-            log_every=50,
-            checkpoint_every=200,
-        ),
-    )
-
-
-@exp_factory.register_config_factory("paper")
-def paper() -> cfg.ExperimentConfig:
-    """The paper's model and optimizer (PAPER.md): sized for accelerators, not this CPU."""
-    model = DualEncoderConfig(
-        tokenizer=TokenizerConfig(vocab_size=32000, max_seq_length=64),
-        encoder=EncoderConfig(
-            hidden_size=320,
-            num_layers=3,
-            num_attention_heads=8,
-            inner_dim=1280,
-            output_dim=512,
-            embedding_gradient_multiplier=100.0,
-        ),
-        normalize=False,
-        logit_scale=1.0,
-    )
-    optimizer = optimization.OptimizationConfig(
-        {
-            "optimizer": {"type": "sgd", "sgd": {"momentum": 0.0}},
-            "learning_rate": {"type": "constant", "constant": {"learning_rate": 0.008}},
-        }
-    )
-    return _translation_experiment(
-        model,
-        batch_size=100,
-        trainer=_trainer(500_000, optimizer, log_every=1000, checkpoint_every=5000),
-    )
+    return _translation_experiment(model, batch_size=128, trainer=_demo_trainer(train_steps))
 
 
 @exp_factory.register_config_factory("tiny")
@@ -223,21 +199,39 @@ def _multitask_experiment(
     )
 
 
-def _native_tasks(languages, batch_size: int, response: bool = True) -> dict[str, tuple]:
+def _translation_routines(source: str, targets, batch_size: int) -> dict[str, tuple]:
+    return {
+        f"translation_{source}_{target}": (
+            TranslationRankingConfig(train_data=PairDataConfig(global_batch_size=batch_size)),
+            1.0,
+        )
+        for target in targets
+    }
+
+
+def _native_tasks(
+    languages,
+    batch_sizes: dict[str, int],
+    per_language: bool = False,
+) -> dict[str, tuple]:
+    """Quick-Thought and response-ranking routines for `languages`.
+
+    batch_sizes: {"quick_thought": B, "response": B}; a task missing from it is left out.
+    per_language: one routine per task and language (`quick_thought_fr`, the paper's layout)
+      instead of one routine per task reading every language (`quick_thought_en-fr`), which
+      keeps the round robin's share of translation steps independent of the language count.
+    """
+    from xling_tf.data.multitask_corpus import LANGUAGE_SEPARATOR
     from xling_tf.tasks.quick_thought import QuickThoughtConfig
     from xling_tf.tasks.response_ranking import ResponseRankingConfig
 
+    task_configs = {"quick_thought": QuickThoughtConfig, "response": ResponseRankingConfig}
+    groups = [[language] for language in languages] if per_language else [list(languages)]
     routines: dict[str, tuple] = {}
-    for language in languages:
-        routines[f"quick_thought_{language}"] = (
-            QuickThoughtConfig(train_data=PairDataConfig(global_batch_size=batch_size)),
-            1.0,
-        )
-        if response:
-            routines[f"response_{language}"] = (
-                ResponseRankingConfig(train_data=PairDataConfig(global_batch_size=batch_size)),
-                1.0,
-            )
+    for kind, batch_size in batch_sizes.items():
+        for group in groups:
+            config = task_configs[kind](train_data=PairDataConfig(global_batch_size=batch_size))
+            routines[f"{kind}_{LANGUAGE_SEPARATOR.join(group)}"] = (config, 1.0)
     return routines
 
 
@@ -247,13 +241,8 @@ def tiny_multitask():
     from xling_tf.tasks.nli import NliConfig
 
     base = tiny()
-    routines = {
-        "translation_en_fr": (
-            TranslationRankingConfig(train_data=PairDataConfig(global_batch_size=16)),
-            1.0,
-        )
-    }
-    routines.update(_native_tasks(["en"], batch_size=8))
+    routines = _translation_routines("en", ["fr"], batch_size=16)
+    routines.update(_native_tasks(["en"], {"quick_thought": 8, "response": 8}))
     routines["nli_en"] = (
         NliConfig(train_data=PairDataConfig(global_batch_size=8), classifier_hidden_size=16),
         1.0,
@@ -261,40 +250,111 @@ def tiny_multitask():
     return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
 
 
-def _demo_model() -> DualEncoderConfig:
-    return demo().task.model
+# The CPU demos: the `demo` model (3 x 256, 48 tokens, 8k pieces) trained round robin. Native
+# tasks get smaller batches than translation because a Quick-Thought example encodes three
+# sentences and because the conversation corpora are small (89 French pairs).
+_DEMO_NATIVE_BATCHES = {"quick_thought": 64, "response": 32}
+DEMO_MULTITASK_STEPS = 1200
+XLING_STEPS = 1200
+
+
+def _demo_multitask_experiment(
+    targets: list[str], train_steps: int, native_tasks: bool
+) -> cfg.ExperimentConfig:
+    routines = _translation_routines("en", targets, batch_size=128)
+    if native_tasks:
+        routines.update(_native_tasks(["en", *targets], _DEMO_NATIVE_BATCHES))
+    return _multitask_experiment(demo().task.model, routines, _demo_trainer(train_steps))
 
 
 @exp_factory.register_config_factory("demo_multitask")
 def demo_multitask():
-    """The paper's recipe at demo size: translation en-fr + native tasks in en and fr.
+    """The README main job: the paper's recipe at demo size, en-fr.
 
-    Round robin over translation_en_fr, quick_thought_{en,fr}, response_{en,fr}; `nli_en` is
-    added by the main job when given an NLI file. Same model and step budget as `demo`, so
-    `demo` is the translation-only ablation of this experiment.
+    Round robin over translation_en_fr, quick_thought_en-fr and response_en-fr (`nli_en` is
+    added by the main job when given an NLI file); `translation_only` is its ablation.
     """
-    base = demo()
-    routines = {
-        "translation_en_fr": (
-            TranslationRankingConfig(train_data=PairDataConfig(global_batch_size=128)),
-            1.0,
-        )
-    }
-    routines.update(_native_tasks(["en", "fr"], batch_size=64, response=False))
-    routines.update(
-        {
-            name: (config, weight)
-            for name, (config, weight) in _native_tasks(["en", "fr"], batch_size=32).items()
-            if name.startswith("response_")
-        }
-    )
-    return _multitask_experiment(base.task.model, routines, base.trainer)
+    return _demo_multitask_experiment(["fr"], DEMO_MULTITASK_STEPS, native_tasks=True)
 
 
 @exp_factory.register_config_factory("translation_only")
 def translation_only():
-    """Ablation of demo_multitask: the same model and steps, translation ranking alone."""
-    return demo()
+    """Ablation of demo_multitask: same model, steps and sampler, translation ranking alone."""
+    return _demo_multitask_experiment(["fr"], DEMO_MULTITASK_STEPS, native_tasks=False)
+
+
+@exp_factory.register_config_factory("xling_multitask")
+def xling_multitask():
+    """One model for en, fr, es, de: translation en-fr/en-es/en-de + native tasks in all four.
+
+    Round robin over the three translation routines, quick_thought_en-fr-es-de and
+    response_en-fr-es-de (+ `nli_en` when the main job is given an NLI file).
+    """
+    return _demo_multitask_experiment(["fr", "es", "de"], XLING_STEPS, native_tasks=True)
+
+
+@exp_factory.register_config_factory("xling_translation_only")
+def xling_translation_only():
+    """Ablation of xling_multitask: the same model and steps, the translation routines alone."""
+    return _demo_multitask_experiment(["fr", "es", "de"], XLING_STEPS, native_tasks=False)
+
+
+def _paper_model() -> DualEncoderConfig:
+    return DualEncoderConfig(
+        tokenizer=TokenizerConfig(vocab_size=32000, max_seq_length=64),
+        encoder=EncoderConfig(
+            hidden_size=320,
+            num_layers=3,
+            num_attention_heads=8,
+            inner_dim=1280,
+            output_dim=512,
+            embedding_gradient_multiplier=100.0,
+        ),
+        normalize=False,
+        logit_scale=1.0,
+    )
+
+
+def _paper_experiment(target: str) -> cfg.ExperimentConfig:
+    """The paper (PAPER.md): one model per pair en-<target>, sized for accelerators.
+
+    3 x 320 Transformer, 512-d output, 64 tokens, batch 100 for every task, SGD lr 0.008,
+    embedding gradient multiplier 100, one step per task in turn: translation_en_<target>,
+    quick_thought_{en,<target>}, response_{en,<target>}, and nli_en when given an NLI file.
+    """
+    optimizer = optimization.OptimizationConfig(
+        {
+            "optimizer": {"type": "sgd", "sgd": {"momentum": 0.0}},
+            "learning_rate": {"type": "constant", "constant": {"learning_rate": 0.008}},
+        }
+    )
+    routines = _translation_routines("en", [target], batch_size=100)
+    routines.update(
+        _native_tasks(["en", target], {"quick_thought": 100, "response": 100}, per_language=True)
+    )
+    return _multitask_experiment(
+        _paper_model(),
+        routines,
+        _trainer(500_000, optimizer, log_every=1000, checkpoint_every=5000),
+    )
+
+
+@exp_factory.register_config_factory("paper")
+def paper():
+    """The paper's en-fr model (see _paper_experiment)."""
+    return _paper_experiment("fr")
+
+
+@exp_factory.register_config_factory("paper_en_es")
+def paper_en_es():
+    """The paper's en-es model (see _paper_experiment)."""
+    return _paper_experiment("es")
+
+
+@exp_factory.register_config_factory("paper_en_de")
+def paper_en_de():
+    """The paper's en-de model (see _paper_experiment)."""
+    return _paper_experiment("de")
 
 
 def add_nli_routine(params, input_path: str, language: str = "en", batch_size: int = 64) -> None:

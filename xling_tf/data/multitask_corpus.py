@@ -1,8 +1,16 @@
 """Training files for every routine of a multi-task experiment, from installable data.
 
-Routine names say what they read: `translation_<src>_<tgt>` (Bible verse pairs),
-`quick_thought_<lang>` (consecutive Bible verses), `response_<lang>` (chatterbot-corpus
-conversations), `nli_<lang>` (a file the user points at: SNLI/MNLI jsonl, XNLI or SICK tsv).
+Routine names say what they read:
+
+* `translation_<src>_<tgt>`: Bible verse pairs (New Testament held out).
+* `quick_thought_<langs>`: consecutive Bible verses (previous, verse, next).
+* `response_<langs>`: first -> second utterance of chatterbot-corpus conversations.
+* `nli_<lang>`: a file the user points at (SNLI/MNLI jsonl, XNLI or SICK tsv).
+
+`<langs>` is one language code or several joined by "_" (`quick_thought_en_fr_es_de`; task
+names must be Python identifiers): a multi-language routine reads one file per language,
+interleaved by the input pipeline, so one task (one head, one batch per step) serves every
+language of the model.
 """
 
 from __future__ import annotations
@@ -14,24 +22,71 @@ from xling_tf.data import bible, conversations, nli, pairs
 
 from absl import logging
 
+LANGUAGE_SEPARATOR = "_"
+TASK_KINDS = ("translation", "quick_thought", "response", "nli")
 
-def build_routine_file(out_dir: str, routine: str, nli_file: str | None = None) -> str:
-    """Writes (or reuses) the training TSV of one routine and returns its path."""
-    kind, _, languages = routine.rpartition("_")
-    if routine.startswith("translation_"):
-        source, target = routine.split("_")[1:3]
-        return bible.build_translation_corpus(out_dir, source, target).train_path
+
+def parse_routine(routine: str) -> tuple[str, list[str]]:
+    """`quick_thought_en_fr` -> ("quick_thought", ["en", "fr"]); `translation_en_fr` ->
+    ("translation", ["en", "fr"]) (source first)."""
+    for kind in TASK_KINDS:
+        if routine.startswith(kind + "_"):
+            languages = routine[len(kind) + 1 :].split(LANGUAGE_SEPARATOR)
+            if not all(languages) or (kind == "translation" and len(languages) != 2):
+                break
+            return kind, languages
+    raise ValueError(
+        f"routine name must be <task>_<lang>[_<lang>...] with task one of {TASK_KINDS} "
+        f"(translation_<src>_<tgt>), got {routine!r}"
+    )
+
+
+def routine_languages(routine_names: Iterable[str]) -> list[str]:
+    """Every language the routines cover, in first-seen order."""
+    seen: list[str] = []
+    for routine in routine_names:
+        for language in parse_routine(routine)[1]:
+            if language not in seen:
+                seen.append(language)
+    return seen
+
+
+def translation_pairs(routine_names: Iterable[str]) -> list[tuple[str, str]]:
+    """The (source, target) pairs of the translation routines."""
+    pairs_: list[tuple[str, str]] = []
+    for routine in routine_names:
+        kind, languages = parse_routine(routine)
+        if kind == "translation":
+            pairs_.append((languages[0], languages[1]))
+    return pairs_
+
+
+def _native_file(out_dir: str, kind: str, language: str) -> str:
     if kind == "quick_thought":
-        return bible.build_quick_thought_corpus(out_dir, languages)
+        return bible.build_quick_thought_corpus(out_dir, language)
     if kind == "response":
-        path = os.path.join(out_dir, f"response-{languages}", "train.tsv")
-        pairs.write_rows(path, conversations.conversation_pairs(languages))
+        path = os.path.join(out_dir, f"response-{language}", "train.tsv")
+        pairs.write_rows(path, conversations.conversation_pairs(language))
         return path
+    raise ValueError(f"no data builder for task {kind!r}")
+
+
+def build_routine_file(
+    out_dir: str, routine: str, nli_file: str | None = None, nli_split: str | None = None
+) -> str:
+    """Writes (or reuses) the training TSV(s) of one routine; returns the input_path.
+
+    A multi-language routine gets a comma-separated list of per-language files.
+    `nli_split` keeps one SemEval_set of a SICK file (e.g. "TRAIN", so TRIAL stays unseen).
+    """
+    kind, languages = parse_routine(routine)
+    if kind == "translation":
+        return bible.build_translation_corpus(out_dir, *languages).train_path
     if kind == "nli":
         if not nli_file:
             raise ValueError(f"routine {routine} needs an NLI file (--nli_file)")
-        path = os.path.join(out_dir, f"nli-{languages}", "train.tsv")
-        stats = nli.convert_nli(nli_file, path, on_error="skip")
+        path = os.path.join(out_dir, f"nli-{'-'.join(languages)}", "train.tsv")
+        stats = nli.convert_nli(nli_file, path, on_error="skip", split=nli_split)
         logging.info(
             "NLI %s: %d pairs kept, %d without a gold label, %d malformed skipped",
             nli_file,
@@ -40,11 +95,15 @@ def build_routine_file(out_dir: str, routine: str, nli_file: str | None = None) 
             stats.skipped,
         )
         return path
-    raise ValueError(f"no data builder for routine {routine!r}")
+    return ",".join(_native_file(out_dir, kind, language) for language in languages)
 
 
 def fill_routine_paths(
-    params, out_dir: str, nli_file: str | None = None, only_empty: bool = True
+    params,
+    out_dir: str,
+    nli_file: str | None = None,
+    only_empty: bool = True,
+    nli_split: str | None = None,
 ) -> dict[str, str]:
     """Builds and sets `train_data.input_path` of every routine; returns {routine: path}."""
     built = {}
@@ -52,10 +111,10 @@ def fill_routine_paths(
         data = routine.task_config.train_data
         if only_empty and data.input_path:
             continue
-        data.input_path = build_routine_file(out_dir, routine.task_name, nli_file)
+        data.input_path = build_routine_file(out_dir, routine.task_name, nli_file, nli_split)
         built[routine.task_name] = data.input_path
     return built
 
 
-def routine_names(params) -> Iterable[str]:
+def routine_names(params) -> list[str]:
     return [routine.task_name for routine in params.task.task_routines]

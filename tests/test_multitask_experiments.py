@@ -1,0 +1,120 @@
+"""Registered multi-task experiments and the routine-name grammar that feeds them data."""
+
+from __future__ import annotations
+
+import xling_tf  # noqa: F401
+from xling_tf.configs import experiments  # noqa: F401  (registers the experiments)
+from xling_tf.data import multitask_corpus
+
+import pytest
+from official.core import exp_factory
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("translation_en_fr", ("translation", ["en", "fr"])),
+        ("quick_thought_en", ("quick_thought", ["en"])),
+        ("quick_thought_en_fr_es_de", ("quick_thought", ["en", "fr", "es", "de"])),
+        ("response_en_fr", ("response", ["en", "fr"])),
+        ("nli_en", ("nli", ["en"])),
+    ],
+)
+def test_parse_routine(name, expected):
+    assert multitask_corpus.parse_routine(name) == expected
+
+
+@pytest.mark.parametrize(
+    "name", ["translation_en", "translation_en_fr_de", "quick_thought_", "sentiment_en", "nli"]
+)
+def test_parse_routine_rejects_names_it_cannot_build(name):
+    with pytest.raises(ValueError, match="routine name must be"):
+        multitask_corpus.parse_routine(name)
+
+
+def test_languages_and_translation_pairs_of_routines():
+    names = ["translation_en_fr", "translation_en_de", "quick_thought_en_fr_es", "nli_en"]
+    assert multitask_corpus.routine_languages(names) == ["en", "fr", "de", "es"]
+    assert multitask_corpus.translation_pairs(names) == [("en", "fr"), ("en", "de")]
+
+
+def _routines(name: str) -> dict[str, int]:
+    params = exp_factory.get_exp_config(name)
+    return {
+        r.task_name: r.task_config.train_data.global_batch_size for r in params.task.task_routines
+    }
+
+
+def test_main_job_default_is_multitask_and_translation_only_is_its_ablation():
+    assert _routines("demo_multitask") == {
+        "translation_en_fr": 128,
+        "quick_thought_en_fr": 64,
+        "response_en_fr": 32,
+    }
+    assert _routines("translation_only") == {"translation_en_fr": 128}
+    multi, single = (exp_factory.get_exp_config(n) for n in ("demo_multitask", "translation_only"))
+    # An ablation differs in the tasks only: model, steps, optimizer and sampler are the same.
+    assert multi.task.model.as_dict() == single.task.model.as_dict()
+    multi_trainer, single_trainer = multi.trainer.as_dict(), single.trainer.as_dict()
+    assert multi_trainer == single_trainer
+    assert multi.trainer.task_sampler.type == "round_robin"
+    for routine in multi.task.task_routines:  # one shared model config everywhere
+        assert routine.task_config.model.as_dict() == multi.task.model.as_dict()
+
+
+def test_one_model_covers_every_configured_language():
+    assert _routines("xling_multitask") == {
+        "translation_en_fr": 128,
+        "translation_en_es": 128,
+        "translation_en_de": 128,
+        "quick_thought_en_fr_es_de": 64,
+        "response_en_fr_es_de": 32,
+    }
+    assert _routines("xling_translation_only") == {
+        "translation_en_fr": 128,
+        "translation_en_es": 128,
+        "translation_en_de": 128,
+    }
+    multi, single = (
+        exp_factory.get_exp_config(n) for n in ("xling_multitask", "xling_translation_only")
+    )
+    assert multi.trainer.as_dict() == single.trainer.as_dict()
+
+
+@pytest.mark.parametrize(
+    "name, target", [("paper", "fr"), ("paper_en_es", "es"), ("paper_en_de", "de")]
+)
+def test_paper_experiments_use_the_papers_hyperparameters(name, target):
+    params = exp_factory.get_exp_config(name)
+    assert _routines(name) == {
+        f"translation_en_{target}": 100,
+        "quick_thought_en": 100,
+        f"quick_thought_{target}": 100,
+        "response_en": 100,
+        f"response_{target}": 100,
+    }
+    encoder = params.task.model.encoder
+    assert (encoder.num_layers, encoder.hidden_size, encoder.output_dim) == (3, 320, 512)
+    assert encoder.embedding_gradient_multiplier == 100.0
+    assert params.task.model.tokenizer.max_seq_length == 64
+    assert params.trainer.task_sampler.type == "round_robin"
+    optimizer = params.trainer.optimizer_config
+    assert optimizer.optimizer.type == "sgd"
+    assert optimizer.learning_rate.constant.learning_rate == pytest.approx(0.008)
+
+
+def test_nli_file_is_not_added_to_a_translation_only_ablation(tmp_path, capsys, monkeypatch):
+    from xling_tf import main_job
+
+    params = exp_factory.get_exp_config("translation_only")
+    built = {}
+    monkeypatch.setattr(
+        multitask_corpus,
+        "build_routine_file",
+        lambda out_dir, routine, nli_file=None, nli_split=None: built.setdefault(
+            routine, f"{out_dir}/{routine}.tsv"
+        ),
+    )
+    main_job._prepare_training_data(params, str(tmp_path), None, "snli.jsonl", None)
+    assert list(built) == ["translation_en_fr"]
+    assert "not used" in capsys.readouterr().out
