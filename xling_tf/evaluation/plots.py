@@ -86,8 +86,12 @@ def plot_retrieval_bars(runs: Sequence[tuple[str, Results]], path: str) -> str:
         for i, (model, results) in enumerate(runs):
             values = _retrieval_values(results, key)
             heights = [values.get(label, np.nan) for label in labels]
-            bars = axis.bar(x + (i - (len(runs) - 1) / 2) * width, heights, width, label=model)
+            offsets = x + (i - (len(runs) - 1) / 2) * width
+            bars = axis.bar(offsets, heights, width, label=model)
             axis.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+            for offset, height in zip(offsets, heights, strict=True):
+                if np.isnan(height):  # not evaluated (e.g. fewer pairs than one pool)
+                    axis.text(offset, 0.02, "n/a", ha="center", fontsize=7, color="0.4")
         axis.set_xticks(x, labels, rotation=20, ha="right")
         axis.set_ylim(0, 1.08)
         axis.set_ylabel("P@1")
@@ -173,20 +177,22 @@ def _event_dirs(model_dir: str) -> list[str]:
     return sorted(found)
 
 
-def plot_training_curves(model_dir: str, path: str) -> str | None:
-    """Loss and accuracy over steps from `<model_dir>/train` event files; None if there are none.
+def read_training_series(model_dir: str) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """{"loss": {label: [(step, value)]}, "accuracy": {...}} from `<model_dir>/train` logs.
 
-    Multi-task runs log each task in its own sub-folder (`train/<task>/`); each gets its own
-    line, labelled with the folder name.
+    Tags containing "loss" go to "loss", tags containing "accuracy" to "accuracy", others are
+    left out. Multi-task runs log each task in its own sub-folder (`train/<task>/`): its
+    labels are "<task>/<tag>". Empty dicts when there are no event files.
     """
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {"loss": {}, "accuracy": {}}
+    folders = _event_dirs(model_dir)
+    if not folders:
+        return series
+    # TensorFlow only when there are logs to read: the rest of this module needs none.
     from xling_tf.evaluation.tensorboard_logs import read_scalars
 
     import tensorflow as tf
 
-    folders = _event_dirs(model_dir)
-    if not folders:
-        return None
-    series: dict[str, dict[str, list[tuple[int, float]]]] = {"loss": {}, "accuracy": {}}
     for folder in folders:
         prefix = os.path.relpath(folder, os.path.join(model_dir, "train"))
         tags: set[str] = set()
@@ -198,6 +204,12 @@ def plot_training_curves(model_dir: str, path: str) -> str | None:
             if panel:
                 label = tag if prefix == "." else f"{prefix}/{tag}"
                 series[panel][label] = read_scalars(folder, tag)
+    return series
+
+
+def plot_training_curves(model_dir: str, path: str) -> str | None:
+    """Loss and accuracy panels of `read_training_series(model_dir)`; None without logs."""
+    series = read_training_series(model_dir)
     panels = [(name, lines) for name, lines in series.items() if lines]
     if not panels:
         return None

@@ -20,6 +20,7 @@ other encoders behind the same interface. The steps:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -27,10 +28,11 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from xling_tf.data.bucc import BuccCorpus
+from xling_tf.data.pairs import MalformedRowError
 from xling_tf.evaluation import sources, suite_config, suite_report
 from xling_tf.evaluation.embedding import EmbedFn
 from xling_tf.evaluation.embedding_cache import CachedEmbedder
@@ -82,6 +84,18 @@ def _sample(rows: Sequence[Any], limit: int | None, seed: int) -> list[Any]:
     return [rows[i] for i in keep]
 
 
+@contextlib.contextmanager
+def _user_file_errors() -> Iterator[None]:
+    """Reports a reader's ValueError about a user's file as a SuiteConfigError (the CLI shows
+    its message without a traceback); MalformedRowError already names file and line."""
+    try:
+        yield
+    except MalformedRowError:
+        raise
+    except ValueError as error:
+        raise suite_config.SuiteConfigError(str(error)) from error
+
+
 def load_suite_data(
     config: SuiteConfig, data_dir: str | None = None, log: Log = _stderr
 ) -> SuiteData:
@@ -107,19 +121,22 @@ def load_suite_data(
         data.bible[pair] = sources.bible_held_out(pair, data_dir)
     for lang in config.gettext_languages:
         data.gettext[lang] = sources.gettext_pairs(lang)
-    if config.sts:
-        from xling_tf.data.sts import read_sts
+    with _user_file_errors():
+        if config.sts:
+            from xling_tf.data.sts import read_sts
 
-        for dataset in config.sts:
-            data.sts[dataset.name] = read_sts(dataset.path, split=dataset.split)
-    if config.nli is not None:
-        data.nli_train = nli.read_nli(config.nli.train, split=config.nli.train_split)
-        for lang, path in config.nli.tests.items():
-            data.nli_tests[lang] = nli.read_nli(path, language=lang)
-    for aligned in config.retrieval:
-        data.retrieval[aligned.name] = read_aligned_pairs(aligned.path, aligned.target_path)
-    for corpus in config.bucc:
-        data.bucc[corpus.name] = bucc.read_bucc(corpus.source, corpus.target, corpus.gold)
+            for dataset in config.sts:
+                data.sts[dataset.name] = read_sts(dataset.path, split=dataset.split)
+        if config.nli is not None:
+            data.nli_train = nli.read_nli(config.nli.train, split=config.nli.train_split)
+            for lang, path in config.nli.tests.items():
+                data.nli_tests[lang] = nli.read_nli(path, language=lang)
+                if not data.nli_tests[lang]:
+                    raise ValueError(f"{path}: no NLI rows for language {lang!r}")
+        for aligned in config.retrieval:
+            data.retrieval[aligned.name] = read_aligned_pairs(aligned.path, aligned.target_path)
+        for corpus in config.bucc:
+            data.bucc[corpus.name] = bucc.read_bucc(corpus.source, corpus.target, corpus.gold)
     log(f"[suite] data ready in {time.perf_counter() - started:.1f} s")
     return data
 

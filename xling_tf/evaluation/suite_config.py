@@ -272,10 +272,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         "--sts_file",
         action="append",
         default=[],
-        metavar="[NAME=]PATH",
-        help="STS-B / stsb-multi-mt csv or SICK tsv (repeatable)",
+        metavar="[NAME=]PATH[,SPLIT]",
+        help="STS-B / stsb-multi-mt csv, or SICK tsv with an optional SemEval_set (repeatable)",
     )
-    group.add_argument("--sts_split", default=None, help="SICK SemEval_set, e.g. TEST")
     group.add_argument("--nli_train_file", default=None, help="SNLI/MNLI jsonl or SICK/XNLI tsv")
     group.add_argument("--nli_train_split", default=None, help="SICK SemEval_set, e.g. TRAIN")
     group.add_argument("--nli_max_train", type=int, default=None)
@@ -320,7 +319,8 @@ def apply_flags(config: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
         config.bible_pairs = [p for p in args.bible_pairs.split(",") if p]
     for value in args.sts_file:
         name, path = _named("--sts_file", value, require_name=False)
-        config.sts = [*config.sts, StsDataset(name, path, args.sts_split)]
+        path, _, split = path.partition(",")
+        config.sts = [*config.sts, StsDataset(name, path, split or None)]
     if args.nli_test_file and not args.nli_train_file:
         raise SuiteConfigError("--nli_test_file needs --nli_train_file (the English training set)")
     if args.nli_train_file:
