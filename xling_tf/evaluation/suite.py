@@ -130,7 +130,9 @@ def load_suite_data(
         if config.nli is not None:
             data.nli_train = nli.read_nli(config.nli.train, split=config.nli.train_split)
             for lang, path in config.nli.tests.items():
-                data.nli_tests[lang] = nli.read_nli(path, language=lang)
+                data.nli_tests[lang] = nli.read_nli(
+                    path, language=lang, split=config.nli.test_split
+                )
                 if not data.nli_tests[lang]:
                     raise ValueError(f"{path}: no NLI rows for language {lang!r}")
         for aligned in config.retrieval:
@@ -301,7 +303,8 @@ def _nli_task(data: SuiteData, config: SuiteConfig) -> SuiteTask:
         }
 
     langs = ",".join(data.nli_tests)
-    return SuiteTask("nli", "nli", f"en->{langs}", len(train), run)
+    dataset = os.path.basename(config.nli.train)
+    return SuiteTask("nli", dataset, f"en->{langs}", len(train), run)
 
 
 def plan_tasks(config: SuiteConfig, data: SuiteData) -> list[SuiteTask]:

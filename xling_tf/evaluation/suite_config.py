@@ -73,6 +73,7 @@ class NliDatasets:
     tests: dict[str, str]  # language -> file (XNLI tsv, translated SNLI jsonl, SICK tsv)
     train_split: str | None = None  # SICK SemEval_set of the training file
     max_train: int | None = None
+    test_split: str | None = None  # SICK SemEval_set of the test files
 
 
 @dataclasses.dataclass
@@ -278,6 +279,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--nli_train_file", default=None, help="SNLI/MNLI jsonl or SICK/XNLI tsv")
     group.add_argument("--nli_train_split", default=None, help="SICK SemEval_set, e.g. TRAIN")
     group.add_argument("--nli_max_train", type=int, default=None)
+    group.add_argument("--nli_test_split", default=None, help="SICK SemEval_set, e.g. TEST")
     group.add_argument(
         "--nli_test_file",
         action="append",
@@ -328,7 +330,11 @@ def apply_flags(config: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
         if not tests:
             raise SuiteConfigError("--nli_train_file needs at least one --nli_test_file LANG=PATH")
         config.nli = NliDatasets(
-            args.nli_train_file, tests, args.nli_train_split, args.nli_max_train
+            args.nli_train_file,
+            tests,
+            args.nli_train_split,
+            args.nli_max_train,
+            args.nli_test_split,
         )
     for value in args.retrieval_file:
         name, paths = _named("--retrieval_file", value)
