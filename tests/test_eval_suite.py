@@ -670,3 +670,20 @@ def test_user_file_problems_are_reported_before_any_encoding(tmp_path):
         only_user_files(sts=[suite_config.StsDataset("stsb", csv)]), **quiet
     )
     assert data.sts == {"stsb": [("A man sings.", "A man is singing.", 4.8)]}
+
+
+def test_missing_django_is_reported_like_missing_data(monkeypatch):
+    from xling_tf.data import gettext_catalogs
+
+    def not_installed(language):
+        raise ModuleNotFoundError("package 'django' is not installed (pip install django)")
+
+    monkeypatch.setattr(gettext_catalogs, "catalog_pairs", not_installed)
+    with pytest.raises(FileNotFoundError, match="pip install django"):
+        sources.gettext_pairs("fr")
+
+
+def test_gettext_pairs_come_from_the_installed_django():
+    pairs = sources.gettext_pairs("fr")
+    assert len(pairs) > 500
+    assert ("%(app)s administration", "Administration de %(app)s") in pairs

@@ -159,4 +159,8 @@ def gettext_pairs(language: str) -> list[tuple[str, str]]:
     """(English, translated) UI strings of the installed Django's catalogs for `language`."""
     from xling_tf.data.gettext_catalogs import catalog_pairs
 
-    return catalog_pairs(language)
+    try:
+        return catalog_pairs(language)
+    except ModuleNotFoundError as error:
+        # Missing data, like a missing bible.db: reported the same way (no traceback).
+        raise FileNotFoundError(str(error)) from error

