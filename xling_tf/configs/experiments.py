@@ -225,7 +225,10 @@ def _native_tasks(
     from xling_tf.tasks.quick_thought import QuickThoughtConfig
     from xling_tf.tasks.response_ranking import ResponseRankingConfig
 
-    task_configs = {"quick_thought": QuickThoughtConfig, "response": ResponseRankingConfig}
+    task_configs: dict[str, type[cfg.TaskConfig]] = {
+        "quick_thought": QuickThoughtConfig,
+        "response": ResponseRankingConfig,
+    }
     groups = [[language] for language in languages] if per_language else [list(languages)]
     routines: dict[str, tuple] = {}
     for kind, batch_size in batch_sizes.items():

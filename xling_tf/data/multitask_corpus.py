@@ -81,7 +81,8 @@ def build_routine_file(
     """
     kind, languages = parse_routine(routine)
     if kind == "translation":
-        return bible.build_translation_corpus(out_dir, *languages).train_path
+        source, target = languages
+        return bible.build_translation_corpus(out_dir, source, target).train_path
     if kind == "nli":
         if not nli_file:
             raise ValueError(f"routine {routine} needs an NLI file (--nli_file)")
