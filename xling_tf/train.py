@@ -4,7 +4,10 @@ r"""Training entry point, with Model Garden's flags.
       --params_override=task.train_data.input_path=data/bible/en-fr/train.tsv \
       [--config_file=my.yaml] [--distribution_strategy=mirrored]
 
-Training resumes from the newest checkpoint in --model_dir; a finished run returns at once.
+Training resumes from the newest checkpoint in --model_dir, with the data order of an
+uninterrupted run (xling_tf/data_order.py); a finished run returns at once. SIGTERM saves a
+checkpoint at the current step and exits with code 143; a NaN/Inf loss stops the run before a
+checkpoint is written (xling_tf/faults.py). See README "Scaling out" for multi-worker and TPU.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
 from xling_tf import multitask
 from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
 from xling_tf.distribution import STRATEGIES, build_strategy
+from xling_tf.faults import PreemptionSaver, checkpoint_step
 from xling_tf.precision import resolve_mixed_precision
 from xling_tf.progress import ProgressLogger
-from xling_tf.tokenization.vocabulary import ensure_vocabulary
+from xling_tf.tokenization.vocabulary import ensure_vocabulary, task_configs
+from xling_tf.trainer import build_trainer
 
 import tensorflow as tf
 from absl import app, flags, logging
@@ -42,6 +47,15 @@ def define_flags() -> None:
         "With --distribution_strategy=mirrored and no GPU, mirror over this "
         "many logical CPU devices (tests the multi-replica path on a CPU).",
     )
+    flags.DEFINE_bool(
+        "jit_compile", None, "Overrides runtime.enable_xla: compile the train step with XLA."
+    )
+    flags.DEFINE_string(
+        "batch_log",
+        None,
+        "Debugging: append `step replica rows fingerprint` of every training batch to this "
+        "file (see xling_tf/data_order.py).",
+    )
 
 
 def apply_runtime_flags(
@@ -49,8 +63,11 @@ def apply_runtime_flags(
     distribution_strategy: str | None,
     num_gpus: int | None,
     tpu: str | None,
+    jit_compile: bool | None = None,
 ) -> None:
     runtime: dict[str, Any] = {}
+    if jit_compile is not None:
+        runtime["enable_xla"] = jit_compile
     if distribution_strategy:
         runtime["distribution_strategy"] = distribution_strategy
     if num_gpus is not None:
@@ -61,23 +78,46 @@ def apply_runtime_flags(
         params.override({"runtime": runtime}, is_strict=True)
 
 
-def run(params: cfg.ExperimentConfig, model_dir: str, mode: str = "train", cpu_replicas: int = 0):
+# Strategies whose batches must all have one shape: TPUs compile one program per input
+# shape, and multi-worker collectives all-gather the sparse embedding gradients, which fails
+# ("Shape mismatch in the collective instance") when workers' batches differ in length.
+STATIC_SHAPE_STRATEGIES = ("tpu", "multi_worker_mirrored")
+
+
+def resolve_static_shapes(params: cfg.ExperimentConfig, strategy_name: str) -> None:
+    """`static_shapes: None` in a task's data configs -> True under STATIC_SHAPE_STRATEGIES."""
+    static = strategy_name in STATIC_SHAPE_STRATEGIES
+    for task in task_configs(params):
+        for data in (task.train_data, task.validation_data):
+            if getattr(data, "static_shapes", False) is None:
+                data.override({"static_shapes": static}, is_strict=True)
+
+
+def run(
+    params: cfg.ExperimentConfig,
+    model_dir: str,
+    mode: str = "train",
+    cpu_replicas: int = 0,
+    batch_log: str | None = None,
+):
     """Trains and/or evaluates `params` in `model_dir`; returns (model, eval logs).
 
-    The vocabulary is prepared first, the final config is written to params.yaml, then
-    Model Garden's `train_lib.run_experiment` runs the orbit loop: checkpoints every
-    `trainer.checkpoint_interval` steps, restores the newest one on start, and writes
-    TensorBoard summaries under model_dir/train and model_dir/validation.
+    The vocabulary is prepared first (by the chief only; other workers wait for it), the
+    final config is written to params.yaml by the chief, then Model Garden's orbit loop runs:
+    checkpoints every `trainer.checkpoint_interval` steps, restores the newest one on start
+    (skipping the batches it consumed), and writes TensorBoard summaries under
+    model_dir/train and model_dir/validation.
+
+    Args:
+      batch_log: debugging; a file to append every training batch's fingerprint to.
     """
     ensure_vocabulary(params, model_dir)
-    mixed_precision = resolve_mixed_precision(
-        params.runtime.mixed_precision_dtype, params.runtime.distribution_strategy or "default"
-    )
+    strategy_name = params.runtime.distribution_strategy or "default"
+    mixed_precision = resolve_mixed_precision(params.runtime.mixed_precision_dtype, strategy_name)
     params.override({"runtime": {"mixed_precision_dtype": mixed_precision}}, is_strict=True)
+    resolve_static_shapes(params, strategy_name)
     params.validate()
     params.lock()
-    if "train" in mode:
-        train_utils.serialize_config(params, model_dir)
     if mixed_precision:
         performance.set_mixed_precision_policy(tf.dtypes.as_dtype(mixed_precision))
     logging.info("mixed precision: %s", mixed_precision or "off (float32)")
@@ -91,29 +131,66 @@ def run(params: cfg.ExperimentConfig, model_dir: str, mode: str = "train", cpu_r
     logging.info(
         "strategy %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
     )
+    if "train" in mode and strategy.extended.should_checkpoint:
+        train_utils.serialize_config(params, model_dir)  # chief only: workers share model_dir
     if isinstance(params, mt_configs.MultiTaskExperimentConfig):
         return multitask.run_multitask(params, model_dir, mode, strategy)
     with strategy.scope():
         task = task_factory.get_task(params.task, logging_dir=model_dir)
+    resume_step = checkpoint_step(model_dir) if "train" in mode else 0
+    trainer = build_trainer(params, task, strategy, model_dir, mode, resume_step, batch_log)
     runner = train_lib.OrbitExperimentRunner(
-        distribution_strategy=strategy, task=task, mode=mode, params=params, model_dir=model_dir
+        distribution_strategy=strategy,
+        task=task,
+        mode=mode,
+        params=params,
+        model_dir=model_dir,
+        trainer=trainer,
     )
+    if resume_step and not strategy.extended.should_checkpoint:
+        # Model Garden points a non-chief worker's CheckpointManager at a private temporary
+        # directory, where it finds nothing to restore; restore the chief's checkpoint instead
+        # so every worker resumes from the same weights.
+        with strategy.scope():
+            trainer.checkpoint.restore(tf.train.latest_checkpoint(model_dir))
     if "train" in mode:
-        # The global step exists only once the runner has built its trainer.
-        runner.controller.train_actions = (
-            ProgressLogger.fixed_batch(
-                runner.trainer.global_step,
-                params.trainer.train_steps,
-                params.task.train_data.global_batch_size,
-            ),
-        )
+        install_train_actions(runner, params)
     return runner.run()
+
+
+def install_train_actions(runner: train_lib.OrbitExperimentRunner, params) -> None:
+    """Non-finite-loss check first (it must run before anything saves), then progress logs,
+    Model Garden's own actions, and the SIGTERM checkpoint (single-worker runs; multi-worker
+    ones have Model Garden's coordinated preemption action)."""
+    trainer = runner.trainer
+    actions = [
+        trainer.check_training_is_finite,
+        ProgressLogger.fixed_batch(
+            trainer.global_step,
+            params.trainer.train_steps,
+            params.task.train_data.global_batch_size,
+        ),
+        *runner.controller.train_actions,
+    ]
+    if runner.strategy.cluster_resolver is None:
+        saver = PreemptionSaver(runner.checkpoint_manager, trainer.global_step)
+        saver.install()
+        actions.append(saver)
+    runner.controller.train_actions = tuple(actions)
 
 
 def main(_) -> None:
     params = train_utils.parse_configuration(FLAGS, lock_return=False)
-    apply_runtime_flags(params, FLAGS.distribution_strategy, FLAGS.num_gpus, FLAGS.tpu)
-    run(params, FLAGS.model_dir, FLAGS.mode, cpu_replicas=FLAGS.cpu_replicas)
+    apply_runtime_flags(
+        params, FLAGS.distribution_strategy, FLAGS.num_gpus, FLAGS.tpu, FLAGS.jit_compile
+    )
+    run(
+        params,
+        FLAGS.model_dir,
+        FLAGS.mode,
+        cpu_replicas=FLAGS.cpu_replicas,
+        batch_log=FLAGS.batch_log,
+    )
 
 
 if __name__ == "__main__":

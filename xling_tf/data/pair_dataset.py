@@ -16,6 +16,10 @@ from xling_tf.data import pairs
 import tensorflow as tf
 from absl import logging
 
+# Shuffle seed of training data configs without one: the data order is reproducible by
+# default, which a resumed run relies on to continue where it stopped (xling_tf/data_order.py).
+DEFAULT_SHUFFLE_SEED = 20190715
+
 
 class RowTokenizer(Protocol):
     """What the pipeline needs from a tokenizer layer (both tokenizers implement it)."""
@@ -51,8 +55,8 @@ def validate_files(
     total = pairs.ReadStats()
     for path in files:
         stats = pairs.validate_pairs_file(path, min_columns=num_columns, on_error=on_malformed)
-        if label_names and on_malformed == "raise":
-            _check_labels(path, num_columns - 1, label_names)
+        if label_names:
+            _check_labels(path, num_columns, label_names, on_malformed, stats)
         total.rows += stats.rows
         total.skipped += stats.skipped
         for message in stats.first_errors:
@@ -64,13 +68,33 @@ def validate_files(
     return total
 
 
-def _check_labels(path: str, column: int, label_names: Sequence[str]) -> None:
+def _check_labels(
+    path: str,
+    num_columns: int,
+    label_names: Sequence[str],
+    on_malformed: str,
+    stats: pairs.ReadStats,
+) -> None:
+    """Checks the label (last) column of the well-formed rows; counts bad ones in `stats`.
+
+    In skip mode the graph's filter drops these rows too; counting them here keeps the
+    logged count equal to what training drops.
+    """
     allowed = set(label_names)
-    for line_number, row in enumerate(pairs.iter_rows(path, min_columns=column + 1), start=1):
-        if row[column] not in allowed:
-            raise pairs.MalformedRowError(
-                path, line_number, f"label {row[column]!r} is not one of {sorted(allowed)}"
-            )
+    column = num_columns - 1
+    seen = pairs.ReadStats()
+    for row in pairs.iter_rows(path, min_columns=num_columns, on_error="skip", stats=seen):
+        # Every line so far was either yielded or skipped, so this is the row's line number.
+        line_number = seen.rows + seen.skipped
+        if row[column] in allowed:
+            continue
+        error = pairs.MalformedRowError(
+            path, line_number, f"label {row[column]!r} is not one of {sorted(allowed)}"
+        )
+        if on_malformed == "raise":
+            raise error
+        stats.record_error(str(error))
+        stats.rows -= 1
 
 
 def _split_columns(lines: tf.Tensor, num_columns: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -131,6 +155,7 @@ def make_pair_dataset(
     on_malformed: str = "raise",
     length_bucketing: bool = True,
     input_context: tf.distribute.InputContext | None = None,
+    static_shapes: bool = False,
 ) -> tf.data.Dataset:
     """Builds the per-replica dataset of tokenized pair batches.
 
@@ -150,6 +175,9 @@ def make_pair_dataset(
         batch would be dropped); ignored with pad_to_max_length.
       input_context: from `distribute_datasets_from_function`; rows are sharded across input
         pipelines line by line, so it works with a single file.
+      seed: shuffle seed; None means DEFAULT_SHUFFLE_SEED, so the order is reproducible.
+      static_shapes: every batch has the same fully defined shape (TPUs compile one program
+        per shape): padded to max_seq_length, no length bucketing, partial batches dropped.
 
     Returns:
       A dataset of {column_name: side for each of column_names}, plus {"negatives": side with
@@ -175,7 +203,16 @@ def make_pair_dataset(
     dataset = dataset.interleave(tf.data.TextLineDataset, cycle_length=min(len(files), 8))
     if input_context and input_context.num_input_pipelines > 1:
         dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if input_context:
+        logging.info(
+            "input pipeline %d of %d: %d rows per replica batch, %d replica(s) in sync",
+            input_context.input_pipeline_id + 1,
+            input_context.num_input_pipelines,
+            batch_size,
+            input_context.num_replicas_in_sync,
+        )
     if is_training:
+        seed = DEFAULT_SHUFFLE_SEED if seed is None else seed
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
     if on_malformed == "skip":
@@ -197,6 +234,13 @@ def make_pair_dataset(
 
     dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     padded_shapes = tokenizer.row_padded_shapes(num_text_columns)
+    if static_shapes:
+        # The one unknown dimension of a row's features is its length.
+        padded_shapes = {
+            name: [tokenizer.max_seq_length if dim is None else dim for dim in shape]
+            for name, shape in padded_shapes.items()
+        }
+        drop_remainder, length_bucketing = True, False
     padding_values = {name: PADDING_ID for name in padded_shapes}
     if label_table is not None:
         padded_shapes["label"] = []
@@ -221,5 +265,6 @@ def make_pair_dataset(
     dataset = dataset.map(
         lambda batch: _features_from_batch(batch, column_names, num_hard_negatives),
         num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -26,6 +26,9 @@ class PairDataConfig(cfg.DataConfig):
       on_malformed: "raise" stops at the first bad row with its file and line; "skip" drops
         and counts bad rows.
       length_bucketing: batch rows of similar token length together (less padding).
+      seed: shuffle seed (None: pair_dataset.DEFAULT_SHUFFLE_SEED; the order is reproducible).
+      static_shapes: fixed batch shapes (padded to max_seq_length, no bucketing, partial
+        batches dropped), as TPUs need; None means on under a TPU strategy (train.py).
     """
 
     input_path: str = ""
@@ -37,6 +40,7 @@ class PairDataConfig(cfg.DataConfig):
     on_malformed: str = "raise"
     length_bucketing: bool = True
     seed: int | None = None
+    static_shapes: bool | None = None
 
 
 @dataclasses.dataclass
@@ -105,6 +109,7 @@ class XlingTask(base_task.Task):
             on_malformed=params.on_malformed,
             length_bucketing=params.length_bucketing,
             input_context=input_context,
+            static_shapes=bool(params.static_shapes),
         )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:

@@ -1,0 +1,264 @@
+"""Faults: SIGKILL + restart (same data order), SIGTERM checkpoint, NaN loss, bad data rows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import xling_tf  # noqa: F401
+from xling_tf.data.pair_dataset import make_pair_dataset
+from xling_tf.data.pairs import MalformedRowError
+from xling_tf.data_order import read_batch_log
+from xling_tf.faults import PREEMPTED_EXIT_CODE, NonFiniteLossError, NonFiniteLossGuard
+from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, run_python, synthetic_pairs, train_args, write_tsv
+
+
+def _overrides(train_steps: int, checkpoint_interval: int, steps_per_loop: int) -> str:
+    return (
+        f"trainer.train_steps={train_steps},trainer.checkpoint_interval={checkpoint_interval},"
+        f"trainer.steps_per_loop={steps_per_loop},trainer.summary_interval={steps_per_loop}"
+    )
+
+
+def _start_training(model_dir, train_path, overrides, batch_log, log_path) -> subprocess.Popen:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    args = train_args(model_dir, train_path, overrides, extra=[f"--batch_log={batch_log}"])
+    log = open(log_path, "w", encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def _wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=600) -> None:
+    """Polls the batch log until it shows `step` (the process is then still training)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(batch_log) and any(r.step >= step for r in read_batch_log(batch_log)):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"training exited ({process.returncode}) before step {step}")
+        time.sleep(0.02)
+    process.kill()
+    raise AssertionError(f"step {step} not reached in {timeout}s")
+
+
+def _checkpoint_steps(model_dir: str) -> list[int]:
+    return sorted(
+        int(name[len("ckpt-") : -len(".index")])
+        for name in os.listdir(model_dir)
+        if name.startswith("ckpt-") and name.endswith(".index")
+    )
+
+
+def _float_values(checkpoint: str) -> dict[str, np.ndarray]:
+    reader = tf.train.load_checkpoint(checkpoint)
+    values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    return {n: v for n, v in values.items() if np.issubdtype(np.asarray(v).dtype, np.floating)}
+
+
+# ---- SIGKILL, restart, same data order -------------------------------------------------------
+
+KILL_STEPS, KILL_INTERVAL = 200, 10
+
+
+@pytest.mark.slow
+def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tmp_path, corpus_dir):
+    train_path = os.path.join(corpus_dir, "train.tsv")
+    overrides = _overrides(KILL_STEPS, KILL_INTERVAL, steps_per_loop=5)
+    # Run A: uninterrupted.
+    log_a = str(tmp_path / "a.tsv")
+    run_python(
+        train_args(str(tmp_path / "a"), train_path, overrides, extra=[f"--batch_log={log_a}"])
+    )
+    batches_a = read_batch_log(log_a)
+    assert [r.step for r in batches_a] == list(range(1, KILL_STEPS + 1))
+
+    # Run B: SIGKILLed once a checkpoint exists and training has gone past it.
+    model_dir, log_b = str(tmp_path / "b"), str(tmp_path / "b.tsv")
+    process = _start_training(model_dir, train_path, overrides, log_b, tmp_path / "b1.log")
+    _wait_for_step(process, log_b, 2 * KILL_INTERVAL + 3)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    killed_at = max(r.step for r in read_batch_log(log_b))
+    assert killed_at < KILL_STEPS  # it really died mid-run
+    # Orbit saved at step 5 (the first block) and then every KILL_INTERVAL steps.
+    saved = _checkpoint_steps(model_dir)[-1]
+    assert KILL_INTERVAL < saved <= killed_at
+    # The newest checkpoint is complete: every variable reads back and is finite.
+    latest = tf.train.latest_checkpoint(model_dir)
+    assert latest.endswith(f"ckpt-{saved}")
+    assert all(np.isfinite(v).all() for v in _float_values(latest).values())
+
+    before_restart = len(read_batch_log(log_b))
+    restart = run_python(
+        train_args(model_dir, train_path, overrides, extra=[f"--batch_log={log_b}"])
+    )
+    assert f"restored from checkpoint: {latest}" in restart.stderr + restart.stdout
+    assert f"skipping {saved} batches" in restart.stderr
+    resumed = read_batch_log(log_b)[before_restart:]
+    # The restarted run trains steps saved+1 ... KILL_STEPS on exactly run A's batches.
+    assert [r.step for r in resumed] == list(range(saved + 1, KILL_STEPS + 1))
+    assert resumed == batches_a[saved:]
+    # (and before the kill, run B had seen run A's batches too)
+    assert read_batch_log(log_b)[:killed_at] == batches_a[:killed_at]
+
+
+# ---- SIGTERM (preemption) --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_at_the_interrupted_step(tmp_path, corpus_dir):
+    model_dir, batch_log = str(tmp_path / "run"), str(tmp_path / "batches.tsv")
+    # Checkpoints every 1000 steps only, so a checkpoint below that comes from the SIGTERM.
+    overrides = _overrides(5000, 1000, steps_per_loop=1)
+    process = _start_training(
+        model_dir, os.path.join(corpus_dir, "train.tsv"), overrides, batch_log, tmp_path / "log"
+    )
+    _wait_for_step(process, batch_log, 7)
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=120)
+    log = (tmp_path / "log").read_text(encoding="utf-8")
+    assert code == PREEMPTED_EXIT_CODE, log[-4000:]
+    last_trained = max(r.step for r in read_batch_log(batch_log))
+    assert 7 <= last_trained < 1000
+    # Orbit checkpoints after the first block (step 1), then every 1000 steps; the only other
+    # checkpoint is the SIGTERM one, at the step training had reached when it stopped.
+    assert _checkpoint_steps(model_dir) == [1, last_trained]
+    assert f"at step {last_trained}; exiting" in log
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+    assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == last_trained
+
+
+# ---- NaN / Inf loss --------------------------------------------------------------------------
+
+
+def test_guard_names_the_first_non_finite_step_and_task():
+    step = tf.Variable(0, dtype=tf.int64)
+    weights = tf.Variable([1.0, 2.0])
+    guard = NonFiniteLossGuard(
+        ["translation", "nli"], checkpoint_dir=None, variables=lambda: [weights]
+    )
+    for value, totals in [(5, [1.0, 2.0]), (6, [3.0, 4.0])]:
+        step.assign(value)
+        guard.record(step, [tf.constant(t) for t in totals])
+    guard.check(6)  # all finite: no error
+    step.assign(7)
+    guard.record(step, [tf.constant(3.0), tf.constant(np.nan)])
+    step.assign(8)  # a later bad step does not move the first one
+    guard.record(step, [tf.constant(np.inf), tf.constant(np.nan)])
+    with pytest.raises(NonFiniteLossError, match=r"at step 7 of task 'nli'.*no checkpoint"):
+        guard.check(8)
+
+
+def test_guard_reports_non_finite_weights_at_the_blocks_last_step():
+    weights = tf.Variable([1.0, np.inf])
+    guard = NonFiniteLossGuard([None], checkpoint_dir=None, variables=lambda: [weights])
+    guard.record(tf.Variable(3, dtype=tf.int64), [tf.constant(1.0)])
+    with pytest.raises(NonFiniteLossError, match=r"at step 3;") as error:
+        guard.check(3)
+    assert error.value.step == 3 and error.value.task is None
+
+
+@pytest.mark.slow
+def test_absurd_learning_rate_stops_with_the_step_and_keeps_the_finite_checkpoint(
+    tmp_path, corpus_dir
+):
+    model_dir = str(tmp_path / "run")
+    # SGD at 1e-3 for 6 steps, then at 1e30: the weights blow up within a few steps.
+    overrides = (
+        _overrides(30, 5, steps_per_loop=5) + ",trainer.optimizer_config.optimizer.type=sgd,"
+        "trainer.optimizer_config.learning_rate.type=stepwise,"
+        "trainer.optimizer_config.learning_rate.stepwise.boundaries=[6],"
+        "trainer.optimizer_config.learning_rate.stepwise.values=[0.001,1e30]"
+    )
+    result = run_python(
+        train_args(model_dir, os.path.join(corpus_dir, "train.tsv"), overrides), check=False
+    )
+    assert result.returncode != 0
+    match = re.search(r"NonFiniteLossError: non-finite training loss at step (\d+);", result.stderr)
+    assert match, result.stderr[-4000:]
+    bad_step = int(match.group(1))
+    # The rate is huge from the 8th update (optimizer iteration 7 > boundary 6) on.
+    assert 8 <= bad_step < 30
+    # Nothing at or after the bad step was saved; every checkpoint left is finite.
+    saved = _checkpoint_steps(model_dir)
+    assert saved and saved[-1] < bad_step and 5 in saved
+    assert f"the newest checkpoint is {model_dir}/ckpt-{saved[-1]})" in result.stderr
+    for step in saved:
+        values = _float_values(os.path.join(model_dir, f"ckpt-{step}"))
+        assert values and all(np.isfinite(v).all() for v in values.values()), step
+
+
+# ---- Malformed rows in data shards -----------------------------------------------------------
+
+
+@pytest.fixture
+def tokenizer(sentencepiece_model):
+    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
+
+
+@pytest.fixture
+def shards(tmp_path) -> tuple[str, list[str]]:
+    """Two shards of 10 rows; shard 1 has a bad row at line 4, shard 2 at lines 2 and 9."""
+    rows = synthetic_pairs(20, seed=4)
+    first = [list(r) for r in rows[:10]]
+    second = [list(r) for r in rows[10:]]
+    first[3] = ["only one column"]
+    second[1] = [first[0][0], "   "]
+    second[8] = ["", "vide"]
+    paths = [
+        write_tsv(str(tmp_path / "shard-00000.tsv"), first),
+        write_tsv(str(tmp_path / "shard-00001.tsv"), second),
+    ]
+    return str(tmp_path / "shard-*.tsv"), paths
+
+
+def test_malformed_row_in_a_shard_fails_with_file_and_line(shards, tokenizer):
+    pattern, paths = shards
+    with pytest.raises(MalformedRowError, match=rf"^{paths[0]}:4: expected at least 2"):
+        make_pair_dataset(pattern, tokenizer, batch_size=4, on_malformed="raise")
+
+
+def test_malformed_rows_in_shards_are_skipped_counted_and_logged(shards, tokenizer, caplog):
+    pattern, paths = shards
+    with caplog.at_level(logging.WARNING):
+        dataset = make_pair_dataset(
+            pattern, tokenizer, batch_size=1, is_training=False, on_malformed="skip"
+        )
+    messages = caplog.text
+    assert f"{paths[0]}:4:" in messages
+    assert f"{paths[1]}:2: column 2 is whitespace only" in messages
+    assert f"{paths[1]}:9: column 1 is empty" in messages
+    assert "3 malformed rows skipped" in messages and "(kept 17)" in messages
+    # The graph drops the same rows the log counted.
+    assert sum(1 for _ in dataset) == 17
+
+
+def test_bad_labels_are_counted_in_skip_mode(tmp_path, tokenizer, caplog):
+    rows = [("a cat", "le chat", "entailment"), ("a dog", "le chien", "maybe")] * 3
+    path = write_tsv(str(tmp_path / "nli.tsv"), rows)
+    kwargs = dict(
+        input_path=path,
+        tokenizer=tokenizer,
+        batch_size=1,
+        label_names=("entailment", "contradiction"),
+        is_training=False,
+    )
+    with pytest.raises(MalformedRowError, match=rf"^{path}:2: label 'maybe'"):
+        make_pair_dataset(**kwargs, on_malformed="raise")
+    with caplog.at_level(logging.WARNING):
+        dataset = make_pair_dataset(**kwargs, on_malformed="skip")
+    assert f"{path}:4: label 'maybe'" in caplog.text
+    assert "3 malformed rows skipped" in caplog.text and "(kept 3)" in caplog.text
+    assert [int(b["label"][0]) for b in dataset] == [0, 0, 0]

@@ -1,0 +1,149 @@
+"""Training faults handled on purpose: non-finite losses and preemption (SIGTERM).
+
+A NaN/Inf loss must stop training *before* the next checkpoint is written, otherwise the
+newest checkpoint (the one a restart or an export picks) holds NaN weights. Orbit runs its
+train actions after each `steps_per_loop` block and saves the checkpoint after them, so an
+action that raises keeps the NaN weights off disk. The step is found in the graph
+(`NonFiniteLossGuard.record`, run after every step), so the error names the exact step (and
+task, in multi-task training) even when a block runs hundreds of steps.
+
+SIGTERM (what Kubernetes, Borg and Cloud TPU preemption send before killing) sets a flag; the
+next train action saves a checkpoint at the current step and exits, so a restart loses no
+steps. Multi-worker runs use Model Garden's coordinated `SaveCheckpointIfPreempted` action
+instead (all workers must take part in a save).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+import tensorflow as tf
+from absl import logging
+
+# Exit code after a preemption save: 128 + SIGTERM, what a process killed by SIGTERM reports,
+# so supervisors that restart on failure restart it.
+PREEMPTED_EXIT_CODE = 128 + signal.SIGTERM
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or Inf; the message names the step (and task)."""
+
+    def __init__(self, step: int, task: str | None, checkpoint: str | None):
+        where = f"at step {step}" + (f" of task {task!r}" if task else "")
+        kept = f"the newest checkpoint is {checkpoint}" if checkpoint else "no checkpoint exists"
+        super().__init__(
+            f"non-finite training loss {where}; stopped without saving a checkpoint "
+            f"({kept}). Lower the learning rate or check the data of that step."
+        )
+        self.step = step
+        self.task = task
+
+
+class NonFiniteLossGuard:
+    """Records the first step whose loss is NaN/Inf (in the graph); raises after the block.
+
+    Args:
+      task_names: names of the losses passed to `record`, in order (one name, or None, for a
+        single-task run: its name is then left out of the error).
+      checkpoint_dir: where checkpoints go (named in the error).
+      variables: returns the trainable variables (built lazily); they are also checked
+        before a checkpoint may be written, since the update made by the last step of a
+        block is only seen by the next step's loss.
+
+    Create it inside the strategy scope: its two int64 variables are mirrored.
+    """
+
+    def __init__(
+        self,
+        task_names: Sequence[str | None],
+        checkpoint_dir: str | None,
+        variables: Callable[[], Sequence[tf.Variable]] | None = None,
+    ):
+        self._task_names = list(task_names)
+        self._checkpoint_dir = checkpoint_dir
+        self._variables = variables
+        self._first_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step")
+        self._first_task = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_task")
+
+    def record(self, global_step: tf.Variable, loss_totals: Sequence[tf.Tensor]) -> None:
+        """Called in cross-replica context after each step, with each task's running loss sum.
+
+        A `Mean` metric's total turns NaN/Inf at the first bad step and stays so until the
+        block ends and resets it, so the first step it is seen non-finite is the bad step.
+        """
+        finite = tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in loss_totals])
+        bad = tf.logical_and(self._first_step < 0, tf.logical_not(tf.reduce_all(finite)))
+        step = tf.cast(global_step, tf.int64)
+        self._first_step.assign(tf.where(bad, step, self._first_step))
+        task = tf.argmin(tf.cast(finite, tf.int64), output_type=tf.int64)
+        self._first_task.assign(tf.where(bad, task, self._first_task))
+
+    def check(self, global_step: int | None = None) -> None:
+        """Raises NonFiniteLossError if a step of the last block had a non-finite loss.
+
+        Non-finite weights after a block whose losses were all finite are reported at
+        `global_step` (the block's last step, whose update produced them).
+        """
+        step = int(self._first_step.numpy())
+        if step < 0 and self._variables and not variables_are_finite(self._variables()):
+            step = int(global_step) if global_step is not None else 0
+        if step < 0:
+            return
+        index = int(self._first_task.numpy())
+        task = self._task_names[index] if 0 <= index < len(self._task_names) else None
+        latest = tf.train.latest_checkpoint(self._checkpoint_dir) if self._checkpoint_dir else None
+        error = NonFiniteLossError(step, task, latest)
+        logging.error("%s", error)
+        raise error
+
+
+def variables_are_finite(variables: Sequence[tf.Variable]) -> bool:
+    """True when every element of every variable is finite (not NaN, not +-Inf)."""
+    return all(bool(tf.reduce_all(tf.math.is_finite(v)).numpy()) for v in variables)
+
+
+class PreemptionSaver:
+    """On SIGTERM: checkpoint at the current step, then exit with PREEMPTED_EXIT_CODE.
+
+    `install()` replaces the SIGTERM handler (main thread only); the handler only sets a flag,
+    because a step running in TensorFlow cannot be interrupted safely. Orbit calls the saver
+    (a train action) after each block, so the checkpoint is at most `steps_per_loop` steps
+    after the signal, at the step training reached, not at the last checkpoint interval.
+
+    Args:
+      checkpoint_manager: the run's `tf.train.CheckpointManager`.
+      global_step: the trainer's step variable.
+    """
+
+    def __init__(self, checkpoint_manager: tf.train.CheckpointManager, global_step: tf.Variable):
+        self._checkpoint_manager = checkpoint_manager
+        self._global_step = global_step
+        self._signalled = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        logging.warning("signal %d received: checkpointing after the current block", signum)
+        self._signalled = True
+
+    def __call__(self, train_output: Any) -> None:
+        if not self._signalled:
+            return
+        step = int(self._global_step.numpy())
+        path = self._checkpoint_manager.save(checkpoint_number=step, check_interval=False)
+        logging.warning("preempted: saved checkpoint %s at step %d; exiting", path, step)
+        # Raised through orbit's loop: the controller's final save must not run after this.
+        raise SystemExit(PREEMPTED_EXIT_CODE)
+
+
+def checkpoint_step(model_dir: str) -> int:
+    """The global step of the newest checkpoint in `model_dir` (0 if there is none)."""
+    path = tf.train.latest_checkpoint(model_dir)
+    if not path:
+        return 0
+    return int(tf.train.load_variable(path, "global_step/.ATTRIBUTES/VARIABLE_VALUE"))
