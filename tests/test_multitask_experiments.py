@@ -58,8 +58,13 @@ def test_main_job_default_is_multitask_and_translation_only_is_its_ablation():
     multi_trainer, single_trainer = multi.trainer.as_dict(), single.trainer.as_dict()
     assert multi_trainer == single_trainer
     assert multi.trainer.task_sampler.type == "round_robin"
-    for routine in multi.task.task_routines:  # one shared model config everywhere
-        assert routine.task_config.model.as_dict() == multi.task.model.as_dict()
+    for routine in multi.task.task_routines:  # one model config; response ranks one way
+        model = routine.task_config.model.as_dict()
+        bidirectional = model.pop("bidirectional")
+        shared = multi.task.model.as_dict()
+        shared.pop("bidirectional")
+        assert model == shared
+        assert bidirectional == (not routine.task_name.startswith("response_"))
 
 
 def test_one_model_covers_every_configured_language():

@@ -19,6 +19,7 @@ Data paths are left empty: pass them with --params_override or a YAML --config_f
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from xling_tf.configs.model import DualEncoderConfig, EncoderConfig, TokenizerConfig
@@ -188,7 +189,11 @@ def _multitask_experiment(
 
     task_routines = []
     for name, (task_config, weight) in routines.items():
-        task_config.model = model  # one tokenizer + encoder config everywhere
+        # One tokenizer + encoder config everywhere; each task keeps its loss direction
+        # (response ranking scores input -> reply only, translation both ways).
+        bidirectional = task_config.model.bidirectional
+        task_config.model = copy.deepcopy(model)
+        task_config.model.bidirectional = bidirectional
         task_routines.append(task_routine(name, task_config, weight))
     return XlingMultiTaskExperimentConfig(
         task=XlingMultiTaskConfig(model=model, task_routines=tuple(task_routines)),
