@@ -69,13 +69,7 @@ def _poll_proc_status(pid: int, peaks: dict[str, float], stop: threading.Event) 
 def measure_embed(
     model: str, input_path: str, output_path: str, batch_size: int
 ) -> dict[str, float]:
-    """Runs `xling-tf embed` in a child process.
-
-    Returns:
-      {"peak_rss_mib": ru_maxrss, "wall_s": seconds, and where /proc exists
-       "peak_anon_mib", "peak_file_mib": peaks of RssAnon / RssFile}.
-    """
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    """Runs `xling-tf embed` in a child process; returns what `measure_child` returns."""
     command = [
         sys.executable,
         "-m",
@@ -91,9 +85,23 @@ def measure_embed(
         str(batch_size),
         "--quiet",
     ]
+    return measure_child(command)
+
+
+def measure_child(command: list[str], cwd: str = REPO) -> dict[str, float]:
+    """Runs `command` in a child process and measures its memory and wall time.
+
+    Returns:
+      {"peak_rss_mib": ru_maxrss, "wall_s": seconds, and where /proc exists
+       "peak_anon_mib", "peak_file_mib": peaks of RssAnon / RssFile}.
+
+    Raises:
+      RuntimeError: if the child exits non-zero (with the tail of its output).
+    """
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     started = time.time()
     child = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     peaks: dict[str, float] = {}
     stop = threading.Event()
@@ -101,8 +109,18 @@ def measure_embed(
     poller.start()
     # wait4 gives the rusage of this child alone; RUSAGE_CHILDREN would be the maximum over
     # every child waited for so far, which hides a smaller later run. Reading the pipes
-    # first keeps a chatty child from blocking on a full pipe.
-    stdout, stderr = child.stdout.read(), child.stderr.read()
+    # first keeps a chatty child from blocking on a full pipe (stderr in a thread, so a
+    # child that fills it while stdout is being read cannot block either).
+    assert child.stdout is not None and child.stderr is not None
+    stderr_chunks: list[bytes] = []
+    stderr_reader = threading.Thread(
+        target=lambda: stderr_chunks.append(child.stderr.read()),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    stderr_reader.start()
+    stdout = child.stdout.read()
+    stderr_reader.join()
+    stderr = b"".join(stderr_chunks)
     _, status, usage = os.wait4(child.pid, 0)
     stop.set()
     poller.join()

@@ -1,0 +1,398 @@
+r"""Training examples/s of the `demo` experiment vs Model Garden's own DualEncoder, and FLOP/s.
+
+  flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/train_throughput.py \
+      --model /tmp/democlone/exports/demo-en-fr [--warmup_steps 5 --steps 30]
+
+One process, one run, on the same data, batch, sequence length and optimizer:
+
+* `xling demo`: our TranslationRankingTask (`--experiment demo`), batches length-bucketed
+  and padded to their own longest row (at most 48 tokens): what `xling-tf train` runs.
+* `xling demo, padded 48`: the same task with every batch padded to 48 and no bucketing,
+  the shape Model Garden's DualEncoder needs.
+* `MG DualEncoder`: `official.nlp.modeling.models.DualEncoder` over
+  `official.nlp.modeling.networks.BertEncoder` of the same depth, width, heads, FFN, dropout
+  and pre-norm, trained by Model Garden's `official.nlp.tasks.dual_encoder.DualEncoderTask`
+  (bidirectional in-batch softmax with the same scale 20 and margin 0.1).
+
+Both read the same Bible en-fr training pairs
+(`xling_tf.data.bible.build_translation_corpus(data_dir, "en", "fr").train_path`), tokenized by
+the same in-graph SentencePiece model (the one inside `--model`, so no vocabulary is trained
+here) through the same `xling_tf.data.pair_dataset` pipeline, with the demo's AdamW
+(warm-up + linear decay) from `task.create_optimizer`. Each configuration runs in float32
+and in mixed bfloat16 (Keras policy set before the model is built); a configuration that
+fails is reported with its error instead of a number. Each one takes `--warmup_steps` steps
+(tracing, shuffle buffer fill) and is then timed over `--steps` steps.
+
+FLOPs are counted analytically for the matmuls only (embedding lookups, layer norms, softmax
+and GELU are left out), forward pass per sentence of padded length T, width H, FFN width F,
+L layers:
+
+    L * (8 T H^2        Q, K, V and output projections
+         + 4 T^2 H      attention scores and the weighted sum of values
+         + 4 T H F)     the two FFN matmuls
+    + head            ours: 2 H D (mean-pooled projection to D=512);
+                      MG: 2 H^2 (tanh pooler on [CLS])
+
+and per batch of B pairs 2 B^2 D' for the similarity matrix (D' the output width). A training
+step costs 3x the forward pass (backward = 2x forward), over 2 sentences per example. T is
+the padded length of each timed batch (read from the batch), so these are the FLOPs the CPU
+actually executes, padding included. Achieved FLOP/s are divided by the peak of `tf.matmul`
+on 2048 x 2048 matrices of the same dtype measured in this run (best of 10 calls,
+before and after the training runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import xling_tf  # noqa: E402,F401  (selects tf_keras before TensorFlow loads Keras)
+from xling_tf.configs import experiments  # noqa: E402
+from xling_tf.data.pair_dataset import make_pair_dataset  # noqa: E402
+from xling_tf.evaluation.retrieval import format_table  # noqa: E402
+from xling_tf.modeling.factory import build_tokenizer  # noqa: E402
+
+import bench_common  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+from flops import ModelShape, train_step_flops  # noqa: E402
+from official.core import task_factory  # noqa: E402
+from official.modeling import performance  # noqa: E402
+from official.nlp.configs import encoders  # noqa: E402
+from official.nlp.tasks import dual_encoder as mg_dual_encoder  # noqa: E402
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def measure_matmul_peak(dtype: tf.DType, size: int = 2048, repeats: int = 10) -> float:
+    """Best FLOP/s of tf.matmul on two [size, size] matrices of `dtype` (2 size^3 FLOPs)."""
+    a = tf.random.normal([size, size], dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[0, :1], tf.float32)))
+    matmul(a, b).numpy()  # trace and warm up
+    seconds = bench_common.best_time(lambda: matmul(a, b).numpy(), repeats)
+    return 2 * size**3 / seconds
+
+
+def demo_params(train_path: str, sentencepiece_model: str, padded: bool):
+    """The `demo` experiment reading `train_path` with an existing SentencePiece model."""
+    params = experiments.demo()
+    params.override(
+        {
+            "task": {
+                "train_data": {
+                    "input_path": train_path,
+                    "length_bucketing": not padded,
+                    "seed": 1,
+                },
+                "model": {
+                    "tokenizer": {
+                        "sentencepiece_model_file": sentencepiece_model,
+                        "pad_to_max_length": padded,
+                    }
+                },
+            }
+        },
+        is_strict=True,
+    )
+    return params
+
+
+def build_xling(params) -> tuple[Any, tf_keras.Model, tf.data.Dataset, ModelShape]:
+    """Our task, its DualEncoder and its training dataset (as `xling-tf train` builds them)."""
+    task = task_factory.get_task(params.task)
+    model = task.build_model()
+    dataset = task.build_inputs(params.task.train_data)
+    encoder = params.task.model.encoder
+    shape = ModelShape(
+        num_layers=encoder.num_layers,
+        hidden_size=encoder.hidden_size,
+        inner_dim=encoder.inner_dim,
+        head_flops=2 * encoder.hidden_size * encoder.output_dim,
+        output_dim=encoder.output_dim,
+    )
+    return task, model, dataset, shape
+
+
+def _to_model_garden_features(batch: dict[str, dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
+    """Our {"left": side, "right": side} batch -> DualEncoder's flat left_*/right_* inputs."""
+    features = {}
+    for side in ("left", "right"):
+        word_ids = batch[side]["input_word_ids"]
+        features[f"{side}_word_ids"] = word_ids
+        features[f"{side}_mask"] = batch[side]["input_mask"]
+        features[f"{side}_type_ids"] = tf.zeros_like(word_ids)
+    return features
+
+
+def build_model_garden(params) -> tuple[Any, tf_keras.Model, tf.data.Dataset, ModelShape]:
+    """Model Garden's DualEncoderTask over a BertEncoder shaped like our demo encoder.
+
+    Its data are our padded-to-max batches (same rows, tokens and shuffle), renamed to the
+    flat left_*/right_* features DualEncoder takes.
+    """
+    ours = params.task.model
+    bert = encoders.EncoderConfig(
+        type="bert",
+        bert=encoders.BertEncoderConfig(
+            vocab_size=ours.tokenizer.vocab_size,
+            hidden_size=ours.encoder.hidden_size,
+            num_layers=ours.encoder.num_layers,
+            num_attention_heads=ours.encoder.num_attention_heads,
+            intermediate_size=ours.encoder.inner_dim,
+            hidden_activation=ours.encoder.inner_activation,
+            dropout_rate=ours.encoder.dropout_rate,
+            attention_dropout_rate=ours.encoder.attention_dropout_rate,
+            max_position_embeddings=ours.tokenizer.max_seq_length,
+            norm_first=ours.encoder.norm_first,
+        ),
+    )
+    config = mg_dual_encoder.DualEncoderConfig(
+        model=mg_dual_encoder.ModelConfig(
+            max_sequence_length=ours.tokenizer.max_seq_length,
+            normalize=ours.normalize,
+            logit_scale=ours.logit_scale,
+            logit_margin=ours.logit_margin,
+            bidirectional=ours.bidirectional,
+            encoder=bert,
+        )
+    )
+    task = mg_dual_encoder.DualEncoderTask(config)
+    model = task.build_model()
+    data = params.task.train_data
+    dataset = make_pair_dataset(
+        data.input_path,
+        tokenizer=build_tokenizer(ours.tokenizer),
+        batch_size=data.global_batch_size,
+        shuffle_buffer_size=data.shuffle_buffer_size,
+        seed=data.seed,
+        length_bucketing=False,
+    ).map(_to_model_garden_features)
+    hidden = ours.encoder.hidden_size
+    shape = ModelShape(
+        num_layers=ours.encoder.num_layers,
+        hidden_size=hidden,
+        inner_dim=ours.encoder.inner_dim,
+        head_flops=2 * hidden * hidden,
+        output_dim=hidden,
+    )
+    return task, model, dataset, shape
+
+
+def _seq_length(batch: Any) -> tf.Tensor:
+    word_ids = batch["left"]["input_word_ids"] if "left" in batch else batch["left_word_ids"]
+    return tf.shape(word_ids)[1]
+
+
+def time_training(
+    task: Any,
+    model: tf_keras.Model,
+    dataset: tf.data.Dataset,
+    params,
+    warmup_steps: int,
+    steps: int,
+) -> dict[str, Any]:
+    """Runs `task.train_step` on `dataset`; times `steps` steps after `warmup_steps`.
+
+    Returns:
+      {"seconds": timed wall time, "seq_lengths": padded T of each timed batch, "loss": last}.
+    """
+    optimizer = task.create_optimizer(params.trainer.optimizer_config, params.runtime)
+    metrics = task.build_metrics(training=True)
+    iterator = iter(dataset)
+
+    @tf.function
+    def train_step(iterator):
+        batch = next(iterator)
+        logs = task.train_step(batch, model=model, optimizer=optimizer, metrics=metrics)
+        return _seq_length(batch), logs[task.loss]
+
+    for _ in range(warmup_steps):
+        train_step(iterator)[1].numpy()
+    seq_lengths = []
+    started = time.perf_counter()
+    loss = float("nan")
+    for _ in range(steps):
+        seq_length, loss_tensor = train_step(iterator)
+        seq_lengths.append(int(seq_length.numpy()))
+        loss = float(loss_tensor.numpy())
+    return {"seconds": time.perf_counter() - started, "seq_lengths": seq_lengths, "loss": loss}
+
+
+def _error_summary(error: Exception) -> str:
+    """The most telling line of an exception: Keras wraps the real op error in many lines."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    causes = [line for line in lines if "Error: " in line]
+    return f"{type(error).__name__}: {(causes or lines or [''])[-1][:300]}"
+
+
+Builder = Callable[[Any], tuple[Any, tf_keras.Model, tf.data.Dataset, ModelShape]]
+
+
+def run_configuration(
+    name: str, builder: Builder, params, precision: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Builds and times one model at one precision; failures become an "error" row."""
+    row: dict[str, Any] = {"model": name, "precision": precision}
+    # Keras reads the global policy when layers are built, so set it before building.
+    performance.set_mixed_precision_policy(tf.bfloat16 if precision == "bfloat16" else tf.float32)
+    tf_keras.backend.clear_session()
+    try:
+        task, model, dataset, shape = builder(params)
+        timing = time_training(task, model, dataset, params, args.warmup_steps, args.steps)
+    except Exception as error:  # noqa: BLE001  (a failing peer is a result, not a crash)
+        message = _error_summary(error)
+        print(f"{name} {precision} FAILED: {message}", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        row["error"] = message
+        return row
+    finally:
+        performance.set_mixed_precision_policy(tf.float32)
+    batch_size = params.task.train_data.global_batch_size
+    flops = sum(train_step_flops(shape, batch_size, t) for t in timing["seq_lengths"])
+    row.update(
+        examples_per_s=args.steps * batch_size / timing["seconds"],
+        mean_seq_length=sum(timing["seq_lengths"]) / len(timing["seq_lengths"]),
+        gflop_per_s=flops / timing["seconds"] / 1e9,
+        loss=timing["loss"],
+    )
+    print(f"{name} {precision}: {row}", file=sys.stderr, flush=True)
+    return row
+
+
+def _format(value: Any, spec: str) -> str:
+    """`value` formatted with `spec` if it is a float, as is otherwise; "" for None."""
+    if value is None:
+        return ""
+    return format(value, spec) if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
+    parser.add_argument("--data_dir", default=bench_common.DEFAULT_DATA_DIR)
+    parser.add_argument("--warmup_steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--output_name", default="train_throughput", help="results/<name>.md")
+    args = parser.parse_args(argv)
+    sentencepiece_model = os.path.join(args.model, "assets", "sentencepiece.model")
+    if not os.path.exists(sentencepiece_model):
+        parser.error(f"{sentencepiece_model} not found: --model must be a SentencePiece export")
+    train_path = os.path.join(bench_common.bible_pair_dir(args.data_dir, "en", "fr"), "train.tsv")
+    precisions = [p for p in args.precisions.split(",") if p]
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            parser.error(f"--precisions: {precision!r} is not one of {PRECISIONS}")
+
+    # Measured before and after the training runs; the larger is the less disturbed one.
+    peaks = {p: measure_matmul_peak(tf.dtypes.as_dtype(p)) for p in PRECISIONS}
+    print(f"matmul peak GFLOP/s: { {p: v / 1e9 for p, v in peaks.items()} }", file=sys.stderr)
+
+    bucketed = demo_params(train_path, sentencepiece_model, padded=False)
+    padded = demo_params(train_path, sentencepiece_model, padded=True)
+    configurations: list[tuple[str, Builder, Any]] = [
+        ("xling demo (bucketed)", build_xling, bucketed),
+        ("xling demo, padded 48", build_xling, padded),
+        ("MG DualEncoder, padded 48", build_model_garden, padded),
+    ]
+    rows = []
+    for precision in precisions:
+        for name, builder, params in configurations:
+            rows.append(run_configuration(name, builder, params, precision, args))
+
+    for p in PRECISIONS:
+        peaks[p] = max(peaks[p], measure_matmul_peak(tf.dtypes.as_dtype(p)))
+    for row in rows:
+        if "gflop_per_s" in row:
+            row["peak_share"] = row["gflop_per_s"] * 1e9 / peaks[row["precision"]]
+
+    def rate(name: str, precision: str) -> float | None:
+        for row in rows:
+            if row["model"] == name and row["precision"] == precision:
+                return row.get("examples_per_s")
+        return None
+
+    ratios = []
+    for numerator, denominator, label in [
+        (
+            ("xling demo, padded 48", "float32"),
+            ("MG DualEncoder, padded 48", "float32"),
+            "ours / MG, same padded shapes, float32",
+        ),
+        (
+            ("xling demo (bucketed)", "float32"),
+            ("MG DualEncoder, padded 48", "float32"),
+            "ours as trained (bucketed) / MG, float32",
+        ),
+        (
+            ("xling demo (bucketed)", "bfloat16"),
+            ("MG DualEncoder, padded 48", "float32"),
+            "ours as trained (bucketed, bf16 = demo default) / MG float32",
+        ),
+        (
+            ("xling demo, padded 48", "bfloat16"),
+            ("MG DualEncoder, padded 48", "bfloat16"),
+            "ours / MG, same padded shapes, bfloat16",
+        ),
+        (
+            ("xling demo (bucketed)", "bfloat16"),
+            ("xling demo (bucketed)", "float32"),
+            "ours: bfloat16 / float32",
+        ),
+    ]:
+        top, bottom = rate(*numerator), rate(*denominator)
+        ratios.append(
+            {"ratio": label, "value": f"{top / bottom:.2f}x" if top and bottom else "n/a"}
+        )
+
+    columns = ["model", "precision", "examples_per_s", "mean_seq_length", "gflop_per_s"]
+    table = format_table(
+        [
+            {
+                **{key: _format(row.get(key), ".1f") for key in columns},
+                "peak_share": _format(row.get("peak_share"), ".1%"),
+                "error": row.get("error", ""),
+            }
+            for row in rows
+        ],
+        [*columns, "peak_share", "error"],
+    )
+    peak_table = format_table(
+        [{"dtype": p, "tf.matmul 2048^2 GFLOP/s": f"{v / 1e9:.0f}"} for p, v in peaks.items()],
+        ["dtype", "tf.matmul 2048^2 GFLOP/s"],
+    )
+    ratio_table = format_table(ratios, ["ratio", "value"])
+    body = "\n\n".join(
+        [
+            f"Batch {bucketed.task.train_data.global_batch_size} pairs, max 48 tokens, "
+            f"{args.warmup_steps} warm-up steps then {args.steps} timed steps per row; "
+            f"data {train_path}.",
+            peak_table,
+            table,
+            ratio_table,
+        ]
+    )
+    notes = (
+        "examples/s = pairs per second. mean_seq_length = mean padded length T of the timed "
+        "batches. GFLOP/s counts matmul FLOPs analytically (formula in the docstring of "
+        "benchmarks/train_throughput.py), padding included; peak share = that / the tf.matmul "
+        "peak of the same dtype."
+    )
+    print(peak_table + "\n\n" + table + "\n\n" + ratio_table)
+    path = bench_common.write_result(
+        args.output_name, "Training throughput: xling demo vs Model Garden DualEncoder", body, notes
+    )
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

