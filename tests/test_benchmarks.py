@@ -120,3 +120,35 @@ def test_read_tsv_pairs_names_file_and_line(tmp_path):
     assert bench_common.read_tsv_pairs(str(path), limit=2) == (["a", "c"], ["b", "d"])
     with pytest.raises(ValueError, match=r"pairs.tsv:3: expected source<TAB>target"):
         bench_common.read_tsv_pairs(str(path))
+
+
+@pytest.mark.slow
+def test_rebuilt_encoder_reproduces_the_export(exported_model):
+    # benchmarks/exported_model.py, under another name than the `exported_model` fixture.
+    from xling_tf.inference import load_text_encoder
+
+    import exported_model as rebuilt_lib
+    import tensorflow as tf
+
+    texts = ["the cat runs", "le chat court", "the big red dog sleeps by the river", ""]
+    served = load_text_encoder(exported_model)
+    float32 = rebuilt_lib.RebuiltTextEncoder(exported_model, "float32")
+    # The tiny test run trains in float32, so the float32 rebuild is the same computation.
+    assert rebuilt_lib.check_against_export(float32, served, texts) > 0.99999
+    np.testing.assert_allclose(np.linalg.norm(float32(texts), axis=1), 1.0, rtol=1e-5)
+    xla = rebuilt_lib.RebuiltTextEncoder(
+        exported_model, "float32", pad_to_max_length=True, jit_compile=True
+    )
+    assert rebuilt_lib.check_against_export(xla, served, texts) > 0.9999
+    bfloat16 = rebuilt_lib.RebuiltTextEncoder(exported_model, "mixed_bfloat16")
+    assert bfloat16.encoder.compute_dtype == "bfloat16"
+    assert 0.95 < rebuilt_lib.check_against_export(bfloat16, served, texts) < 1.0
+    # Cutting to 4 tokens ([CLS] + 2 pieces + [SEP]) changes the long sentence only.
+    short = rebuilt_lib.RebuiltTextEncoder(exported_model, "float32", max_seq_length=4)
+    assert short.tokenize(tf.constant(texts[2:3]))["input_word_ids"].shape[1] == 4
+    assert float(short(texts[2:3])[0] @ float32(texts[2:3])[0]) < 0.9999
+    exported_length = rebuilt_lib.read_layer_configs(exported_model)[rebuilt_lib.TOKENIZER_NODE][
+        "config"
+    ]["max_seq_length"]
+    with pytest.raises(ValueError, match="max_seq_length"):
+        rebuilt_lib.RebuiltTextEncoder(exported_model, max_seq_length=exported_length + 1)
