@@ -124,10 +124,9 @@ def test_read_tsv_pairs_names_file_and_line(tmp_path):
 
 @pytest.mark.slow
 def test_rebuilt_encoder_reproduces_the_export(exported_model):
-    # benchmarks/exported_model.py, under another name than the `exported_model` fixture.
     from xling_tf.inference import load_text_encoder
 
-    import exported_model as rebuilt_lib
+    import exported_model as rebuilt_lib  # benchmarks/exported_model.py, not the fixture
     import tensorflow as tf
 
     texts = ["the cat runs", "le chat court", "the big red dog sleeps by the river", ""]
