@@ -50,7 +50,6 @@ def test_a_few_mixed_precision_steps_on_cpu(tmp_path, corpus_dir, dtype):
     train_path = os.path.join(corpus_dir, "train.tsv")
     result = run_python(["-c", _TRAIN_SCRIPT, model_dir, train_path, dtype])
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert f"mixed precision: {dtype}" in result.stderr
 
     # Layers compute in the mixed dtype; their variables stay float32.
     assert f"mixed_{dtype}" in report["policies"]
@@ -70,5 +69,5 @@ def test_a_few_mixed_precision_steps_on_cpu(tmp_path, corpus_dir, dtype):
         assert reader.get_tensor(LOSS_SCALE) > 0
     else:
         assert not any("loss_scale" in name for name in names)
-    weights = [n for n in names if n.startswith("model/") and "OPTIMIZER_SLOT" not in n]
+    weights = [n for n in names if n.startswith("encoder/") and "OPTIMIZER_SLOT" not in n]
     assert weights and all(reader.get_tensor(n).dtype.name == "float32" for n in weights)

@@ -110,7 +110,7 @@ def test_two_workers_agree_on_weights_and_split_the_global_batch(tmp_path, corpu
     assert os.path.dirname(other).startswith(str(tmp_path / "tmp1"))
     chief_values, other_values = _checkpoint_values(chief), _checkpoint_values(other)
     assert chief_values.keys() == other_values.keys()
-    weights = [name for name in chief_values if name.startswith("model/")]
+    weights = [name for name in chief_values if name.startswith("encoder/")]
     assert len(weights) > 10
     for name, value in chief_values.items():
         np.testing.assert_array_equal(value, other_values[name], err_msg=name)

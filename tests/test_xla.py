@@ -28,7 +28,8 @@ def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir):
         env={"TF_CPP_MIN_LOG_LEVEL": "0"},
     )
     log = result.stdout + result.stderr
-    assert "'enable_xla': True" in log  # the flag reached runtime.enable_xla
+    with open(os.path.join(model_dir, "params.yaml"), encoding="utf-8") as f:
+        assert "  enable_xla: true\n" in f.read()  # --jit_compile sets runtime.enable_xla
     assert "train step compiled with XLA: True" in log
     assert "Compiled cluster using XLA!" in log
     losses = read_scalars(os.path.join(model_dir, "train"), "training_loss")

@@ -28,7 +28,7 @@ class PairDataConfig(cfg.DataConfig):
       length_bucketing: batch rows of similar token length together (less padding).
       seed: shuffle seed (None: pair_dataset.DEFAULT_SHUFFLE_SEED; the order is reproducible).
       static_shapes: fixed batch shapes (padded to max_seq_length, no bucketing, partial
-        batches dropped), as TPUs need; None means on under a TPU strategy (train.py).
+        batches dropped), as TPUs need; None: on under TPU and multi-worker strategies (train.py).
     """
 
     input_path: str = ""
