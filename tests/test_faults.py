@@ -20,6 +20,7 @@ from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextToken
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_multitask import multitask_data as _multitask_data  # noqa: F401  (a fixture)
 
 from conftest import REPO, run_python, synthetic_pairs, train_args, write_tsv
 
@@ -262,3 +263,45 @@ def test_bad_labels_are_counted_in_skip_mode(tmp_path, tokenizer, caplog):
     assert f"{path}:4: label 'maybe'" in caplog.text
     assert "3 malformed rows skipped" in caplog.text and "(kept 3)" in caplog.text
     assert [int(b["label"][0]) for b in dataset] == [0, 0, 0]
+
+
+# Multi-task: the same guard names the task whose step produced the non-finite loss.
+_MULTITASK_NAN_SCRIPT = """
+import sys
+from absl import logging
+from official.core import exp_factory
+from xling_tf import train
+model_dir, translation, quick_thought, response, nli = sys.argv[1:6]
+params = exp_factory.get_exp_config("tiny_multitask")
+paths = {"translation_en_fr": translation, "quick_thought_en": quick_thought,
+         "response_en": response, "nli_en": nli}
+for routine in params.task.task_routines:
+    routine.task_config.train_data.input_path = paths[routine.task_name]
+params.override({"trainer": {
+    "train_steps": 40, "steps_per_loop": 4, "summary_interval": 4, "checkpoint_interval": 4,
+    "optimizer_config": {
+        "optimizer": {"type": "sgd"},
+        "learning_rate": {"type": "stepwise",
+                          "stepwise": {"boundaries": [6], "values": [0.001, 1e30]}}}}})
+logging.set_verbosity(logging.INFO)
+train.run(params, model_dir)
+"""
+
+
+@pytest.mark.slow
+def test_multitask_non_finite_loss_names_the_step_and_its_task(tmp_path, multitask_data):
+    model_dir = str(tmp_path / "mt")
+    result = run_python(["-c", _MULTITASK_NAN_SCRIPT, model_dir, *multitask_data], check=False)
+    assert result.returncode != 0
+    match = re.search(r"non-finite training loss at step (\d+) of task '(\w+)'", result.stderr)
+    assert match, result.stderr[-4000:]
+    step, task = int(match.group(1)), match.group(2)
+    tasks = re.search(r"multi-task training of \[(.*?)\] with round_robin", result.stderr)
+    assert tasks, result.stderr[-4000:]
+    names = [name.strip(" '") for name in tasks.group(1).split(",")]
+    # Round robin: global step s (1-based) trains task (s - 1) mod 4.
+    assert task == names[(step - 1) % len(names)]
+    saved = _checkpoint_steps(model_dir)
+    assert saved and saved[-1] < step
+    values = _float_values(tf.train.latest_checkpoint(model_dir))
+    assert all(np.isfinite(v).all() for v in values.values())

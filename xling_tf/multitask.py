@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 from xling_tf.configs.model import DualEncoderConfig
+from xling_tf.faults import NonFiniteLossGuard
 from xling_tf.progress import ProgressLogger
 
 import tensorflow as tf
@@ -122,10 +123,22 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
 
 
 class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
-    """Model Garden's interleaving trainer plus step logs with examples/s and ETA."""
+    """Model Garden's interleaving trainer plus step logs with examples/s and ETA, and a stop
+    naming the step and task when a loss turns NaN/Inf (before anything is checkpointed)."""
 
-    def __init__(self, *args, total_steps: int, batch_sizes: dict[str, int], **kwargs):
+    def __init__(
+        self,
+        *args,
+        total_steps: int,
+        batch_sizes: dict[str, int],
+        checkpoint_dir: str | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self._task_names = list(self.multi_task.tasks)
+        self._loss_guard = NonFiniteLossGuard(
+            self._task_names, checkpoint_dir, lambda: self.multi_task_model.trainable_variables
+        )
         self._progress = ProgressLogger(
             self.global_step,
             total_steps,
@@ -135,7 +148,14 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
             ),
         )
 
+    def train_step(self, iterator_map):
+        super().train_step(iterator_map)
+        totals = [self.training_losses[name].total for name in self._task_names]
+        self._loss_guard.record(self.global_step, totals)
+
     def train_loop_end(self):
+        # Raising here, inside trainer.train(), keeps orbit from saving NaN weights.
+        self._loss_guard.check(int(self.global_step.numpy()))
         result = super().train_loop_end()
         for name in self.multi_task.tasks:
             result[name]["steps"] = self.task_step_counter(name).value()
@@ -168,6 +188,7 @@ def run_multitask(
                     name: task.task_config.train_data.global_batch_size
                     for name, task in multi_task.tasks.items()
                 },
+                checkpoint_dir=model_dir,
             )
     logging.info(
         "multi-task training of %s with %s sampling",
