@@ -20,7 +20,7 @@ from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextToken
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_multitask import multitask_data as _multitask_data  # noqa: F401  (a fixture)
+from test_multitask import multitask_data  # noqa: F401  (a fixture: one file per task)
 
 from conftest import REPO, run_python, synthetic_pairs, train_args, write_tsv
 
@@ -289,7 +289,10 @@ train.run(params, model_dir)
 
 
 @pytest.mark.slow
-def test_multitask_non_finite_loss_names_the_step_and_its_task(tmp_path, multitask_data):
+def test_multitask_non_finite_loss_names_the_step_and_its_task(
+    tmp_path,
+    multitask_data,  # noqa: F811  (the imported fixture)
+):
     model_dir = str(tmp_path / "mt")
     result = run_python(["-c", _MULTITASK_NAN_SCRIPT, model_dir, *multitask_data], check=False)
     assert result.returncode != 0
