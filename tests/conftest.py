@@ -120,6 +120,23 @@ def run_python(
     return result
 
 
+def checkpoint_steps(model_dir: str) -> list[int]:
+    """Steps of the `ckpt-<step>` checkpoints in `model_dir`, ascending."""
+    return sorted(
+        int(name[len("ckpt-") : -len(".index")])
+        for name in os.listdir(model_dir)
+        if name.startswith("ckpt-") and name.endswith(".index")
+    )
+
+
+def checkpoint_values(path: str) -> dict:
+    """{variable name: numpy value} of every variable in the checkpoint `path`."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(path)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("corpus")

@@ -22,7 +22,15 @@ import pytest
 import tensorflow as tf
 from test_multitask import multitask_data  # noqa: F401  (a fixture: one file per task)
 
-from conftest import REPO, run_python, synthetic_pairs, train_args, write_tsv
+from conftest import (
+    REPO,
+    checkpoint_steps,
+    checkpoint_values,
+    run_python,
+    synthetic_pairs,
+    train_args,
+    write_tsv,
+)
 
 
 def _overrides(train_steps: int, checkpoint_interval: int, steps_per_loop: int) -> str:
@@ -54,17 +62,8 @@ def _wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout
     raise AssertionError(f"step {step} not reached in {timeout}s")
 
 
-def _checkpoint_steps(model_dir: str) -> list[int]:
-    return sorted(
-        int(name[len("ckpt-") : -len(".index")])
-        for name in os.listdir(model_dir)
-        if name.startswith("ckpt-") and name.endswith(".index")
-    )
-
-
 def _float_values(checkpoint: str) -> dict[str, np.ndarray]:
-    reader = tf.train.load_checkpoint(checkpoint)
-    values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    values = checkpoint_values(checkpoint)
     return {n: v for n, v in values.items() if np.issubdtype(np.asarray(v).dtype, np.floating)}
 
 
@@ -94,7 +93,7 @@ def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tm
     killed_at = max(r.step for r in read_batch_log(log_b))
     assert killed_at < KILL_STEPS  # it really died mid-run
     # Orbit saved at step 5 (the first block) and then every KILL_INTERVAL steps.
-    saved = _checkpoint_steps(model_dir)[-1]
+    saved = checkpoint_steps(model_dir)[-1]
     assert KILL_INTERVAL < saved <= killed_at
     # The newest checkpoint is complete: every variable reads back and is finite.
     latest = tf.train.latest_checkpoint(model_dir)
@@ -135,7 +134,7 @@ def test_sigterm_saves_a_checkpoint_at_the_interrupted_step(tmp_path, corpus_dir
     assert 7 <= last_trained < 1000
     # Orbit checkpoints after the first block (step 1), then every 1000 steps; the only other
     # checkpoint is the SIGTERM one, at the step training had reached when it stopped.
-    assert _checkpoint_steps(model_dir) == [1, last_trained]
+    assert checkpoint_steps(model_dir) == [1, last_trained]
     assert f"at step {last_trained}; exiting" in log
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
     assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == last_trained
@@ -193,7 +192,7 @@ def test_absurd_learning_rate_stops_with_the_step_and_keeps_the_finite_checkpoin
     # The rate is huge from the 8th update (optimizer iteration 7 > boundary 6) on.
     assert 8 <= bad_step < 30
     # Nothing at or after the bad step was saved; every checkpoint left is finite.
-    saved = _checkpoint_steps(model_dir)
+    saved = checkpoint_steps(model_dir)
     assert saved and saved[-1] < bad_step and 5 in saved
     assert f"the newest checkpoint is {model_dir}/ckpt-{saved[-1]})" in result.stderr
     for step in saved:
@@ -304,7 +303,7 @@ def test_multitask_non_finite_loss_names_the_step_and_its_task(
     names = [name.strip(" '") for name in tasks.group(1).split(",")]
     # Round robin: global step s (1-based) trains task (s - 1) mod 4.
     assert task == names[(step - 1) % len(names)]
-    saved = _checkpoint_steps(model_dir)
+    saved = checkpoint_steps(model_dir)
     assert saved and saved[-1] < step
     values = _float_values(tf.train.latest_checkpoint(model_dir))
     assert all(np.isfinite(v).all() for v in values.values())

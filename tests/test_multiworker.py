@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, run_python, synthetic_pairs, train_args, write_tsv
+from conftest import REPO, checkpoint_values, run_python, synthetic_pairs, train_args, write_tsv
 
 GLOBAL_BATCH = 16  # the tiny experiment's
 NUM_WORKERS = 2
@@ -63,11 +63,6 @@ def _start_worker(index, ports, model_dir, train_path, tmp_path) -> subprocess.P
     )
 
 
-def _checkpoint_values(path: str) -> dict[str, np.ndarray]:
-    reader = tf.train.load_checkpoint(path)
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
-
-
 @pytest.mark.slow
 def test_two_workers_agree_on_weights_and_split_the_global_batch(tmp_path, corpus_dir):
     model_dir = str(tmp_path / "run")
@@ -108,7 +103,7 @@ def test_two_workers_agree_on_weights_and_split_the_global_batch(tmp_path, corpu
     assert match, logs[1][-3000:]
     other = match.group(1)
     assert os.path.dirname(other).startswith(str(tmp_path / "tmp1"))
-    chief_values, other_values = _checkpoint_values(chief), _checkpoint_values(other)
+    chief_values, other_values = checkpoint_values(chief), checkpoint_values(other)
     assert chief_values.keys() == other_values.keys()
     weights = [name for name in chief_values if name.startswith("encoder/")]
     assert len(weights) > 10

@@ -8,17 +8,10 @@ from xling_tf.evaluation.tensorboard_logs import read_scalars
 
 import pytest
 
+from conftest import checkpoint_steps as _checkpoint_steps
 from conftest import run_python, train_args
 
 pytestmark = pytest.mark.slow
-
-
-def _checkpoint_steps(model_dir: str) -> list[int]:
-    return sorted(
-        int(name.split("-")[1].split(".")[0])
-        for name in os.listdir(model_dir)
-        if name.startswith("ckpt-") and name.endswith(".index")
-    )
 
 
 def test_loss_falls_and_summaries_are_written(trained_run):
