@@ -16,6 +16,7 @@ instead (all workers must take part in a save).
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
@@ -123,8 +124,14 @@ class PreemptionSaver:
         self._global_step = global_step
         self._signalled = False
 
-    def install(self) -> None:
+    def install(self) -> bool:
+        """Handles SIGTERM from now on; False (nothing installed) off the main thread, where
+        Python cannot set signal handlers (e.g. training started from a notebook thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            logging.warning("not on the main thread: SIGTERM will not save a checkpoint")
+            return False
         signal.signal(signal.SIGTERM, self._on_signal)
+        return True
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame

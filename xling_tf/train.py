@@ -174,8 +174,8 @@ def install_train_actions(runner: train_lib.OrbitExperimentRunner, params) -> No
     ]
     if runner.strategy.cluster_resolver is None:
         saver = PreemptionSaver(runner.checkpoint_manager, trainer.global_step)
-        saver.install()
-        actions.append(saver)
+        if saver.install():
+            actions.append(saver)
     runner.controller.train_actions = tuple(actions)
 
 
