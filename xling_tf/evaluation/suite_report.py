@@ -103,6 +103,15 @@ _SECTIONS: dict[str, tuple[str, Callable[[Record], dict[str, Any]]]] = {
 }
 
 
+_NOTES = {
+    "mining": "Oracle F1 picks the threshold on the scored gold pairs themselves: an upper "
+    "bound, not a result.",
+    "sentiment": "k-shot: k target-language examples (class-balanced) move from the test set "
+    "to the training set; mean over seeds. An empty cell: the test set is too small for that "
+    "k (k above half the test set, or above what a class holds).",
+}
+
+
 def task_label(record: Record, with_kind: bool = True) -> str:
     """ "retrieval bible en-fr" (or "bible en-fr" without the kind); empty parts left out."""
     parts = (record["task"] if with_kind else "", record["dataset"], record["languages"])
@@ -149,12 +158,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             continue
         columns = list(dict.fromkeys(key for row in rows for key in row))
         lines += ["", f"## {title}", "", format_table(rows, columns)]
-        if kind == "mining":
-            lines += [
-                "",
-                "Oracle F1 picks the threshold on the scored gold pairs themselves: an upper "
-                "bound, not a result.",
-            ]
+        if kind in _NOTES:
+            lines += ["", _NOTES[kind]]
     if results.get("failed"):
         lines += ["", "## Tasks that failed", ""]
         for record in results["failed"]:
