@@ -687,3 +687,22 @@ def test_gettext_pairs_come_from_the_installed_django():
     pairs = sources.gettext_pairs("fr")
     assert len(pairs) > 500
     assert ("%(app)s administration", "Administration de %(app)s") in pairs
+
+
+def test_multilingual_sample_joins_pairs_on_the_verse():
+    refs_fr = [(40, 1, 1), (40, 1, 2), (40, 1, 3)]
+    refs_de = [(40, 1, 2), (40, 1, 3), (40, 1, 4)]  # verse 1 missing, an extra verse 4
+    bible = {
+        "en-fr": sources.AlignedVerses(
+            "en", "fr", refs_fr, [(f"e{v}", f"f{v}") for *_, v in refs_fr]
+        ),
+        "en-de": sources.AlignedVerses(
+            "en", "de", refs_de, [(f"e{v}", f"d{v}") for *_, v in refs_de]
+        ),
+        "fr-de": sources.AlignedVerses(
+            "fr", "de", refs_de, [(f"f{v}", f"d{v}") for *_, v in refs_de]
+        ),
+    }
+    languages, texts = suite._multilingual_sample(bible, count=5, seed=0)
+    assert languages == ["en", "fr", "de"]  # fr-de has another source language: left out
+    assert texts == [["e2", "e3"], ["f2", "f3"], ["d2", "d3"]]

@@ -345,12 +345,17 @@ def _multilingual_sample(
 ) -> tuple[list[str], list[list[str]]]:
     """Verses present in every language pair: (languages, [language][sentence] texts).
 
-    The first language is the shared source side (English in the built-in pairs); sentences
-    are `count` verses drawn at random (seeded) among those every pair has.
+    The first language is the source side of the first pair (English in the built-in
+    pairs); only pairs with that source language and a new target language take part.
+    Sentences are `count` verses drawn at random (seeded) among those every such pair has.
     """
     first = next(iter(bible.values()))
-    languages = [first.source_lang] + [v.target_lang for v in bible.values()]
-    by_ref = [dict(zip(v.refs, v.pairs, strict=True)) for v in bible.values()]
+    pairs_used: dict[str, sources.AlignedVerses] = {}
+    for verses in bible.values():
+        if verses.source_lang == first.source_lang and verses.target_lang not in pairs_used:
+            pairs_used[verses.target_lang] = verses
+    languages = [first.source_lang, *pairs_used]
+    by_ref = [dict(zip(v.refs, v.pairs, strict=True)) for v in pairs_used.values()]
     common = sorted(set.intersection(*(set(refs) for refs in by_ref)))
     chosen = _sample(common, count, seed)
     texts = [[by_ref[0][ref][0] for ref in chosen]]
