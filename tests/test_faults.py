@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -13,7 +14,8 @@ import time
 import xling_tf  # noqa: F401
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.data.pairs import MalformedRowError
-from xling_tf.data_order import read_batch_log
+from xling_tf.data_order import read_batch_log, task_batches_consumed
+from xling_tf.evaluation.tensorboard_logs import read_scalars
 from xling_tf.faults import PREEMPTED_EXIT_CODE, NonFiniteLossError, NonFiniteLossGuard
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
@@ -264,27 +266,35 @@ def test_bad_labels_are_counted_in_skip_mode(tmp_path, tokenizer, caplog):
     assert [int(b["label"][0]) for b in dataset] == [0, 0, 0]
 
 
-# Multi-task: the same guard names the task whose step produced the non-finite loss.
-_MULTITASK_NAN_SCRIPT = """
-import sys
+# Multi-task runs of tiny_multitask; argv: model_dir, the four task files, trainer overrides.
+_MULTITASK_SCRIPT = """
+import json, sys
 from absl import logging
 from official.core import exp_factory
 from xling_tf import train
-model_dir, translation, quick_thought, response, nli = sys.argv[1:6]
+model_dir, translation, quick_thought, response, nli, trainer = sys.argv[1:7]
 params = exp_factory.get_exp_config("tiny_multitask")
 paths = {"translation_en_fr": translation, "quick_thought_en": quick_thought,
          "response_en": response, "nli_en": nli}
 for routine in params.task.task_routines:
     routine.task_config.train_data.input_path = paths[routine.task_name]
-params.override({"trainer": {
-    "train_steps": 40, "steps_per_loop": 4, "summary_interval": 4, "checkpoint_interval": 4,
-    "optimizer_config": {
-        "optimizer": {"type": "sgd"},
-        "learning_rate": {"type": "stepwise",
-                          "stepwise": {"boundaries": [6], "values": [0.001, 1e30]}}}}})
+params.override({"trainer": json.loads(trainer)})
 logging.set_verbosity(logging.INFO)
 train.run(params, model_dir)
 """
+
+
+def _run_multitask(model_dir, task_files, check=True, **trainer):
+    trainer = dict(dict(steps_per_loop=4, summary_interval=4, checkpoint_interval=4), **trainer)
+    return run_python(
+        ["-c", _MULTITASK_SCRIPT, model_dir, *task_files, json.dumps(trainer)], check=check
+    )
+
+
+def _task_names(log: str) -> list[str]:
+    tasks = re.search(r"multi-task training of \[(.*?)\] with round_robin", log)
+    assert tasks, log[-4000:]
+    return [name.strip(" '") for name in tasks.group(1).split(",")]
 
 
 @pytest.mark.slow
@@ -293,17 +303,83 @@ def test_multitask_non_finite_loss_names_the_step_and_its_task(
     multitask_data,  # noqa: F811  (the imported fixture)
 ):
     model_dir = str(tmp_path / "mt")
-    result = run_python(["-c", _MULTITASK_NAN_SCRIPT, model_dir, *multitask_data], check=False)
+    absurd_rate = {
+        "optimizer": {"type": "sgd"},
+        "learning_rate": {
+            "type": "stepwise",
+            "stepwise": {"boundaries": [6], "values": [0.001, 1e30]},
+        },
+    }
+    result = _run_multitask(
+        model_dir, multitask_data, check=False, train_steps=40, optimizer_config=absurd_rate
+    )
     assert result.returncode != 0
     match = re.search(r"non-finite training loss at step (\d+) of task '(\w+)'", result.stderr)
     assert match, result.stderr[-4000:]
     step, task = int(match.group(1)), match.group(2)
-    tasks = re.search(r"multi-task training of \[(.*?)\] with round_robin", result.stderr)
-    assert tasks, result.stderr[-4000:]
-    names = [name.strip(" '") for name in tasks.group(1).split(",")]
+    names = _task_names(result.stderr)
     # Round robin: global step s (1-based) trains task (s - 1) mod 4.
     assert task == names[(step - 1) % len(names)]
     saved = checkpoint_steps(model_dir)
     assert saved and saved[-1] < step
     values = _float_values(tf.train.latest_checkpoint(model_dir))
     assert all(np.isfinite(v).all() for v in values.values())
+
+
+# ---- Multi-task resume: which batches each task already trained on -------------------------
+
+
+def test_round_robin_task_batches_consumed_by_hand():
+    from xling_tf.multitask import RoundRobinTaskSampler
+
+    sampler = RoundRobinTaskSampler({"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0})
+    # Steps 0..9 train a b c d a b c d a b.
+    assert task_batches_consumed(sampler, 4, 10) == [3, 3, 2, 2]
+    assert task_batches_consumed(sampler, 4, 0) == [0, 0, 0, 0]
+
+
+def test_proportional_task_batches_consumed_replays_the_trainers_draws():
+    from official.modeling.multitask import task_sampler
+
+    sampler = task_sampler.ProportionalTaskSampler({"a": 3.0, "b": 1.0})
+    counts = task_batches_consumed(sampler, 2, 400)
+    # The interleaving trainer's own draw, step by step (interleaving_trainer.train_step).
+    picks = [
+        0 if float(tf.random.stateless_uniform([], seed=(0, step))) < 0.75 else 1
+        for step in range(400)
+    ]
+    assert counts == [picks.count(0), picks.count(1)]
+    assert 250 < counts[0] < 350  # about 3:1
+
+
+@pytest.mark.slow
+def test_multitask_resume_continues_every_tasks_data_and_step_count(
+    tmp_path,
+    multitask_data,  # noqa: F811  (the imported fixture)
+):
+    model_dir = str(tmp_path / "mt")
+    _run_multitask(
+        model_dir,
+        multitask_data,
+        train_steps=10,
+        checkpoint_interval=5,
+        steps_per_loop=5,
+        summary_interval=5,
+    )
+    assert checkpoint_steps(model_dir)[-1] == 10
+    result = _run_multitask(
+        model_dir,
+        multitask_data,
+        train_steps=15,
+        checkpoint_interval=5,
+        steps_per_loop=5,
+        summary_interval=5,
+    )
+    names = _task_names(result.stderr)
+    # Round robin over 4 tasks: steps 0..9 trained tasks 0 1 2 3 0 1 2 3 0 1.
+    skipped = {name: count for name, count in zip(names, [3, 3, 2, 2], strict=True)}
+    assert f"resuming at step 10: skipping {skipped} batches" in result.stderr
+    # Per-task step counters continue from there: steps 10..14 train tasks 2 3 0 1 2.
+    for name, total in zip(names, [4, 4, 4, 3], strict=True):
+        steps = read_scalars(os.path.join(model_dir, "train", name), "steps")
+        assert steps[-1] == (15, total), (name, steps)

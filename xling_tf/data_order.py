@@ -13,6 +13,10 @@ checkpoint, an iterator checkpoint would store the whole shuffle buffer (100k to
 by default) in every checkpoint, and distributed iterators on TPUs cannot be saved. The cost
 is re-reading (not training on) the skipped batches at start-up.
 
+Multi-task runs skip, per task, the batches that task trained on: Model Garden's interleaving
+trainer picks a step's task from the step number alone (a stateless draw seeded by the step),
+so `task_batches_consumed` replays those picks.
+
 `BatchRecorder` writes one line per step and replica, `step replica rows length fingerprint`,
 so tests and users can check that two runs saw the same batches, and of which shape.
 """
@@ -36,6 +40,32 @@ def batch_fingerprint(features: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     fingerprint = tf.bitcast(tf.fingerprint(flat[tf.newaxis])[0], tf.int64)
     shape = tf.shape(leaves[0])
     return fingerprint, shape[0], shape[1]
+
+
+def task_batches_consumed(sampler: Any, num_tasks: int, steps: int) -> list[int]:
+    """How many batches of each task global steps 0 .. steps - 1 trained on.
+
+    Replays the choice of `official.modeling.multitask.interleaving_trainer`: at step s,
+    r = stateless_uniform(seed=(0, s)) and the task is the i with cdf[i-1] <= r < cdf[i],
+    cdf = sampler.task_cumulative_distribution(s), i.e. the number of cdf entries <= r.
+
+    Args:
+      sampler: a Model Garden `TaskSampler`.
+      num_tasks: number of tasks, in the trainer's task order.
+      steps: the restored global step.
+    """
+
+    @tf.function
+    def count(steps: tf.Tensor) -> tf.Tensor:
+        counts = tf.zeros([num_tasks], tf.int64)
+        for step in tf.range(steps):
+            draw = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(0, tf.int64), step]))
+            cdf = sampler.task_cumulative_distribution(step)
+            task = tf.reduce_sum(tf.cast(cdf <= draw, tf.int64))
+            counts += tf.one_hot(task, num_tasks, dtype=tf.int64)
+        return counts
+
+    return [int(c) for c in count(tf.constant(steps, tf.int64)).numpy()]
 
 
 class BatchRecorder:

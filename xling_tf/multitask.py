@@ -13,10 +13,12 @@ per step; which task is chosen by a sampler:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from xling_tf.configs.model import DualEncoderConfig
-from xling_tf.faults import NonFiniteLossGuard
+from xling_tf.data_order import task_batches_consumed
+from xling_tf.faults import NonFiniteLossGuard, checkpoint_step
 from xling_tf.progress import ProgressLogger
 
 import tensorflow as tf
@@ -132,6 +134,7 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
         total_steps: int,
         batch_sizes: dict[str, int],
         checkpoint_dir: str | None = None,
+        resume_step: int = 0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -139,6 +142,8 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
         self._loss_guard = NonFiniteLossGuard(
             self._task_names, checkpoint_dir, lambda: self.multi_task_model.trainable_variables
         )
+        if resume_step:
+            self._continue_data_order(resume_step)
         self._progress = ProgressLogger(
             self.global_step,
             total_steps,
@@ -146,6 +151,23 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
                 int(self.task_step_counter(name).numpy()) * size
                 for name, size in batch_sizes.items()
             ),
+        )
+
+    def _continue_data_order(self, resume_step: int) -> None:
+        """Skips, in each task's data, the batches the first `resume_step` steps trained on,
+        and restores the per-task step counters (they are not in the checkpoint)."""
+        counts = task_batches_consumed(self._task_sampler, len(self._task_names), resume_step)
+        datasets = {}
+        for (name, task), count in zip(self.multi_task.tasks.items(), counts, strict=True):
+            datasets[name] = self.strategy.distribute_datasets_from_function(
+                functools.partial(_inputs_after, task, count)
+            )
+            self.task_step_counter(name).assign(count)
+        self.train_dataset = datasets  # orbit's setter: replaces the datasets built by super()
+        logging.info(
+            "resuming at step %d: skipping %s batches",
+            resume_step,
+            dict(zip(datasets, counts, strict=True)),
         )
 
     def train_step(self, iterator_map):
@@ -161,6 +183,11 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
             result[name]["steps"] = self.task_step_counter(name).value()
         self._progress(result)
         return result
+
+
+def _inputs_after(task, batches: int, input_context=None) -> tf.data.Dataset:
+    """The task's training data from its `batches`-th batch on."""
+    return task.build_inputs(task.task_config.train_data, input_context).skip(batches)
 
 
 def run_multitask(
@@ -189,6 +216,7 @@ def run_multitask(
                     for name, task in multi_task.tasks.items()
                 },
                 checkpoint_dir=model_dir,
+                resume_step=checkpoint_step(model_dir),
             )
     logging.info(
         "multi-task training of %s with %s sampling",
