@@ -146,6 +146,9 @@ def run(
         params=params,
         model_dir=model_dir,
         trainer=trainer,
+        # Only the chief writes TensorBoard summaries: another worker's events would mix its
+        # own (per-worker) metric values into the same model_dir/train curves.
+        save_summary=strategy.extended.should_checkpoint,
     )
     if resume_step and not strategy.extended.should_checkpoint:
         # Model Garden points a non-chief worker's CheckpointManager at a private temporary
