@@ -14,7 +14,11 @@ from conftest import run_python, train_args
 pytestmark = pytest.mark.slow
 
 
-def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir):
+@pytest.mark.parametrize(
+    "strategy", [[], ["--distribution_strategy=mirrored", "--cpu_replicas=2"]], ids=["1", "2"]
+)
+def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir, strategy):
+    """One replica, and two mirrored replicas (logical CPUs) with an all-reduce between."""
     model_dir = str(tmp_path / "xla")
     result = run_python(
         train_args(
@@ -22,7 +26,7 @@ def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir):
             os.path.join(corpus_dir, "train.tsv"),
             "trainer.train_steps=10,trainer.checkpoint_interval=10,trainer.steps_per_loop=5,"
             "trainer.summary_interval=5",
-            extra=["--jit_compile"],
+            extra=["--jit_compile", *strategy],
         ),
         # TensorFlow's own INFO logs say when XLA really compiled a cluster.
         env={"TF_CPP_MIN_LOG_LEVEL": "0"},

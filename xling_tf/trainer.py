@@ -25,19 +25,12 @@ from official.core import config_definitions as cfg
 
 
 def uses_jit_compile(params: cfg.ExperimentConfig, strategy: tf.distribute.Strategy) -> bool:
-    """`runtime.enable_xla`, except on TPUs (already compiled) and with several replicas.
+    """`runtime.enable_xla`, except on TPUs, where the whole step is compiled anyway.
 
-    The task step calls the optimizer, whose cross-replica gradient sum cannot run inside an
-    XLA cluster on CPU/GPU mirrored strategies; Model Garden has the same limitation.
+    Works with any number of replicas: only the per-replica compute is compiled, the
+    cross-replica gradient sum runs in the optimizer outside it.
     """
-    if not params.runtime.enable_xla:
-        return False
-    if isinstance(strategy, tf.distribute.TPUStrategy):
-        return False
-    if strategy.num_replicas_in_sync > 1:
-        logging.warning("runtime.enable_xla ignored: jit_compile needs a single replica")
-        return False
-    return True
+    return params.runtime.enable_xla and not isinstance(strategy, tf.distribute.TPUStrategy)
 
 
 class XlingTrainer(base_trainer.Trainer):
@@ -46,7 +39,7 @@ class XlingTrainer(base_trainer.Trainer):
     Args:
       config, task, model, optimizer, train, evaluate, train_dataset, checkpoint_exporter:
         as for `base_trainer.Trainer`.
-      jit_compile: compile the task's train step with XLA.
+      jit_compile: compile the forward pass, loss and gradients of each step with XLA.
       loss_guard: records the step of a non-finite loss (create it in the strategy scope).
       batch_log: a file to append each step's batch fingerprints to (debugging/tests).
     """
