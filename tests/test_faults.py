@@ -247,6 +247,21 @@ def test_malformed_rows_in_shards_are_skipped_counted_and_logged(shards, tokeniz
     assert sum(1 for _ in dataset) == 17
 
 
+def test_unicode_whitespace_fields_are_dropped_as_they_are_counted(tmp_path, tokenizer, caplog):
+    # U+3000 (ideographic space) and U+00A0 are whitespace to Python's validator; the graph's
+    # filter must drop those rows too, or the log would undercount what training uses.
+    rows = [("a cat", "le chat"), ("\u3000", "le chien"), ("a dog", "\u00a0 \u2003")] * 2
+    path = write_tsv(str(tmp_path / "spaces.tsv"), rows)
+    with caplog.at_level(logging.WARNING):
+        dataset = make_pair_dataset(
+            path, tokenizer, batch_size=1, is_training=False, on_malformed="skip"
+        )
+    assert f"{path}:2: column 1 is whitespace only" in caplog.text
+    assert f"{path}:3: column 2 is whitespace only" in caplog.text
+    assert "4 malformed rows skipped" in caplog.text and "(kept 2)" in caplog.text
+    assert sum(1 for _ in dataset) == 2
+
+
 def test_bad_labels_are_counted_in_skip_mode(tmp_path, tokenizer, caplog):
     rows = [("a cat", "le chat", "entailment"), ("a dog", "le chien", "maybe")] * 3
     path = write_tsv(str(tmp_path / "nli.tsv"), rows)
