@@ -42,13 +42,18 @@ def _overrides(train_steps: int, checkpoint_interval: int, steps_per_loop: int) 
     )
 
 
-def _start_training(model_dir, train_path, overrides, batch_log, log_path) -> subprocess.Popen:
+def _start_python(args: list[str], log_path) -> subprocess.Popen:
+    """Starts the project's Python with `args` in the background, output to `log_path`."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    args = train_args(model_dir, train_path, overrides, extra=[f"--batch_log={batch_log}"])
     log = open(log_path, "w", encoding="utf-8")
     return subprocess.Popen(
         [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
     )
+
+
+def _start_training(model_dir, train_path, overrides, batch_log, log_path) -> subprocess.Popen:
+    args = train_args(model_dir, train_path, overrides, extra=[f"--batch_log={batch_log}"])
+    return _start_python(args, log_path)
 
 
 def _wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=600) -> None:
@@ -299,11 +304,13 @@ train.run(params, model_dir)
 """
 
 
-def _run_multitask(model_dir, task_files, check=True, **trainer):
+def _multitask_args(model_dir, task_files, **trainer) -> list[str]:
     trainer = dict(dict(steps_per_loop=4, summary_interval=4, checkpoint_interval=4), **trainer)
-    return run_python(
-        ["-c", _MULTITASK_SCRIPT, model_dir, *task_files, json.dumps(trainer)], check=check
-    )
+    return ["-c", _MULTITASK_SCRIPT, model_dir, *task_files, json.dumps(trainer)]
+
+
+def _run_multitask(model_dir, task_files, check=True, **trainer):
+    return run_python(_multitask_args(model_dir, task_files, **trainer), check=check)
 
 
 def _task_names(log: str) -> list[str]:
@@ -398,3 +405,36 @@ def test_multitask_resume_continues_every_tasks_data_and_step_count(
     for name, total in zip(names, [4, 4, 4, 3], strict=True):
         steps = read_scalars(os.path.join(model_dir, "train", name), "steps")
         assert steps[-1] == (15, total), (name, steps)
+
+
+@pytest.mark.slow
+def test_multitask_sigterm_saves_a_checkpoint_at_the_interrupted_step(
+    tmp_path,
+    multitask_data,  # noqa: F811  (the imported fixture)
+):
+    model_dir = str(tmp_path / "mt")
+    args = _multitask_args(
+        model_dir,
+        multitask_data,
+        train_steps=5000,
+        checkpoint_interval=1000,
+        steps_per_loop=1,
+        summary_interval=1,
+    )
+    process = _start_python(args, tmp_path / "log")
+    # Wait for the progress line of step 3 (one line per block of 1 step).
+    deadline = time.time() + 600
+    while "step 3/5000 |" not in (tmp_path / "log").read_text(encoding="utf-8"):
+        assert process.poll() is None and time.time() < deadline, "training did not progress"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=120)
+    log = (tmp_path / "log").read_text(encoding="utf-8")
+    assert code == PREEMPTED_EXIT_CODE, log[-4000:]
+    match = re.search(r"preempted: saved checkpoint (\S+) at step (\d+); exiting", log)
+    assert match, log[-4000:]
+    step = int(match.group(2))
+    assert 3 <= step < 1000
+    # Orbit checkpointed after the first block (step 1); the other one is the SIGTERM's.
+    assert checkpoint_steps(model_dir) == [1, step]
+    assert match.group(1) == tf.train.latest_checkpoint(model_dir) == f"{model_dir}/ckpt-{step}"

@@ -115,11 +115,16 @@ class PreemptionSaver:
     after the signal, at the step training reached, not at the last checkpoint interval.
 
     Args:
-      checkpoint_manager: the run's `tf.train.CheckpointManager`.
+      checkpoint_manager: returns the `tf.train.CheckpointManager` to save with (called only
+        on a signal, so a manager made for the occasion sees the directory as it is then).
       global_step: the trainer's step variable.
     """
 
-    def __init__(self, checkpoint_manager: tf.train.CheckpointManager, global_step: tf.Variable):
+    def __init__(
+        self,
+        checkpoint_manager: Callable[[], tf.train.CheckpointManager],
+        global_step: tf.Variable,
+    ):
         self._checkpoint_manager = checkpoint_manager
         self._global_step = global_step
         self._signalled = False
@@ -142,7 +147,7 @@ class PreemptionSaver:
         if not self._signalled:
             return
         step = int(self._global_step.numpy())
-        path = self._checkpoint_manager.save(checkpoint_number=step, check_interval=False)
+        path = self._checkpoint_manager().save(checkpoint_number=step, check_interval=False)
         logging.warning("preempted: saved checkpoint %s at step %d; exiting", path, step)
         # Raised through orbit's loop: the controller's final save must not run after this.
         raise SystemExit(PREEMPTED_EXIT_CODE)

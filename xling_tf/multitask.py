@@ -18,7 +18,7 @@ from typing import Any
 
 from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.data_order import task_batches_consumed
-from xling_tf.faults import NonFiniteLossGuard, checkpoint_step
+from xling_tf.faults import NonFiniteLossGuard, PreemptionSaver, checkpoint_step
 from xling_tf.progress import ProgressLogger
 
 import tensorflow as tf
@@ -144,6 +144,7 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
         )
         if resume_step:
             self._continue_data_order(resume_step)
+        self.preemption_saver: PreemptionSaver | None = None
         self._progress = ProgressLogger(
             self.global_step,
             total_steps,
@@ -182,6 +183,8 @@ class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrai
         for name in self.multi_task.tasks:
             result[name]["steps"] = self.task_step_counter(name).value()
         self._progress(result)
+        if self.preemption_saver is not None:
+            self.preemption_saver(result)
         return result
 
 
@@ -218,6 +221,20 @@ def run_multitask(
                 checkpoint_dir=model_dir,
                 resume_step=checkpoint_step(model_dir),
             )
+    if trainer is not None and strategy.cluster_resolver is None:
+        # Model Garden's multi-task loop takes no train actions: the trainer saves on SIGTERM.
+        saver = PreemptionSaver(
+            functools.partial(
+                tf.train.CheckpointManager,
+                trainer.checkpoint,
+                directory=model_dir,
+                max_to_keep=params.trainer.max_to_keep,
+                step_counter=trainer.global_step,
+            ),
+            trainer.global_step,
+        )
+        if saver.install():
+            trainer.preemption_saver = saver
     logging.info(
         "multi-task training of %s with %s sampling",
         list(multi_task.tasks),

@@ -176,7 +176,7 @@ def install_train_actions(runner: train_lib.OrbitExperimentRunner, params) -> No
         *runner.controller.train_actions,
     ]
     if runner.strategy.cluster_resolver is None:
-        saver = PreemptionSaver(runner.checkpoint_manager, trainer.global_step)
+        saver = PreemptionSaver(lambda: runner.checkpoint_manager, trainer.global_step)
         if saver.install():
             actions.append(saver)
     runner.controller.train_actions = tuple(actions)
