@@ -1,7 +1,7 @@
 r"""Training examples/s of the `demo` experiment vs Model Garden's own DualEncoder, and FLOP/s.
 
   flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/train_throughput.py \
-      --model /tmp/democlone/exports/demo-en-fr [--warmup_steps 5 --steps 30]
+      --model /tmp/democlone/exports/demo-en-fr [--warmup_steps 5 --steps 10 --rounds 3]
 
 One process, one run, on the same data, batch, sequence length and optimizer:
 
@@ -20,8 +20,10 @@ the same in-graph SentencePiece model (the one inside `--model`, so no vocabular
 here) through the same `xling_tf.data.pair_dataset` pipeline, with the demo's AdamW
 (warm-up + linear decay) from `task.create_optimizer`. Each configuration runs in float32
 and in mixed bfloat16 (Keras policy set before the model is built); a configuration that
-fails is reported with its error instead of a number. Each one takes `--warmup_steps` steps
-(tracing, shuffle buffer fill) and is then timed over `--steps` steps.
+fails is reported with its error instead of a number. Each model is built and takes
+`--warmup_steps` steps (tracing, shuffle buffer fill); then `--rounds` rounds time `--steps`
+steps of every model in turn, and each model's best round is reported (this machine is
+shared: interleaving spreads other jobs' load over all models instead of one).
 
 FLOPs are counted analytically for the matmuls only (embedding lookups, layer norms, softmax
 and GELU are left out), forward pass per sentence of padded length T, width H, FFN width F,
@@ -44,6 +46,7 @@ before and after the training runs).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -60,6 +63,7 @@ from xling_tf.evaluation.retrieval import format_table  # noqa: E402
 from xling_tf.modeling.factory import build_tokenizer  # noqa: E402
 
 import bench_common  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 from flops import ModelShape, train_step_flops  # noqa: E402
@@ -191,18 +195,13 @@ def _seq_length(batch: Any) -> tf.Tensor:
     return tf.shape(word_ids)[1]
 
 
-def time_training(
-    task: Any,
-    model: tf_keras.Model,
-    dataset: tf.data.Dataset,
-    params,
-    warmup_steps: int,
-    steps: int,
-) -> dict[str, Any]:
-    """Runs `task.train_step` on `dataset`; times `steps` steps after `warmup_steps`.
+def prepare_training(
+    task: Any, model: tf_keras.Model, dataset: tf.data.Dataset, params, warmup_steps: int
+) -> Callable[[int], dict[str, Any]]:
+    """Builds the optimizer and a compiled train step, runs `warmup_steps`, returns a timer.
 
-    Returns:
-      {"seconds": timed wall time, "seq_lengths": padded T of each timed batch, "loss": last}.
+    The returned function runs `task.train_step` for n more steps on `dataset` and returns
+    {"seconds": wall time, "seq_lengths": padded T of each batch, "loss": the last loss}.
     """
     optimizer = task.create_optimizer(params.trainer.optimizer_config, params.runtime)
     metrics = task.build_metrics(training=True)
@@ -214,16 +213,24 @@ def time_training(
         logs = task.train_step(batch, model=model, optimizer=optimizer, metrics=metrics)
         return _seq_length(batch), logs[task.loss]
 
-    for _ in range(warmup_steps):
+    for _ in range(warmup_steps):  # tracing, shuffle-buffer fill, oneDNN kernel selection
         train_step(iterator)[1].numpy()
-    seq_lengths = []
-    started = time.perf_counter()
-    loss = float("nan")
-    for _ in range(steps):
-        seq_length, loss_tensor = train_step(iterator)
-        seq_lengths.append(int(seq_length.numpy()))
-        loss = float(loss_tensor.numpy())
-    return {"seconds": time.perf_counter() - started, "seq_lengths": seq_lengths, "loss": loss}
+
+    def run(steps: int) -> dict[str, Any]:
+        seq_lengths = []
+        loss = float("nan")
+        started = time.perf_counter()
+        for _ in range(steps):
+            seq_length, loss_tensor = train_step(iterator)
+            seq_lengths.append(int(seq_length.numpy()))
+            loss = float(loss_tensor.numpy())
+        return {
+            "seconds": time.perf_counter() - started,
+            "seq_lengths": seq_lengths,
+            "loss": loss,
+        }
+
+    return run
 
 
 def _error_summary(error: Exception) -> str:
@@ -236,34 +243,71 @@ def _error_summary(error: Exception) -> str:
 Builder = Callable[[Any], tuple[Any, tf_keras.Model, tf.data.Dataset, ModelShape]]
 
 
-def run_configuration(
-    name: str, builder: Builder, params, precision: str, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Builds and times one model at one precision; failures become an "error" row."""
-    row: dict[str, Any] = {"model": name, "precision": precision}
-    # Keras reads the global policy when layers are built, so set it before building.
+@dataclasses.dataclass
+class Configuration:
+    """One model at one precision, built and warmed up (or the error that stopped it)."""
+
+    name: str
+    precision: str
+    batch_size: int
+    shape: ModelShape | None = None
+    run: Callable[[int], dict[str, Any]] | None = None
+    error: str = ""
+    rounds: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+
+def prepare_configuration(
+    name: str, builder: Builder, params, precision: str, warmup_steps: int
+) -> Configuration:
+    """Builds one model at one precision and warms it up; a failure is kept as `error`."""
+    configuration = Configuration(name, precision, params.task.train_data.global_batch_size)
+    # Keras reads the global policy when layers are built, so set it before building; a
+    # built model keeps its policy, so models of both precisions can then run side by side.
     performance.set_mixed_precision_policy(tf.bfloat16 if precision == "bfloat16" else tf.float32)
-    tf_keras.backend.clear_session()
     try:
-        task, model, dataset, shape = builder(params)
-        timing = time_training(task, model, dataset, params, args.warmup_steps, args.steps)
-    except Exception as error:  # noqa: BLE001  (a failing peer is a result, not a crash)
-        message = _error_summary(error)
-        print(f"{name} {precision} FAILED: {message}", file=sys.stderr)
+        task, model, dataset, configuration.shape = builder(params)
+        configuration.run = prepare_training(task, model, dataset, params, warmup_steps)
+    except Exception as error:  # noqa: BLE001  (a failing model is a result, not a crash)
+        configuration.error = _error_summary(error)
+        print(f"{name} {precision} FAILED: {configuration.error}", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
-        row["error"] = message
-        return row
     finally:
         performance.set_mixed_precision_policy(tf.float32)
-    batch_size = params.task.train_data.global_batch_size
-    flops = sum(train_step_flops(shape, batch_size, t) for t in timing["seq_lengths"])
-    row.update(
-        examples_per_s=args.steps * batch_size / timing["seconds"],
-        mean_seq_length=sum(timing["seq_lengths"]) / len(timing["seq_lengths"]),
-        gflop_per_s=flops / timing["seconds"] / 1e9,
-        loss=timing["loss"],
+    return configuration
+
+
+def time_round(configuration: Configuration, steps: int) -> None:
+    """Times `steps` more steps of a prepared configuration; appends the round's rates."""
+    assert configuration.run is not None and configuration.shape is not None
+    timing = configuration.run(steps)
+    batch_size = configuration.batch_size
+    flops = sum(train_step_flops(configuration.shape, batch_size, t) for t in timing["seq_lengths"])
+    configuration.rounds.append(
+        {
+            "examples_per_s": steps * batch_size / timing["seconds"],
+            "mean_seq_length": sum(timing["seq_lengths"]) / steps,
+            "gflop_per_s": flops / timing["seconds"] / 1e9,
+            "loss": timing["loss"],
+        }
     )
-    print(f"{name} {precision}: {row}", file=sys.stderr, flush=True)
+    print(
+        f"{configuration.name} {configuration.precision}: {configuration.rounds[-1]}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def summary_row(configuration: Configuration) -> dict[str, Any]:
+    """The best round (least disturbed by other jobs) plus the median examples/s."""
+    row: dict[str, Any] = {"model": configuration.name, "precision": configuration.precision}
+    if configuration.error:
+        row["error"] = configuration.error
+        return row
+    best = max(configuration.rounds, key=lambda r: r["examples_per_s"])
+    row.update(best)
+    row["median_examples_per_s"] = float(
+        np.median([r["examples_per_s"] for r in configuration.rounds])
+    )
     return row
 
 
@@ -279,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
     parser.add_argument("--data_dir", default=bench_common.DEFAULT_DATA_DIR)
     parser.add_argument("--warmup_steps", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per model")
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--output_name", default="train_throughput", help="results/<name>.md")
     args = parser.parse_args(argv)
@@ -303,10 +348,18 @@ def main(argv: list[str] | None = None) -> int:
         ("xling demo, padded 48", build_xling, padded),
         ("MG DualEncoder, padded 48", build_model_garden, padded),
     ]
-    rows = []
-    for precision in precisions:
-        for name, builder, params in configurations:
-            rows.append(run_configuration(name, builder, params, precision, args))
+    prepared = [
+        prepare_configuration(name, builder, params, precision, args.warmup_steps)
+        for precision in precisions
+        for name, builder, params in configurations
+    ]
+    # Rounds interleave the configurations, so a burst of load from another job on this
+    # shared machine hits one round of each rather than all rounds of one configuration.
+    for _ in range(args.rounds):
+        for configuration in prepared:
+            if not configuration.error:
+                time_round(configuration, args.steps)
+    rows = [summary_row(c) for c in prepared]
 
     for p in PRECISIONS:
         peaks[p] = max(peaks[p], measure_matmul_peak(tf.dtypes.as_dtype(p)))
@@ -353,7 +406,14 @@ def main(argv: list[str] | None = None) -> int:
             {"ratio": label, "value": f"{top / bottom:.2f}x" if top and bottom else "n/a"}
         )
 
-    columns = ["model", "precision", "examples_per_s", "mean_seq_length", "gflop_per_s"]
+    columns = [
+        "model",
+        "precision",
+        "examples_per_s",
+        "median_examples_per_s",
+        "mean_seq_length",
+        "gflop_per_s",
+    ]
     table = format_table(
         [
             {
@@ -373,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n\n".join(
         [
             f"Batch {bucketed.task.train_data.global_batch_size} pairs, max 48 tokens, "
-            f"{args.warmup_steps} warm-up steps then {args.steps} timed steps per row; "
+            f"{args.warmup_steps} warm-up steps, then {args.rounds} rounds of {args.steps} timed "
+            f"steps per model, the models interleaved round by round; "
             f"data {train_path}.",
             peak_table,
             table,
@@ -381,9 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     notes = (
-        "examples/s = pairs per second. mean_seq_length = mean padded length T of the timed "
-        "batches. GFLOP/s counts matmul FLOPs analytically (formula in the docstring of "
-        "benchmarks/train_throughput.py), padding included; peak share = that / the tf.matmul "
+        "examples/s = pairs per second in the best round (the one least slowed by other jobs "
+        "on this shared machine), with the median over rounds next to it; GFLOP/s and "
+        "mean_seq_length are from that best round. mean_seq_length = mean padded length T of "
+        "the timed batches. GFLOP/s counts matmul FLOPs analytically (formula in benchmarks/"
+        "flops.py), padding included; peak share = that / the tf.matmul "
         "peak of the same dtype."
     )
     print(peak_table + "\n\n" + table + "\n\n" + ratio_table)
