@@ -11,6 +11,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, "benchmarks", "results")
@@ -111,3 +112,10 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def format_value(value: Any, spec: str = ".3f") -> str:
+    """A table cell: `value` formatted with `spec` if a float, as is otherwise; "" for None."""
+    if value is None:
+        return ""
+    return format(value, spec) if isinstance(value, float) else str(value)

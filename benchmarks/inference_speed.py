@@ -219,12 +219,6 @@ def thread_levers(
     return rows
 
 
-def _fmt(value: Any, spec: str = ".3f") -> str:
-    if value is None:
-        return ""
-    return format(value, spec) if isinstance(value, float) else str(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
@@ -272,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             {
                 **row,
-                "sentences_per_s": _fmt(row["sentences_per_s"], ".0f"),
-                **{c: _fmt(row.get(c)) for c in p_columns},
+                "sentences_per_s": bench_common.format_value(row["sentences_per_s"], ".0f"),
+                **{c: bench_common.format_value(row.get(c)) for c in p_columns},
             }
             for row in rows
         ],
@@ -354,11 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         [
             {
                 "lever": row["lever"],
-                "sentences_per_s": _fmt(row["sentences_per_s"], ".0f"),
-                "vs export as is": _fmt(row["sentences_per_s"] / baseline, ".2f") + "x"
+                "sentences_per_s": bench_common.format_value(row["sentences_per_s"], ".0f"),
+                "vs export as is": bench_common.format_value(
+                    row["sentences_per_s"] / baseline, ".2f"
+                )
+                + "x"
                 if baseline
                 else "",
-                f"p@1 {first_pair}": _fmt(row.get("p@1")),
+                f"p@1 {first_pair}": bench_common.format_value(row.get("p@1")),
             }
             for row in lever_rows
         ],

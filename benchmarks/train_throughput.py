@@ -311,13 +311,6 @@ def summary_row(configuration: Configuration) -> dict[str, Any]:
     return row
 
 
-def _format(value: Any, spec: str) -> str:
-    """`value` formatted with `spec` if it is a float, as is otherwise; "" for None."""
-    if value is None:
-        return ""
-    return format(value, spec) if isinstance(value, float) else str(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
@@ -417,8 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(
         [
             {
-                **{key: _format(row.get(key), ".1f") for key in columns},
-                "peak_share": _format(row.get("peak_share"), ".1%"),
+                **{key: bench_common.format_value(row.get(key), ".1f") for key in columns},
+                "peak_share": bench_common.format_value(row.get("peak_share"), ".1%"),
                 "error": row.get("error", ""),
             }
             for row in rows
