@@ -72,9 +72,15 @@ def evaluate(workdir: str, experiment: str, args: argparse.Namespace) -> Results
         command += ["--model_dir", os.path.join(workdir, "runs", experiment)]
         command += ["--name", experiment, "--output_dir", output_dir, "--quiet"]
         if args.sts_file:
-            command += ["--sts_file", f"SICK-{args.sts_split or 'all'}={args.sts_file}"]
-            if args.sts_split:
-                command += ["--sts_split", args.sts_split]
+            split = f",{args.sts_split}" if args.sts_split else ""
+            command += ["--sts_file", f"SICK-{args.sts_split or 'all'}={args.sts_file}{split}"]
+        if args.nli_file and args.sts_file and args.sts_split:
+            # English NLI probe: a classifier on frozen (u, v, |u-v|, u*v) trained on the NLI
+            # training rows, tested on the held-out relatedness rows.
+            command += ["--nli_train_file", args.nli_file, "--nli_test_file"]
+            command += [f"en={args.sts_file}", "--nli_test_split", args.sts_split]
+            if args.nli_split:
+                command += ["--nli_train_split", args.nli_split]
         _run(command)
     with open(path, encoding="utf-8") as f:
         return json.load(f)
@@ -113,6 +119,8 @@ def ablation_rows(suite: Results) -> list[tuple[str, str, float | None]]:
             rows.append(
                 ("(c) relatedness Spearman", record["dataset"], record["metrics"]["spearman"])
             )
+    value = _task_metric(suite, "nli", "en->en", lambda m: m["accuracy"]["en"])
+    rows.append(("English NLI probe accuracy (frozen)", "en", value))
     for pair in PAIRS:
         value = _task_metric(suite, "geometry", pair, lambda m: m["eigen_similarity"])
         rows.append(("(d) eigen-similarity (lower = more isomorphic)", pair, value))
