@@ -109,6 +109,7 @@ def _demo(args: argparse.Namespace) -> None:
         language_pair=args.pair,
         train_steps=args.train_steps,
         nli_file=args.nli_file,
+        nli_split=args.nli_split,
     )
 
 
@@ -167,13 +168,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the README main job: data, train, export, evaluate")
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")
-    p.add_argument("--experiment", default="demo")
-    p.add_argument("--pair", default="en-fr")
+    p.add_argument(
+        "--experiment",
+        default="demo_multitask",
+        help="registered experiment (xling_tf/configs/experiments.py)",
+    )
+    p.add_argument("--pair", default="en-fr", help="single-task experiments: the language pair")
     p.add_argument("--train_steps", type=int, default=None, help="override the experiment's")
     p.add_argument(
         "--nli_file",
         default=None,
         help="multi-task experiments: SNLI/MNLI jsonl, XNLI or SICK tsv for nli_en",
+    )
+    p.add_argument(
+        "--nli_split",
+        default=None,
+        help="keep only this SICK SemEval_set of --nli_file (e.g. TRAIN, so TRIAL stays unseen)",
     )
     p.set_defaults(func=_demo)
     return parser
