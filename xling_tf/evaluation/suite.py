@@ -3,7 +3,8 @@
     from xling_tf.evaluation import suite
     from xling_tf.inference import load_text_encoder
 
-    results = suite.run_suite(load_text_encoder("exports/demo_multitask-en-fr"), "quick", "results/q")
+    encoder = load_text_encoder("exports/demo_multitask-en-fr")
+    results = suite.run_suite(encoder, "quick", "results/q")
 
 `run_suite` takes any `EmbedFn` (`list[str] -> float32 [batch, d]`), so benchmarks can put
 other encoders behind the same interface. The steps:
