@@ -218,3 +218,16 @@ def test_multitask_main_job_with_an_nli_file(tmp_path):
         assert read_scalars(
             str(tmp_path / "runs" / "tiny_multitask-en-fr" / "train" / task), "training_loss"
         ), task
+
+
+def test_one_way_response_ranking_reports_only_its_direction():
+    from xling_tf.tasks.response_ranking import ResponseRankingConfig, ResponseRankingTask
+    from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
+
+    response = ResponseRankingTask(ResponseRankingConfig())
+    assert [m.name for m in response.build_metrics()] == ["left_to_right_accuracy"]
+    translation = TranslationRankingTask(TranslationRankingConfig())
+    assert [m.name for m in translation.build_metrics()] == [
+        "left_to_right_accuracy",
+        "right_to_left_accuracy",
+    ]

@@ -52,9 +52,13 @@ class TranslationRankingTask(XlingTask):
 
     def build_metrics(self, training: bool | None = None):
         del training
+        # A one-way task (response ranking) has no right-to-left ranking to score.
+        directions = ["left_to_right"]
+        if self.task_config.model.bidirectional:
+            directions.append("right_to_left")
         return [
-            tf_keras.metrics.SparseCategoricalAccuracy(name="left_to_right_accuracy"),
-            tf_keras.metrics.SparseCategoricalAccuracy(name="right_to_left_accuracy"),
+            tf_keras.metrics.SparseCategoricalAccuracy(name=f"{direction}_accuracy")
+            for direction in directions
         ]
 
     def process_metrics(self, metrics, labels, model_outputs, **kwargs):
