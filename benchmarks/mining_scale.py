@@ -6,10 +6,12 @@ Builds a BUCC-like pool from random Gaussian vectors: half of the source rows ha
 copy (noise 0.1 per coordinate) at a random position of the target pool, the other rows on
 both sides are unrelated. Runs `xling_tf.evaluation.mining.evaluate_mining` (exact tiled
 cosine search in both directions, ratio margin, k=4, calibrated threshold) and prints one
-JSON line: wall seconds of the mining call, this process's peak resident set size
-(`resource.getrusage(RUSAGE_SELF).ru_maxrss`, which also counts the inputs: two
-[size, dim] float32 matrices), and F1. The full [size, size] similarity matrix would need
-size**2 * 4 bytes (10 GB at 50k); the tiled search needs a few [batch_size, batch_size] tiles.
+JSON line: wall seconds of the mining call, this process's peak resident set size (VmHWM
+of /proc/self/status, which also counts the inputs: two [size, dim] float32 matrices), and
+F1. Not `ru_maxrss`: Linux carries the parent's peak over fork + exec, so a child of a big
+process (pytest with TensorFlow loaded) would report the parent's size. The full [size, size]
+similarity matrix would need size**2 * 4 bytes (10 GB at 50k); the tiled search needs a few
+[batch_size, batch_size] tiles.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ def planted_pool(
     return source, target, {(i, int(p)) for i, p in enumerate(positions)}
 
 
+def peak_rss_kib() -> int:
+    """Peak resident set size of this process image in KiB (Linux VmHWM; else ru_maxrss)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=50_000, help="rows on each side")
@@ -48,7 +62,7 @@ def main() -> None:
     started = time.perf_counter()
     result = mining.evaluate_mining(source, target, gold, batch_size=args.batch_size)
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak_kib = peak_rss_kib()
     print(
         json.dumps(
             {
