@@ -188,3 +188,21 @@ def exported_model(tmp_path_factory, trained_run) -> str:
         ["-m", "export.export_hub", f"--model_dir={trained_run}", f"--export_path={export_path}"]
     )
     return export_path
+
+
+@pytest.fixture(scope="module")
+def multitask_data(tmp_path_factory, corpus_dir):
+    """TSV files for tiny_multitask's routines: [translation, quick_thought, response, nli]."""
+    folder = tmp_path_factory.mktemp("multitask")
+    rows = synthetic_pairs(200, seed=9)
+    english = [en for en, _ in rows]
+    quick_thought = [(english[i], english[i - 1], english[i + 1]) for i in range(1, 199)]
+    response = [(en, en.split()[-1] + " " + en.split()[0]) for en in english]
+    labels = ("entailment", "neutral", "contradiction")
+    nli = [(en, " ".join(en.split()[:2]), labels[i % 3]) for i, en in enumerate(english)]
+    return [
+        os.path.join(corpus_dir, "train.tsv"),
+        write_tsv(str(folder / "qt.tsv"), quick_thought),
+        write_tsv(str(folder / "response.tsv"), response),
+        write_tsv(str(folder / "nli.tsv"), nli),
+    ]

@@ -22,7 +22,6 @@ from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextToken
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_multitask import multitask_data  # noqa: F401  (a fixture: one file per task)
 
 from conftest import (
     REPO,
@@ -322,7 +321,7 @@ def _task_names(log: str) -> list[str]:
 @pytest.mark.slow
 def test_multitask_non_finite_loss_names_the_step_and_its_task(
     tmp_path,
-    multitask_data,  # noqa: F811  (the imported fixture)
+    multitask_data,
 ):
     model_dir = str(tmp_path / "mt")
     absurd_rate = {
@@ -377,7 +376,7 @@ def test_proportional_task_batches_consumed_replays_the_trainers_draws():
 @pytest.mark.slow
 def test_multitask_resume_continues_every_tasks_data_and_step_count(
     tmp_path,
-    multitask_data,  # noqa: F811  (the imported fixture)
+    multitask_data,
 ):
     model_dir = str(tmp_path / "mt")
     _run_multitask(
@@ -410,7 +409,7 @@ def test_multitask_resume_continues_every_tasks_data_and_step_count(
 @pytest.mark.slow
 def test_multitask_sigterm_saves_a_checkpoint_at_the_interrupted_step(
     tmp_path,
-    multitask_data,  # noqa: F811  (the imported fixture)
+    multitask_data,
 ):
     model_dir = str(tmp_path / "mt")
     args = _multitask_args(

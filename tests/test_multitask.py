@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from official.modeling.multitask import task_sampler as mg_sampler
 
-from conftest import run_python, synthetic_pairs, write_tsv
+from conftest import run_python
 
 SMALL = dict(
     vocab_size=50,
@@ -131,23 +131,6 @@ params.trainer.checkpoint_interval = 4
 logging.set_verbosity(logging.INFO)
 train.run(params, model_dir)
 """
-
-
-@pytest.fixture(scope="module")
-def multitask_data(tmp_path_factory, corpus_dir):
-    folder = tmp_path_factory.mktemp("multitask")
-    rows = synthetic_pairs(200, seed=9)
-    english = [en for en, _ in rows]
-    quick_thought = [(english[i], english[i - 1], english[i + 1]) for i in range(1, 199)]
-    response = [(en, en.split()[-1] + " " + en.split()[0]) for en in english]
-    labels = ("entailment", "neutral", "contradiction")
-    nli = [(en, " ".join(en.split()[:2]), labels[i % 3]) for i, en in enumerate(english)]
-    return [
-        os.path.join(corpus_dir, "train.tsv"),
-        write_tsv(str(folder / "qt.tsv"), quick_thought),
-        write_tsv(str(folder / "response.tsv"), response),
-        write_tsv(str(folder / "nli.tsv"), nli),
-    ]
 
 
 @pytest.mark.slow
