@@ -13,6 +13,7 @@ import sys
 
 import xling_tf  # noqa: F401
 from xling_tf.data.pairs import MalformedRowError
+from xling_tf.evaluation.embedding import DEFAULT_SORT_WINDOW
 from xling_tf.evaluation.suite_config import SuiteConfigError
 from xling_tf.evaluation.suite_config import add_flags as suite_flags
 
@@ -47,11 +48,12 @@ def _embed(args: argparse.Namespace) -> None:
     from xling_tf.inference import load_text_encoder
 
     count = embed_file(
-        load_text_encoder(args.model),
+        load_text_encoder(args.model, batch_size=args.batch_size),
         args.input,
         args.output,
         batch_size=args.batch_size,
         progress=not args.quiet,
+        sort_window=args.sort_window,
     )
     print(f"embedded {count} sentences -> {args.output}")
 
@@ -62,7 +64,10 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
 
     aligned = translation_retrieval.read_aligned_pairs(args.pairs, args.target_file, args.max_pairs)
     result = translation_retrieval.evaluate_retrieval(
-        load_text_encoder(args.model), aligned, pool_size=args.pool_size, batch_size=args.batch_size
+        load_text_encoder(args.model, batch_size=args.batch_size),
+        aligned,
+        pool_size=args.pool_size,
+        batch_size=args.batch_size,
     )
     row = translation_retrieval.summary_row(os.path.basename(os.path.normpath(args.model)), result)
     table = retrieval.format_table([row], translation_retrieval.TABLE_COLUMNS)
@@ -84,7 +89,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     data = suite.load_suite_data(config, args.data_dir)
     name = args.name or os.path.basename(os.path.normpath(args.model))
     results = suite.run_suite(
-        load_text_encoder(args.model),
+        load_text_encoder(args.model, batch_size=config.batch_size),
         config,
         args.output_dir or os.path.join("results", name),
         name=name,
@@ -142,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True, help=".npy or .tsv")
     p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument(
+        "--sort_window",
+        type=int,
+        default=DEFAULT_SORT_WINDOW,
+        help="lines read at a time and batched by length (output keeps input order; "
+        "memory grows with it; <= --batch_size: input order)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_embed)
 
