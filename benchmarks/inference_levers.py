@@ -1,12 +1,13 @@
 r"""Inference sentences/s and held-out Bible P@1 of our export vs the peers, plus speed levers.
 
-  flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/inference_speed.py \
+  flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/inference_levers.py \
       --model /tmp/democlone/exports/demo-en-fr [--pairs en-fr,en-es,en-de] [--max_pairs 5000]
 
 Sentences: the held-out New Testament pairs of `xling_tf.data.bible.build_translation_corpus`
 (KJV -> Segond / Reina-Valera / Elberfelder), the first `--max_pairs` of each pair in
 canonical order. The speed set is both sides of the first en-fr pairs: 10,000 sentences for
-5,000 pairs, embedded in order, `--batch_size` per call, after one warm-up batch. The models
+5,000 pairs, embedded in length-sorted batches of `--batch_size` (`xling_tf.evaluation.
+embedding.embed_texts`, as every embed path of the project), after one warm-up batch. The models
 take turns for `--repeats` rounds and each one's best round is its speed (the machine is
 shared: interleaving spreads other jobs' load over all models). Every model
 runs in this process on all cores (TF intra-op pool, numpy BLAS threads, OpenMP threads =
@@ -41,6 +42,8 @@ from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from xling_tf.evaluation.embedding import embed_texts  # noqa: E402
 
 import bench_common  # noqa: E402
 import numpy as np  # noqa: E402
@@ -77,23 +80,22 @@ class CachedEmbedder:
         self.batch_size = batch_size
         self.cache: dict[str, np.ndarray] = {}
 
+    def _embed_into_cache(self, texts: list[str]) -> None:
+        vectors = embed_texts(self.embed_fn, texts, batch_size=self.batch_size)
+        self.cache.update(zip(texts, vectors, strict=True))
+
     def timed_embed(self, texts: list[str]) -> float:
         """Embeds `texts` (all of them, cache ignored) and returns sentences/s."""
         self.embed_fn(texts[: self.batch_size])  # warm-up: tracing, thread pools, caches
         started = time.perf_counter()
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
-            for text, vector in zip(batch, self.embed_fn(batch), strict=True):
-                self.cache[text] = vector
+        self._embed_into_cache(texts)
         return len(texts) / (time.perf_counter() - started)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """[n, d] float32 vectors of `texts`, embedding only the ones not seen yet."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        for start in range(0, len(missing), self.batch_size):
-            batch = missing[start : start + self.batch_size]
-            for text, vector in zip(batch, self.embed_fn(batch), strict=True):
-                self.cache[text] = vector
+        if missing:
+            self._embed_into_cache(missing)
         return np.stack([self.cache[t] for t in texts]).astype(np.float32)
 
 
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="1,1;2,1;1,2", help="intra,inter;... lever")
     parser.add_argument("--skip_peers", action="store_true")
     parser.add_argument("--skip_levers", action="store_true")
-    parser.add_argument("--output_name", default="inference_speed", help="results/<name>.md")
+    parser.add_argument("--output_name", default="inference_levers", help="results/<name>.md")
     parser.add_argument("--thread_worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.thread_worker:
@@ -341,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = [
             (int(s.split(",")[0]), int(s.split(",")[1])) for s in args.threads.split(";") if s
         ]
-        with tempfile.TemporaryDirectory(prefix="inference_speed-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="inference_levers-") as tmp:
             lever_rows += thread_levers(args.model, speed_set, args.batch_size, settings, tmp)
     baseline = lever_rows[0]["sentences_per_s"] if lever_rows else None
     lever_table = format_table(

