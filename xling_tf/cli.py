@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")
     p.add_argument(
         "--experiment",
-        default="demo_multitask",
+        default="demo_distill",
         help="registered experiment (xling_tf/configs/experiments.py)",
     )
     p.add_argument("--pair", default="en-fr", help="single-task experiments: the language pair")
