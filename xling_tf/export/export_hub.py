@@ -358,9 +358,11 @@ def export_all(
     """
     started = time.time()
     paths = export_layout(export_dir, text_api, serving, serving_version)
+    # Fail before anything is written, not after the text encoder is replaced.
+    if serving:
+        serving_lib.serving_apis()  # the optional tensorflow-serving-api ([serving] extra)
     restored = restore(model_dir, checkpoint_path)
     if text_api:
-        # Fail before anything is written, not after the text encoder is replaced.
         text_api_lib.check_supports_preprocessor(restored.tokenizer)
     paths[TEXT_ENCODER] = save_text_encoder(restored, paths[TEXT_ENCODER], normalize)
     if text_api:
