@@ -108,9 +108,8 @@ def run_main_job(
     pairs of every translation routine (a single-task experiment: of `language_pair`).
     """
     from xling_tf import train
+    from xling_tf.export.export_hub import export_text_encoder
     from xling_tf.inference import load_text_encoder
-
-    from export.export_hub import export_text_encoder
 
     logging.set_verbosity(logging.INFO)
     timings: dict[str, float] = {}
