@@ -1,7 +1,7 @@
 """`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, evaluate, demo.
 
 `train` and `export` take exactly the flags of `python -m xling_tf.train` and
-`python -m export.export_hub` (Model Garden's --experiment / --params_override / ...).
+`python -m xling_tf.export.export_hub` (Model Garden's --experiment / --params_override / ...).
 """
 
 from __future__ import annotations
@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("train", help="train (flags of python -m xling_tf.train)", add_help=False)
     sub.add_parser(
-        "export", help="export a SavedModel (flags of python -m export.export_hub)", add_help=False
+        "export",
+        help="export a SavedModel (flags of python -m xling_tf.export.export_hub)",
+        add_help=False,
     )
 
     p = sub.add_parser("embed", help="embed a text file (one sentence per line)")
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")
     p.add_argument(
         "--experiment",
-        default="demo_multitask",
+        default="demo_distill",
         help="registered experiment (xling_tf/configs/experiments.py)",
     )
     p.add_argument("--pair", default="en-fr", help="single-task experiments: the language pair")
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         _absl_passthrough("xling_tf.train", argv[1:])
         return 0
     if argv and argv[0] == "export":
-        _absl_passthrough("export.export_hub", argv[1:])
+        _absl_passthrough("xling_tf.export.export_hub", argv[1:])
         return 0
     args = build_parser().parse_args(argv)
     try:
