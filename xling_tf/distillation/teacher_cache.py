@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import expand_file_patterns
 from xling_tf.distillation.teachers import Teacher, TeacherError, load_teacher
+from xling_tf.evaluation.embedding import embed_in_length_order
 from xling_tf.tokenization.vocabulary import is_chief, task_configs
 
 import numpy as np
@@ -221,12 +222,12 @@ def _encode_rows(
                 vectors[row] = memo[text]
             else:
                 distinct.append(text)
-        for start in range(0, len(distinct), TEACHER_BATCH_SIZE):
-            batch = distinct[start : start + TEACHER_BATCH_SIZE]
-            embedded = teacher(batch)
-            vectors[[new[text] for text in batch]] = embedded
+        if distinct:
+            # Batches of similar length: the teacher pads (or pays per token) like ours does.
+            embedded = embed_in_length_order(teacher, distinct, TEACHER_BATCH_SIZE)
+            vectors[[new[text] for text in distinct]] = embedded
             if len(memo) < MEMO_LIMIT:
-                memo.update(zip(batch, embedded, strict=True))
+                memo.update(zip(distinct, embedded, strict=True))
         row_of.update(new)
         for row in range(chunk_start, chunk_end):
             text = texts[row]
