@@ -96,9 +96,11 @@ def test_throughput_and_latency_rows_from_fake_models():
 
     profiles = {"a": [f"s{i}" for i in range(50)], "b": ["x" * i for i in range(1, 21)]}
     speeds = inference_speed.throughput(
-        {"fast": (fake("fast"), 8192), "slow": (fake("slow"), 8192)},
+        {
+            "fast": inference_speed.Runner(fake("fast"), 16),
+            "slow": inference_speed.Runner(fake("slow"), 16),
+        },
         profiles,
-        batch_size=16,
         rounds=2,
         slow_fraction=0.1,
         slow_models=("slow",),

@@ -13,7 +13,7 @@ import sys
 
 import xling_tf  # noqa: F401
 from xling_tf.data.pairs import MalformedRowError
-from xling_tf.evaluation.embedding import DEFAULT_SORT_WINDOW
+from xling_tf.evaluation.embedding import DEFAULT_MODEL_BATCH_SIZE, DEFAULT_SORT_WINDOW
 from xling_tf.evaluation.suite_config import SuiteConfigError
 from xling_tf.evaluation.suite_config import add_flags as suite_flags
 
@@ -89,7 +89,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     data = suite.load_suite_data(config, args.data_dir)
     name = args.name or os.path.basename(os.path.normpath(args.model))
     results = suite.run_suite(
-        load_text_encoder(args.model, batch_size=config.batch_size),
+        load_text_encoder(args.model),
         config,
         args.output_dir or os.path.join("results", name),
         name=name,
@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="exported SavedModel folder")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True, help=".npy or .tsv")
-    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
     p.add_argument(
         "--sort_window",
         type=int,
@@ -165,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target_file", default=None, help="aligned target text file")
     p.add_argument("--max_pairs", type=int, default=None)
     p.add_argument("--pool_size", type=int, default=1000, help="1 gold + pool_size-1 distractors")
-    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
     p.add_argument("--output_dir", default=None, help="writes results.json and results.md")
     p.set_defaults(func=_eval_retrieval)
 

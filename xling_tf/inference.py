@@ -10,7 +10,11 @@ import os
 from collections.abc import Callable
 
 import xling_tf  # noqa: F401
-from xling_tf.evaluation.embedding import DEFAULT_SORT_WINDOW, embed_texts
+from xling_tf.evaluation.embedding import (
+    DEFAULT_MODEL_BATCH_SIZE,
+    DEFAULT_SORT_WINDOW,
+    embed_texts,
+)
 
 import numpy as np
 import tensorflow as tf
@@ -56,7 +60,7 @@ def resolve_saved_model(path: str) -> str:
 
 
 def load_text_encoder(
-    path: str, batch_size: int = 256, sort_window: int = DEFAULT_SORT_WINDOW
+    path: str, batch_size: int = DEFAULT_MODEL_BATCH_SIZE, sort_window: int = DEFAULT_SORT_WINDOW
 ) -> EmbedFn:
     """Returns fn(list of n str) -> float32 [n, dim] numpy array, rows in input order.
 
@@ -66,7 +70,8 @@ def load_text_encoder(
     (`xling_tf.evaluation.embedding.embed_texts`, windows of `sort_window` sentences), since
     the model pads each batch to its longest sentence; the result equals one big call up to
     float rounding, at a fraction of the padding. A call with at most `batch_size` sentences
-    is one model call on the sentences as given.
+    is one model call on the sentences as given; that single call is also the returned
+    function's `embed_batch` attribute.
     """
     loaded = tf.saved_model.load(resolve_saved_model(path))
     signature = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
@@ -90,4 +95,5 @@ def load_text_encoder(
 
     # Keeps the SavedModel's resources alive as long as the function lives.
     embed.saved_model = loaded  # type: ignore[attr-defined]
+    embed.embed_batch = embed_batch  # type: ignore[attr-defined]
     return embed

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from xling_tf.evaluation.embedding import DEFAULT_MODEL_BATCH_SIZE
+
 import tensorflow as tf
 
 if TYPE_CHECKING:
@@ -72,9 +74,8 @@ class ServerBatching:
     """TF Serving's server-side batching for this model (its `BatchingParameters` proto).
 
     Attributes:
-      max_batch_size: most sentences in one model call; the demo model's sentences/s stops
-        growing from about 32 sentences a batch on a CPU, so 64 leaves room without making
-        a lone request wait behind a huge batch.
+      max_batch_size: most sentences in one model call (default: the batch size the
+        project embeds with, `DEFAULT_MODEL_BATCH_SIZE`: bigger batches were slower on a CPU).
       batch_timeout_micros: longest wait for a batch to fill (adds at most this latency).
       num_batch_threads: batches run in parallel; TF Serving advises the number of cores of
         the serving machine.
@@ -82,7 +83,7 @@ class ServerBatching:
         (UNAVAILABLE) instead of waiting seconds.
     """
 
-    max_batch_size: int = 64
+    max_batch_size: int = DEFAULT_MODEL_BATCH_SIZE
     batch_timeout_micros: int = 2000
     num_batch_threads: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
     max_enqueued_batches: int = 16
