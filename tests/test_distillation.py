@@ -225,11 +225,12 @@ from absl import logging
 from official.core import exp_factory
 from xling_tf import train
 from xling_tf.configs import experiments
-model_dir, path, steps, teacher = sys.argv[1:5]
+model_dir, path, steps, teacher, cache_dir = sys.argv[1:6]
 params = exp_factory.get_exp_config("tiny_distill")
 for routine in params.task.task_routines:
     routine.task_config.train_data.input_path = path
     routine.task_config.teacher = teacher
+    routine.task_config.teacher_cache_dir = cache_dir
 experiments.set_train_steps(params, int(steps))
 params.trainer.steps_per_loop = params.trainer.summary_interval = 10
 params.trainer.checkpoint_interval = 20
@@ -250,7 +251,8 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     train = os.path.join(corpus_dir, "train.tsv")
     path = os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")]))
     env = {"PYTHONPATH": path, "FAKE_TEACHER_LOG": log}
-    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE], env=env)
+    cache = str(tmp_path / "teacher_cache")
+    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache], env=env)
     cosine = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "teacher_cosine")
     assert cosine[-1][1] > cosine[0][1] + 0.2, cosine
     accuracy = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "ranking_accuracy")
@@ -258,12 +260,12 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     with open(log) as f:
         embedded = sum(int(line) for line in f)
     # A second run on the same corpus (e.g. a longer one) reuses the cached teacher vectors.
-    run_python(["-c", TRAIN_SCRIPT, str(tmp_path / "run2"), train, "2", FAKE], env=env)
+    run_python(["-c", TRAIN_SCRIPT, str(tmp_path / "run2"), train, "2", FAKE, cache], env=env)
     with open(log) as f:
         assert sum(int(line) for line in f) == embedded  # the teacher was not even loaded
     export = str(tmp_path / "export")
     run_python(
-        ["-m", "export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"], env=env
+        ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"], env=env
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
     assert vectors.shape == (2, 24) and np.all(np.isfinite(vectors))
