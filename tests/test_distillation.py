@@ -29,7 +29,7 @@ FAKE = "fake_teachers.hashed_trigrams"
         ("fake_teachers.zero_vectors", "all-zero vector"),
         ("fake_teachers.not_a_function", "returned int, not a function"),
         ("fake_teachers.no_such_teacher", "has no function 'no_such_teacher'"),
-        ("no_such_module_xyz.teacher", "cannot import 'no_such_module_xyz'"),
+        ("no_such_module_xyz.teacher", "cannot import it (No module named 'no_such_module_xyz')"),
         ("/nonexistent/saved_model", "does not load as a SavedModel"),
         ("", "no teacher given"),
     ],
@@ -265,7 +265,8 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
         assert sum(int(line) for line in f) == embedded  # the teacher was not even loaded
     export = str(tmp_path / "export")
     run_python(
-        ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"], env=env
+        ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"],
+        env=env,
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
     assert vectors.shape == (2, 24) and np.all(np.isfinite(vectors))
