@@ -448,3 +448,26 @@ def tiny_distill():
     base = tiny()
     routines = _distillation_routines(["fr"], batch_size=16, ranking_weight=1.0)
     return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
+
+
+def _demo_distill_ablation(ranking_weight: float, distill: bool) -> cfg.ExperimentConfig:
+    params = demo_distill()
+    if distill:
+        for routine in params.task.task_routines:
+            routine.task_config.ranking_weight = ranking_weight
+        return params
+    routines = _translation_routines("en", ["fr", "es", "de"], batch_size=128)
+    return _multitask_experiment(student_model(), routines, params.trainer)
+
+
+@exp_factory.register_config_factory("demo_distill_only")
+def demo_distill_only():
+    """Ablation of demo_distill: the same student, data and steps, distillation loss alone."""
+    return _demo_distill_ablation(ranking_weight=0.0, distill=True)
+
+
+@exp_factory.register_config_factory("demo_student_ranking_only")
+def demo_student_ranking_only():
+    """Ablation of demo_distill: the same student and steps, translation ranking alone (on
+    the Bible pairs, no teacher)."""
+    return _demo_distill_ablation(ranking_weight=1.0, distill=False)
