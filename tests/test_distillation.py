@@ -225,8 +225,9 @@ from absl import logging
 from official.core import exp_factory
 from xling_tf import train
 from xling_tf.configs import experiments
-model_dir, path, steps, teacher, cache_dir = sys.argv[1:6]
+model_dir, path, steps, teacher, cache_dir, vocabulary_from = sys.argv[1:7]
 params = exp_factory.get_exp_config("tiny_distill")
+params.task.model.tokenizer.vocabulary_from = vocabulary_from
 for routine in params.task.task_routines:
     routine.task_config.train_data.input_path = path
     routine.task_config.teacher = teacher
@@ -243,6 +244,8 @@ train.run(params, model_dir)
 def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     tmp_path, corpus_dir
 ):
+    import tensorflow as tf
+
     from xling_tf.evaluation.tensorboard_logs import read_scalars
     from xling_tf.inference import load_text_encoder
 
@@ -252,17 +255,24 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     path = os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")]))
     env = {"PYTHONPATH": path, "FAKE_TEACHER_LOG": log}
     cache = str(tmp_path / "teacher_cache")
-    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache], env=env)
+    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache, ""], env=env)
     cosine = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "teacher_cosine")
     assert cosine[-1][1] > cosine[0][1] + 0.2, cosine
     accuracy = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "ranking_accuracy")
     assert accuracy[-1][1] > 0.5, accuracy
     with open(log) as f:
         embedded = sum(int(line) for line in f)
-    # A second run on the same corpus (e.g. a longer one) reuses the cached teacher vectors.
-    run_python(["-c", TRAIN_SCRIPT, str(tmp_path / "run2"), train, "2", FAKE, cache], env=env)
+    # A second run on the same corpus reuses the cached teacher vectors; this one starts from
+    # the teacher's vocabulary and (frozen) token table.
+    run2 = str(tmp_path / "run2")
+    vocabulary = "fake_teachers.tiny_vocabulary"
+    run_python(["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, vocabulary], env=env)
     with open(log) as f:
         assert sum(int(line) for line in f) == embedded  # the teacher was not even loaded
+    table = np.load(os.path.join(run2, "vocab", "token_embeddings.npy"))
+    trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(run2))
+    name = "encoder/embedding/_word_embedding/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    np.testing.assert_array_equal(trained.get_tensor(name), table)
     export = str(tmp_path / "export")
     run_python(
         ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"],

@@ -93,6 +93,19 @@ def is_entry_point(spec: str) -> bool:
     )
 
 
+def import_entry_point(spec: str) -> Callable:
+    """The function named `module:function` or `module.function`.
+
+    Raises:
+      ImportError: the module does not import. AttributeError: it has no such function.
+    """
+    module_name, _, attribute = spec.replace(":", ".").rpartition(".")
+    factory = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(factory):
+        raise AttributeError(f"{module_name} has no function {attribute!r}")
+    return factory
+
+
 def load_encoder(spec: str) -> EmbedFn:
     """Any text encoder by name: a SavedModel (`load_text_encoder`) or a Python entry point
     `module:function` (or `module.function`) that, called with no arguments, returns a
@@ -104,11 +117,7 @@ def load_encoder(spec: str) -> EmbedFn:
     """
     if not is_entry_point(spec):
         return load_text_encoder(spec)
-    module_name, _, attribute = spec.replace(":", ".").rpartition(".")
-    factory = getattr(importlib.import_module(module_name), attribute, None)
-    if not callable(factory):
-        raise AttributeError(f"{module_name} has no function {attribute!r}")
-    embed_fn = factory()
+    embed_fn = import_entry_point(spec)()
     if not callable(embed_fn):
         raise TypeError(
             f"{spec} returned {type(embed_fn).__name__}, not a function of "

@@ -120,6 +120,12 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
                 features = features[0]
             self.sub_tasks[name](features, training=False)
 
+    def initialize(self) -> None:
+        """A fresh run's starting weights (see XlingTask.initialize); every task shares the
+        encoder, so the first task's config decides."""
+        name, task = next(iter(self._multi_task.tasks.items()))
+        task.initialize(self.sub_tasks[name])
+
     @property
     def checkpoint_items(self) -> dict[str, Any]:
         # Exports restore the shared encoder by this name from any experiment's checkpoint.

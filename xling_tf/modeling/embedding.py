@@ -47,9 +47,11 @@ class TextEmbedding(tf_keras.layers.Layer):
         dropout_rate: float = 0.1,
         initializer_range: float = 0.02,
         ngram_buckets: int = 0,
+        trainable_word_embeddings: bool = True,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.trainable_word_embeddings = trainable_word_embeddings
         self.vocab_size = vocab_size
         self.width = width
         self.max_sequence_length = max_sequence_length
@@ -64,6 +66,9 @@ class TextEmbedding(tf_keras.layers.Layer):
             initializer=tf_utils.clone_initializer(initializer),
             name="word_embeddings",
         )
+        # Frozen when taken from a teacher (xling_tf/distillation/teacher_vocabulary.py): rows
+        # of pieces the training data never shows stay aligned with the rest.
+        self._word_embedding.trainable = trainable_word_embeddings
         # Created only when used, so SentencePiece models keep exactly their old variables.
         self._ngram_embedding = (
             nlp_layers.OnDeviceEmbedding(
@@ -104,6 +109,11 @@ class TextEmbedding(tf_keras.layers.Layer):
         embeddings = self._norm(embeddings)
         return self._dropout(embeddings, training=training)
 
+    @property
+    def word_embeddings(self) -> tf.Variable:
+        """The token table, float32 [vocab_size, width]."""
+        return self._word_embedding.embeddings
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
@@ -115,6 +125,7 @@ class TextEmbedding(tf_keras.layers.Layer):
                 "dropout_rate": self.dropout_rate,
                 "initializer_range": self.initializer_range,
                 "ngram_buckets": self.ngram_buckets,
+                "trainable_word_embeddings": self.trainable_word_embeddings,
             }
         )
         return config

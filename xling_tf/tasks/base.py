@@ -10,6 +10,7 @@ from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_encoder, build_tokenizer
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 from official.core import base_task
@@ -122,13 +123,31 @@ class XlingTask(base_task.Task):
         return self.task_config.loss_weight * loss
 
     def initialize(self, model: tf_keras.Model):
-        """Warm-starts from `init_checkpoint`: a training model_dir or one of its checkpoints.
+        """Starts a fresh run from what the config names (a resumed run restores instead).
 
-        Only the shared encoder is restored, so any task can start from any trained model.
+        `model.encoder.token_embeddings_file`: the token table (e.g. a teacher's). Then
+        `init_checkpoint`, a training model_dir or one of its checkpoints: only the shared
+        encoder is restored, so any task can start from any trained model.
         """
+        table = self.task_config.model.encoder.token_embeddings_file
+        if table:
+            if not model.encoder.built:  # variables are created on the first call
+                model.encoder(dummy_encoder_inputs(model.encoder), training=False)
+            model.encoder.embedding.word_embeddings.assign(np.load(table))
         path = self.task_config.init_checkpoint
         if not path:
             return
         if tf.io.gfile.isdir(path):
             path = tf.train.latest_checkpoint(path)
         tf.train.Checkpoint(encoder=model.encoder).read(path).expect_partial()
+
+
+def dummy_encoder_inputs(encoder: SentenceEncoder) -> dict[str, tf.Tensor]:
+    """A one-sentence batch of padding that builds `encoder`'s variables when called."""
+    inputs = {
+        "input_word_ids": tf.zeros([1, 2], tf.int32),
+        "input_mask": tf.ones([1, 2], tf.int32),
+    }
+    if encoder.get_config()["ngram_buckets"]:
+        inputs["input_ngram_ids"] = tf.zeros([1, 2, 1], tf.int32)
+    return inputs
