@@ -29,6 +29,8 @@ class PairDataConfig(cfg.DataConfig):
       seed: shuffle seed (None: pair_dataset.DEFAULT_SHUFFLE_SEED; the order is reproducible).
       static_shapes: fixed batch shapes (padded to max_seq_length, no bucketing, partial
         batches dropped), as TPUs need; None: on under TPU and multi-worker strategies (train.py).
+      batch_per_file: every batch holds rows of one input file (give one file per language and
+        source translation); False mixes the lines of all files (shards of one corpus).
     """
 
     input_path: str = ""
@@ -41,6 +43,7 @@ class PairDataConfig(cfg.DataConfig):
     length_bucketing: bool = True
     seed: int | None = None
     static_shapes: bool | None = None
+    batch_per_file: bool = True
 
 
 @dataclasses.dataclass
@@ -110,6 +113,7 @@ class XlingTask(base_task.Task):
             length_bucketing=params.length_bucketing,
             input_context=input_context,
             static_shapes=bool(params.static_shapes),
+            batch_per_file=params.batch_per_file,
         )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:
