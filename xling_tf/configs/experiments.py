@@ -265,7 +265,7 @@ def tiny_multitask():
 
 # The CPU demos: the `demo` model (3 x 256, 48 tokens, 8k pieces). Native tasks get smaller
 # batches than translation because a Quick-Thought example encodes three sentences and because
-# the conversation corpora are small (89 French pairs). Tasks are drawn by the proportional
+# the conversation corpora are small (87 distinct French pairs). Tasks are drawn by the proportional
 # sampler: each translation routine has weight 1 and each native task 1 in total, split over
 # its per-language routines, so translation gets the share a round robin over one routine per
 # task gave it (1/3 for en-fr) however many languages there are. Tune these weights on the

@@ -475,7 +475,8 @@ def build_quick_thought_corpus(
     their style. Consecutive verses of one chapter stand in for consecutive sentences of a
     document: triples never cross a chapter (the "document" boundary), and only training
     chapters are used (`is_training_verse`), so the held-out New Testament and the development
-    chapters stay unseen. Rows are shuffled with the corpus seed; files are written atomically.
+    chapters stay unseen. Repeated triples are kept once; rows are shuffled with the corpus
+    seed; files are written atomically.
 
     Returns:
       The paths written, in the order of `PUBLIC_DOMAIN_TRANSLATIONS[language]`.
@@ -490,7 +491,8 @@ def build_quick_thought_corpus(
         for key, text in sorted(load_verses(db_path, code).items()):
             if is_training_verse(key):
                 chapters.setdefault(key[:2], []).append(text)
-        triples = quick_thought_triples(chapters.values())
+        # A formula repeated in the same context would be a negative of its own twin.
+        triples = list(dict.fromkeys(quick_thought_triples(chapters.values())))
         random.Random(SHUFFLE_SEED).shuffle(triples)
         path = os.path.join(out_dir, f"qt-{language}", f"train-{code}.tsv")
         pairs_lib.write_rows(path, triples)

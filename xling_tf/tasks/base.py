@@ -9,6 +9,7 @@ from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_encoder, build_tokenizer
+from xling_tf.modeling.ranking_loss import same_example_mask
 
 import tensorflow as tf
 import tf_keras
@@ -61,6 +62,17 @@ class XlingTaskConfig(cfg.TaskConfig):
         default_factory=lambda: PairDataConfig(is_training=False)
     )
     loss_weight: float = 1.0
+
+
+def same_example_in_batch(features, column_names: Sequence[str]) -> tf.Tensor | None:
+    """bool [B, B] `same_example_mask` over the `input_word_ids` of the named text columns.
+
+    `features` is the batch as the pipeline gives it (Model Garden passes it to the loss and
+    metrics as `labels`); None (e.g. a loss computed from embeddings alone) gives None: no mask.
+    """
+    if features is None:
+        return None
+    return same_example_mask(*(features[name]["input_word_ids"] for name in column_names))
 
 
 class XlingTask(base_task.Task):
