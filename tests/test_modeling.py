@@ -181,3 +181,26 @@ def test_dual_encoder_shares_weights_and_normalises():
     )
     clone = DualEncoder.from_config(model.get_config())
     assert clone.encoder.get_config() == model.encoder.get_config()
+
+
+def test_adamw_decays_weights_but_no_layer_norm_or_bias():
+    from xling_tf.configs.experiments import adamw_warmup_decay
+
+    from official.modeling import optimization
+
+    encoder = SentenceEncoder(**SMALL)
+    encoder(_inputs())
+    config = adamw_warmup_decay(1e-3, train_steps=10, warmup_steps=2)
+    factory = optimization.OptimizerFactory(config)
+    optimizer = factory.build_optimizer(factory.build_learning_rate())
+    decayed = {
+        v.name for v in encoder.trainable_variables if optimizer._do_use_weight_decay(v.name)
+    }
+    norms_and_biases = {
+        v.name
+        for v in encoder.trainable_variables
+        if v.name.endswith(("/gamma:0", "/beta:0", "/bias:0"))
+    }
+    assert any("final_norm" in name for name in norms_and_biases)
+    assert not decayed & norms_and_biases
+    assert decayed == {v.name for v in encoder.trainable_variables} - norms_and_biases

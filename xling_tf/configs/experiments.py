@@ -46,7 +46,10 @@ def adamw_warmup_decay(
                 "type": "adamw",
                 "adamw": {
                     "weight_decay_rate": weight_decay,
-                    "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "bias"],
+                    # Regexes searched in variable names: every layer normalisation
+                    # (`embeddings_layer_norm`, `*_layer_norm`, the encoder's `final_norm`;
+                    # `LayerNorm` for BERT-style checkpoints) and every bias.
+                    "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "final_norm", "bias"],
                 },
             },
             "learning_rate": {
