@@ -84,6 +84,8 @@ class XlingTask(base_task.Task):
 
     column_names: Sequence[str] = ("left", "right")
     label_names: Sequence[str] | None = None
+    # A float32 .npy [lines, d] of one vector per input line, read into "row_vectors".
+    row_vectors_path: str | None = None
 
     def build_encoder(self) -> SentenceEncoder:
         model_config = self.task_config.model
@@ -125,6 +127,7 @@ class XlingTask(base_task.Task):
             length_bucketing=params.length_bucketing,
             input_context=input_context,
             static_shapes=bool(params.static_shapes),
+            row_vectors_path=self.row_vectors_path,
             batch_per_file=params.batch_per_file,
         )
 
