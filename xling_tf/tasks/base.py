@@ -9,6 +9,7 @@ from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_encoder, build_tokenizer
+from xling_tf.modeling.ranking_loss import same_example_mask
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +31,8 @@ class PairDataConfig(cfg.DataConfig):
       seed: shuffle seed (None: pair_dataset.DEFAULT_SHUFFLE_SEED; the order is reproducible).
       static_shapes: fixed batch shapes (padded to max_seq_length, no bucketing, partial
         batches dropped), as TPUs need; None: on under TPU and multi-worker strategies (train.py).
+      batch_per_file: every batch holds rows of one input file (give one file per language and
+        source translation); False mixes the lines of all files (shards of one corpus).
     """
 
     input_path: str = ""
@@ -42,6 +45,7 @@ class PairDataConfig(cfg.DataConfig):
     length_bucketing: bool = True
     seed: int | None = None
     static_shapes: bool | None = None
+    batch_per_file: bool = True
 
 
 @dataclasses.dataclass
@@ -59,6 +63,17 @@ class XlingTaskConfig(cfg.TaskConfig):
         default_factory=lambda: PairDataConfig(is_training=False)
     )
     loss_weight: float = 1.0
+
+
+def same_example_in_batch(features, column_names: Sequence[str]) -> tf.Tensor | None:
+    """bool [B, B] `same_example_mask` over the `input_word_ids` of the named text columns.
+
+    `features` is the batch as the pipeline gives it (Model Garden passes it to the loss and
+    metrics as `labels`); None (e.g. a loss computed from embeddings alone) gives None: no mask.
+    """
+    if features is None:
+        return None
+    return same_example_mask(*(features[name]["input_word_ids"] for name in column_names))
 
 
 class XlingTask(base_task.Task):
@@ -114,6 +129,7 @@ class XlingTask(base_task.Task):
             input_context=input_context,
             static_shapes=bool(params.static_shapes),
             row_vectors_path=self.row_vectors_path,
+            batch_per_file=params.batch_per_file,
         )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:
