@@ -17,6 +17,7 @@ from typing import Any
 import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
 from xling_tf import multitask
 from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
+from xling_tf.distillation.teacher_cache import prepare_teacher_vectors
 from xling_tf.distribution import STRATEGIES, build_strategy
 from xling_tf.faults import PreemptionSaver, checkpoint_step
 from xling_tf.precision import resolve_mixed_precision
@@ -112,6 +113,7 @@ def run(
       batch_log: debugging; a file to append every training batch's fingerprint to.
     """
     ensure_vocabulary(params, model_dir)
+    prepare_teacher_vectors(params, model_dir)
     strategy_name = params.runtime.distribution_strategy or "default"
     mixed_precision = resolve_mixed_precision(params.runtime.mixed_precision_dtype, strategy_name)
     params.override({"runtime": {"mixed_precision_dtype": mixed_precision}}, is_strict=True)

@@ -43,7 +43,7 @@ def sample_sentences(sentences: Iterable[str], limit: int, seed: int = 7) -> lis
     return sample
 
 
-def _is_chief() -> bool:
+def is_chief() -> bool:
     """True unless TF_CONFIG names this process a non-chief worker."""
     tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
     task = tf_config.get("task", {})
@@ -129,7 +129,7 @@ def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> st
         return path
     path = os.path.join(model_dir, VOCAB_SUBDIR, filename)
     if not os.path.exists(path):
-        if _is_chief():
+        if is_chief():
             _train_vocabulary(params, path)
         else:
             deadline = time.time() + wait_seconds
