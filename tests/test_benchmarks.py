@@ -154,6 +154,27 @@ def test_headline_row_averages_over_language_pairs():
     assert row["sentences/s"] == 123.0 and row["failed tasks"] == 1
 
 
+def test_every_ablation_arm_uses_the_one_shared_vocabulary(tmp_path, monkeypatch):
+    import argparse
+
+    import multitask_ablation
+
+    built = []
+    monkeypatch.setattr(multitask_ablation, "_run", built.append)
+    args = argparse.Namespace(nli_file=None, nli_split=None)
+    vocabulary = multitask_ablation.shared_vocabulary(str(tmp_path), args)
+    assert vocabulary == str(tmp_path / "vocab" / "sentencepiece.model") and len(built) == 1
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "sentencepiece.model").touch()
+    assert multitask_ablation.shared_vocabulary(str(tmp_path), args) == vocabulary
+    assert len(built) == 1  # trained once, reused
+    for name in multitask_ablation.EXPERIMENTS:
+        arguments = multitask_ablation.main_job_arguments(str(tmp_path), name, vocabulary, args)
+        assert arguments["experiment"] == name
+        tokenizer = arguments["params_override"]["task"]["model"]["tokenizer"]
+        assert tokenizer == {"sentencepiece_model_file": vocabulary}
+
+
 def test_read_tsv_pairs_names_file_and_line(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("a\tb\nc\td\nbroken\n", encoding="utf-8")

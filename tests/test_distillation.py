@@ -29,7 +29,7 @@ FAKE = "fake_teachers.hashed_trigrams"
         ("fake_teachers.zero_vectors", "all-zero vector"),
         ("fake_teachers.not_a_function", "returned int, not a function"),
         ("fake_teachers.no_such_teacher", "has no function 'no_such_teacher'"),
-        ("no_such_module_xyz.teacher", "cannot import 'no_such_module_xyz'"),
+        ("no_such_module_xyz.teacher", "cannot import it (No module named 'no_such_module_xyz')"),
         ("/nonexistent/saved_model", "does not load as a SavedModel"),
         ("", "no teacher given"),
     ],
@@ -225,11 +225,13 @@ from absl import logging
 from official.core import exp_factory
 from xling_tf import train
 from xling_tf.configs import experiments
-model_dir, path, steps, teacher = sys.argv[1:5]
+model_dir, path, steps, teacher, cache_dir, vocabulary_from = sys.argv[1:7]
 params = exp_factory.get_exp_config("tiny_distill")
+params.task.model.tokenizer.vocabulary_from = vocabulary_from
 for routine in params.task.task_routines:
     routine.task_config.train_data.input_path = path
     routine.task_config.teacher = teacher
+    routine.task_config.teacher_cache_dir = cache_dir
 experiments.set_train_steps(params, int(steps))
 params.trainer.steps_per_loop = params.trainer.summary_interval = 10
 params.trainer.checkpoint_interval = 20
@@ -242,6 +244,8 @@ train.run(params, model_dir)
 def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     tmp_path, corpus_dir
 ):
+    import tensorflow as tf
+
     from xling_tf.evaluation.tensorboard_logs import read_scalars
     from xling_tf.inference import load_text_encoder
 
@@ -250,20 +254,29 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     train = os.path.join(corpus_dir, "train.tsv")
     path = os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")]))
     env = {"PYTHONPATH": path, "FAKE_TEACHER_LOG": log}
-    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE], env=env)
+    cache = str(tmp_path / "teacher_cache")
+    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache, ""], env=env)
     cosine = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "teacher_cosine")
     assert cosine[-1][1] > cosine[0][1] + 0.2, cosine
     accuracy = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "ranking_accuracy")
     assert accuracy[-1][1] > 0.5, accuracy
     with open(log) as f:
         embedded = sum(int(line) for line in f)
-    # A second run on the same corpus (e.g. a longer one) reuses the cached teacher vectors.
-    run_python(["-c", TRAIN_SCRIPT, str(tmp_path / "run2"), train, "2", FAKE], env=env)
+    # A second run on the same corpus reuses the cached teacher vectors; this one starts from
+    # the teacher's vocabulary and (frozen) token table.
+    run2 = str(tmp_path / "run2")
+    vocabulary = "fake_teachers.tiny_vocabulary"
+    run_python(["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, vocabulary], env=env)
     with open(log) as f:
         assert sum(int(line) for line in f) == embedded  # the teacher was not even loaded
+    table = np.load(os.path.join(run2, "vocab", "token_embeddings.npy"))
+    trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(run2))
+    name = "encoder/embedding/_word_embedding/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    np.testing.assert_array_equal(trained.get_tensor(name), table)
     export = str(tmp_path / "export")
     run_python(
-        ["-m", "export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"], env=env
+        ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"],
+        env=env,
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
     assert vectors.shape == (2, 24) and np.all(np.isfinite(vectors))

@@ -82,14 +82,16 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from xling_tf.evaluation import suite, suite_config
-    from xling_tf.inference import load_text_encoder, resolve_saved_model
+    from xling_tf.inference import is_entry_point, load_encoder, resolve_saved_model
 
     config = suite_config.apply_flags(suite_config.load_suite(args.suite), args)
-    resolve_saved_model(args.model)  # a wrong path fails before any data is read
+    if not is_entry_point(args.model):
+        resolve_saved_model(args.model)  # a wrong path fails before any data is read
+    embed_fn = load_encoder(args.model)
     data = suite.load_suite_data(config, args.data_dir)
     name = args.name or os.path.basename(os.path.normpath(args.model))
     results = suite.run_suite(
-        load_text_encoder(args.model),
+        embed_fn,
         config,
         args.output_dir or os.path.join("results", name),
         name=name,
@@ -174,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_eval_retrieval)
 
     p = sub.add_parser("evaluate", help="run an evaluation suite; writes results.{json,md}, PNGs")
-    p.add_argument("--model", required=True, help="exported SavedModel (ours or TF Hub-style)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="exported SavedModel (ours or TF Hub-style), or a Python entry point "
+        "module.function returning a list[str] -> float32 [n, d] function",
+    )
     p.add_argument("--suite", default="default", help="default, quick, or a .yaml/.json file")
     p.add_argument("--output_dir", default=None, help="default: results/<model name>")
     p.add_argument("--name", default=None, help="model name in tables (default: folder name)")

@@ -16,7 +16,7 @@ import dataclasses
 import errno
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import IO
+from typing import IO, Any
 
 # Enough to diagnose a dirty file from the logs without flooding them.
 MAX_RECORDED_ERRORS = 10
@@ -183,8 +183,9 @@ def validate_pairs_file(
 
 
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[IO[str]]:
-    """Opens a UTF-8 text file that appears at `path` only if the `with` block succeeds.
+def atomic_output(path: str, binary: bool = False) -> Iterator[IO[Any]]:
+    """Opens a UTF-8 text file (or, with `binary`, a byte file) that appears at `path` only if
+    the `with` block succeeds.
 
     Data goes to `path + ".tmp-<pid>"` and is renamed over `path` at the end, so readers never
     see a half-written file and an interrupted run leaves the previous version in place. Parent
@@ -194,8 +195,11 @@ def atomic_output(path: str) -> Iterator[IO[str]]:
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp_path = f"{path}.tmp-{os.getpid()}"
+    mode: dict[str, Any] = (
+        {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": "\n"}
+    )
     try:
-        with open(tmp_path, "w", encoding="utf-8", newline="\n") as f:
+        with open(tmp_path, **mode) as f:
             yield f
             f.flush()
             # Without this a crash soon after the rename can leave an empty file on some

