@@ -40,12 +40,13 @@ noisy end-to-end timings would drown that small share in the machine's noise); t
 tokenizer's mask also gives the share of padding tokens in the sorted batches and in
 input-order batches of the same size.
 
-Writes benchmarks/results/<--output_name>.md and .png.
+Writes benchmarks/results/<--output_name>.md, .png and .json (the raw numbers).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -305,7 +306,7 @@ def plot(
     left.set_yscale("log")
     left.set_ylabel("sentences/s (log scale, higher is better)")
     left.set_title("Throughput by length profile")
-    left.legend(fontsize=8)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
     names = list(latencies)
     positions = np.arange(len(names))
     right.bar(positions - 0.2, [latencies[n]["p50_ms"] for n in names], 0.4, label="p50")
@@ -455,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     png = plot(speeds, latencies, os.path.join(bench_common.RESULTS_DIR, f"{args.output_name}.png"))
+    with open(os.path.join(bench_common.RESULTS_DIR, f"{args.output_name}.json"), "w") as f:
+        json.dump({"throughput": speeds, "latency": latencies}, f, indent=1)
     profile_lines = "; ".join(
         f"{p}: {len(t):,} sentences, {sum(map(len, t)) / len(t):.0f} characters on average"
         for p, t in profiles.items()
