@@ -244,10 +244,10 @@ train.run(params, model_dir)
 def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     tmp_path, corpus_dir
 ):
-    import tensorflow as tf
-
     from xling_tf.evaluation.tensorboard_logs import read_scalars
     from xling_tf.inference import load_text_encoder
+
+    import tensorflow as tf
 
     model_dir = str(tmp_path / "run")
     log = str(tmp_path / "teacher_calls.txt")
