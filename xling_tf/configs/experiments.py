@@ -341,7 +341,7 @@ def _paper_model() -> DualEncoderConfig:
 
 
 def _paper_experiment(target: str) -> cfg.ExperimentConfig:
-    """The paper (PAPER.md): one model per pair en-<target>, sized for accelerators.
+    """The paper (Chidambaram et al. 2019): one model per pair en-<target>, sized for accelerators.
 
     3 x 320 Transformer, 512-d output, 64 tokens, batch 100 for every task, SGD lr 0.008,
     embedding gradient multiplier 100, one step per task in turn: translation_en_<target>,
