@@ -38,9 +38,9 @@ def main() -> None:
     from xling_tf.evaluation.embedding import embed_texts
 
     if args.model_dir:
-        import tensorflow as tf
-
         from xling_tf.export.export_hub import restore
+
+        import tensorflow as tf
 
         restored = restore(args.model_dir, args.checkpoint)
         name = restored.checkpoint_path
