@@ -280,3 +280,24 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
     assert vectors.shape == (2, 24) and np.all(np.isfinite(vectors))
+
+
+def test_main_job_shares_one_teacher_cache_and_scores_every_distilled_pair(tmp_path, monkeypatch):
+    from xling_tf import main_job
+    from xling_tf.configs import experiments  # noqa: F401  (registers demo_distill)
+    from xling_tf.data import multitask_corpus
+    from xling_tf.distillation.teachers import MUSE_V3
+
+    from official.core import exp_factory
+
+    params = exp_factory.get_exp_config("demo_distill")
+    monkeypatch.setattr(
+        multitask_corpus, "build_routine_file", lambda out_dir, routine, *_: f"{routine}.tsv"
+    )
+    cache = str(tmp_path / "cache")
+    main_job._prepare_training_data(params, str(tmp_path), None, None, None, cache)
+    for routine in params.task.task_routines:
+        assert routine.task_config.train_data.input_path == f"{routine.task_name}.tsv"
+        assert routine.task_config.teacher_cache_dir == os.path.join(cache, "teacher")
+    assert main_job._teacher_spec(params) == MUSE_V3
+    assert main_job._evaluation_pairs(params, "en-fr") == [("en", "fr"), ("en", "es"), ("en", "de")]
