@@ -453,13 +453,16 @@ def demo_distill():
     UI-string pairs), each batch with the distillation loss and translation ranking.
     """
     routines = _distillation_routines(["fr", "es", "de"], batch_size=128, ranking_weight=1.0)
-    trainer = _trainer(
+    return _multitask_experiment(student_model(), routines, _demo_distill_trainer())
+
+
+def _demo_distill_trainer() -> cfg.TrainerConfig:
+    return _trainer(
         DEMO_DISTILL_STEPS,
         adamw_warmup_decay(1e-3, DEMO_DISTILL_STEPS, 50),
         log_every=50,
         checkpoint_every=300,
     )
-    return _multitask_experiment(student_model(), routines, trainer)
 
 
 @exp_factory.register_config_factory("tiny_distill")
@@ -478,7 +481,7 @@ def _demo_distill_ablation(ranking_weight: float, distill: bool) -> cfg.Experime
             routine.task_config.ranking_weight = ranking_weight
         return params
     routines = _translation_routines("en", ["fr", "es", "de"], batch_size=128)
-    return _multitask_experiment(student_model(), routines, params.trainer)
+    return _multitask_experiment(student_model(), routines, _demo_distill_trainer())
 
 
 @exp_factory.register_config_factory("demo_distill_only")
@@ -492,3 +495,17 @@ def demo_student_ranking_only():
     """Ablation of demo_distill: the same student and steps, translation ranking alone (on
     the Bible pairs, no teacher)."""
     return _demo_distill_ablation(ranking_weight=1.0, distill=False)
+
+
+@exp_factory.register_config_factory("demo_distill_core_ops")
+def demo_distill_core_ops():
+    """demo_distill with the paper's hashed word + character n-gram tokenizer instead of the
+    teacher's SentencePiece: its exports tokenize in core TensorFlow ops, so they serve on
+    stock TF Serving and load without tensorflow_text (the word vocabulary is counted from
+    the training data; the token table starts from scratch)."""
+    params = demo_distill()
+    tokenizer = {"type": "hashed_ngrams", "vocabulary_from": "", "vocab_size": 50_000}
+    params.task.model.override({"tokenizer": tokenizer}, is_strict=True)
+    for routine in params.task.task_routines:
+        routine.task_config.model.override({"tokenizer": tokenizer}, is_strict=True)
+    return params
