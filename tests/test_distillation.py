@@ -244,10 +244,10 @@ train.run(params, model_dir)
 def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     tmp_path, corpus_dir
 ):
-    import tensorflow as tf
-
     from xling_tf.evaluation.tensorboard_logs import read_scalars
     from xling_tf.inference import load_text_encoder
+
+    import tensorflow as tf
 
     model_dir = str(tmp_path / "run")
     log = str(tmp_path / "teacher_calls.txt")
@@ -280,3 +280,56 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
     assert vectors.shape == (2, 24) and np.all(np.isfinite(vectors))
+
+
+def test_main_job_shares_one_teacher_cache_and_scores_every_distilled_pair(tmp_path, monkeypatch):
+    from xling_tf import main_job
+    from xling_tf.configs import experiments  # noqa: F401  (registers demo_distill)
+    from xling_tf.data import multitask_corpus
+    from xling_tf.distillation.teachers import MUSE_V3
+
+    from official.core import exp_factory
+
+    params = exp_factory.get_exp_config("demo_distill")
+    monkeypatch.setattr(
+        multitask_corpus, "build_routine_file", lambda out_dir, routine, *_: f"{routine}.tsv"
+    )
+    cache = str(tmp_path / "cache")
+    main_job._prepare_training_data(params, str(tmp_path), None, None, None, cache)
+    for routine in params.task.task_routines:
+        assert routine.task_config.train_data.input_path == f"{routine.task_name}.tsv"
+        assert routine.task_config.teacher_cache_dir == os.path.join(cache, "teacher")
+    assert main_job._teacher_spec(params) == MUSE_V3
+    assert main_job._evaluation_pairs(params, "en-fr") == [("en", "fr"), ("en", "es"), ("en", "de")]
+
+
+def test_distillation_ablations_change_one_thing_each():
+    from xling_tf.configs import experiments  # noqa: F401  (registers the experiments)
+
+    from official.core import exp_factory
+
+    main, alone, ranking, core_ops = (
+        exp_factory.get_exp_config(name)
+        for name in (
+            "demo_distill",
+            "demo_distill_only",
+            "demo_student_ranking_only",
+            "demo_distill_core_ops",
+        )
+    )
+    for other in (alone, ranking, core_ops):
+        assert other.trainer.train_steps == main.trainer.train_steps
+        assert other.task.model.encoder.as_dict() == main.task.model.encoder.as_dict()
+    routines = [r.task_name for r in main.task.task_routines]
+    assert routines == ["distill_en_fr", "distill_en_es", "distill_en_de"]
+    assert all(r.task_config.ranking_weight == 1.0 for r in main.task.task_routines)
+    assert all(r.task_config.ranking_weight == 0.0 for r in alone.task.task_routines)
+    assert [r.task_name for r in ranking.task.task_routines] == [
+        "translation_en_fr",
+        "translation_en_es",
+        "translation_en_de",
+    ]
+    assert ranking.task.model.tokenizer.vocabulary_from == main.task.model.tokenizer.vocabulary_from
+    for routine in core_ops.task.task_routines:
+        assert routine.task_config.model.tokenizer.type == "hashed_ngrams"
+        assert not routine.task_config.model.tokenizer.vocabulary_from

@@ -135,6 +135,8 @@ def test_nli_file_is_not_added_to_a_translation_only_ablation(tmp_path, capsys, 
             routine, f"{out_dir}/{routine}.tsv"
         ),
     )
-    main_job._prepare_training_data(params, str(tmp_path), None, "snli.jsonl", None)
+    main_job._prepare_training_data(
+        params, str(tmp_path), None, "snli.jsonl", None, teacher_cache_dir=str(tmp_path)
+    )
     assert list(built) == ["translation_en_fr"]
     assert "not used" in capsys.readouterr().out

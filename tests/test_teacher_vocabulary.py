@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-import sentencepiece as spm
-from conftest import synthetic_pairs
-
 import xling_tf  # noqa: F401
 from xling_tf.distillation import teacher_vocabulary
 
 import fake_teachers
+import numpy as np
+import sentencepiece as spm
+
+from conftest import synthetic_pairs
 
 SENTENCES = [s for row in synthetic_pairs(300, seed=1) for s in row]
 

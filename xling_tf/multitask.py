@@ -172,8 +172,6 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
                 )
             )
             features = next(iter(dataset.take(1)))
-            if isinstance(features, tuple):  # (features, labels), e.g. distillation
-                features = features[0]
             self.sub_tasks[name](features, training=False)
 
     def initialize(self) -> None:

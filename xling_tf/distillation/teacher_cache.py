@@ -26,6 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import expand_file_patterns
@@ -110,7 +111,7 @@ def _write_info(path: str, info: CacheInfo) -> None:
         json.dump(dataclasses.asdict(info), f, indent=1)
 
 
-def _open_vectors(path: str, info: CacheInfo, mode: str) -> np.ndarray | None:
+def _open_vectors(path: str, info: CacheInfo, mode: Literal["r", "r+"]) -> np.memmap | None:
     """The cache array with the recorded shape, or None if it is missing or does not match.
 
     Opened read-only first: numpy's "r+" would silently extend a truncated file with zeros.
@@ -186,7 +187,7 @@ def ensure_teacher_vectors(
 def _encode_rows(
     teacher: Teacher,
     texts: list[str],
-    vectors: np.ndarray,
+    vectors: np.memmap,
     info: CacheInfo,
     info_path: str,
     progress: bool,

@@ -14,7 +14,9 @@ the model to this project's special-token layout, projects the table to the enco
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import Any
 
 from xling_tf.tokenization.sentencepiece_tokenizer import CONTROL_SYMBOLS, PAD_ID, UNK_ID
 
@@ -35,7 +37,8 @@ def adapt_sentencepiece(model: bytes) -> tuple[bytes, np.ndarray]:
       teacher has no row for). The teacher's <unk> becomes <unk>, its BOS/EOS pieces feed
       [CLS]/[SEP], and its other control and user-defined pieces are dropped.
     """
-    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+    # The generated protobuf module carries no type information.
+    model_pb2: Any = importlib.import_module("sentencepiece.sentencepiece_model_pb2")
 
     teacher = model_pb2.ModelProto()
     teacher.ParseFromString(model)
@@ -77,9 +80,9 @@ def project_table(table: np.ndarray, width: int, std: float = 0.02, seed: int = 
     if table.shape[1] > width:
         from sklearn.decomposition import PCA
 
-        table = PCA(n_components=width, svd_solver="covariance_eigh", random_state=seed).fit_transform(
-            table
-        )
+        table = PCA(
+            n_components=width, svd_solver="covariance_eigh", random_state=seed
+        ).fit_transform(table)
     table = table - table.mean(axis=0)
     return (table * (std / max(float(table.std()), 1e-12))).astype(np.float32)
 

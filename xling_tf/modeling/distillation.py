@@ -8,6 +8,7 @@ from xling_tf.modeling.dual_encoder import encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.normalization import L2Normalization
 
+import tensorflow as tf
 import tf_keras
 
 
@@ -47,7 +48,7 @@ class DistillationModel(tf_keras.Model):
     def call(self, inputs: dict[str, Any], training: bool | None = None):
         names = [name for name in ("source", "target") if name in inputs]
         pooled = encode_sides(self.encoder, [inputs[name] for name in names], training=training)
-        outputs = {}
+        outputs: dict[str, tf.Tensor] = {}
         for name, student in zip(names, pooled, strict=True):
             mapped = self.teacher_map(student) if self.teacher_map is not None else student
             outputs[name] = self._l2_normalize(mapped)

@@ -1,6 +1,6 @@
 """The shared sentence encoder g: embeddings -> Transformer blocks -> masked pooling -> projection.
 
-This is the one network every task trains (PAPER.md, Figure 1). It follows Model Garden's
+This is the one network every task trains (the paper, Figure 1). It follows Model Garden's
 encoder interface, so anything that consumes a `BertEncoder` output dict can consume it.
 """
 
