@@ -101,12 +101,14 @@ def _translation_experiment(
     )
 
 
-def _demo_trainer(train_steps: int) -> cfg.TrainerConfig:
+def _demo_trainer(
+    train_steps: int, warmup_steps: int = 100, checkpoint_every: int = 200
+) -> cfg.TrainerConfig:
     return _trainer(
         train_steps,
-        adamw_warmup_decay(1e-3, train_steps, 100),
+        adamw_warmup_decay(1e-3, train_steps, warmup_steps),
         log_every=50,
-        checkpoint_every=200,
+        checkpoint_every=checkpoint_every,
     )
 
 
@@ -457,12 +459,7 @@ def demo_distill():
 
 
 def _demo_distill_trainer() -> cfg.TrainerConfig:
-    return _trainer(
-        DEMO_DISTILL_STEPS,
-        adamw_warmup_decay(1e-3, DEMO_DISTILL_STEPS, 50),
-        log_every=50,
-        checkpoint_every=300,
-    )
+    return _demo_trainer(DEMO_DISTILL_STEPS, warmup_steps=50, checkpoint_every=300)
 
 
 @exp_factory.register_config_factory("tiny_distill")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xling_tf.modeling.dual_encoder import encode_sides
+from xling_tf.modeling.dual_encoder import SharedEncoderModel, encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.normalization import L2Normalization
 
@@ -13,7 +13,7 @@ import tf_keras
 
 
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
-class DistillationModel(tf_keras.Model):
+class DistillationModel(SharedEncoderModel):
     """Embeds a sentence (and its translation) with the student, in the teacher's space.
 
     Call:
@@ -56,10 +56,6 @@ class DistillationModel(tf_keras.Model):
                 outputs[f"{name}_student"] = self._l2_normalize(student)
         return outputs
 
-    @property
-    def checkpoint_items(self) -> dict[str, Any]:
-        return {"encoder": self.encoder}
-
     def get_config(self) -> dict[str, Any]:
         return {
             "encoder": tf_keras.layers.serialize(self.encoder),
@@ -67,11 +63,3 @@ class DistillationModel(tf_keras.Model):
             "keep_student": self.keep_student,
             "name": self.name,
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects=None):
-        config = dict(config)
-        config["encoder"] = tf_keras.layers.deserialize(
-            config["encoder"], custom_objects=custom_objects
-        )
-        return cls(**config)
