@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO
 
+from xling_tf.errors import UserError
+
 # Enough to diagnose a dirty file from the logs without flooding them.
 MAX_RECORDED_ERRORS = 10
 
@@ -25,7 +27,7 @@ _ON_ERROR_MODES = ("raise", "skip")
 _UTF8_BOM = "\ufeff"
 
 
-class MalformedRowError(ValueError):
+class MalformedRowError(UserError, ValueError):
     """A row of a pair file that cannot be used; the message reads `path:line: reason`."""
 
     def __init__(self, path: str, line_number: int, reason: str):
