@@ -6,14 +6,14 @@ SentencePiece runs get `<model_dir>/vocab/sentencepiece.model`; hashed n-gram ru
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
 from collections.abc import Iterable, Iterator
 
 from xling_tf.data import pairs
-from xling_tf.data.pair_dataset import expand_file_patterns
+from xling_tf.data.pair_dataset import EmptyInputError, expand_file_patterns
+from xling_tf.distribution import is_chief_process
 
 from absl import logging
 
@@ -41,18 +41,6 @@ def sample_sentences(sentences: Iterable[str], limit: int, seed: int = 7) -> lis
             if j < limit:
                 sample[j] = sentence
     return sample
-
-
-def _is_chief() -> bool:
-    """True unless TF_CONFIG names this process a non-chief worker."""
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = tf_config.get("task", {})
-    if not task:
-        return True
-    has_chief = "chief" in tf_config.get("cluster", {})
-    return task.get("type") == "chief" or (
-        not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0
-    )
 
 
 def task_configs(params) -> list:
@@ -84,6 +72,11 @@ def _train_vocabulary(params, path: str) -> None:
         ),
         tokenizer.vocab_training_sentences,
     )
+    if not sample:
+        # Caught here: SentencePiece would fail with a bare `[!sentences_.empty()]`.
+        raise EmptyInputError(
+            "; ".join(f"{path}: no rows" for path in files) + " (nothing to train a vocabulary on)"
+        )
     logging.info(
         "training a %d-entry %s vocabulary on %d sentences from %s",
         tokenizer.vocab_size,
@@ -108,28 +101,31 @@ def _train_vocabulary(params, path: str) -> None:
     logging.info("vocabulary written to %s in %.1fs", path, time.time() - started)
 
 
-def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
-    """Fills the tokenizer's vocabulary path, training a vocabulary if needed.
-
-    The field is `task.model.tokenizer.sentencepiece_model_file`, or `word_vocab_file` for
-    `type=hashed_ngrams`. The vocabulary is trained once, by the chief, into
-    `<model_dir>/vocab/`; a resumed run or another worker reuses it (workers wait for the
-    chief's file instead of training their own, which could differ). Returns the file path.
-    """
+def vocabulary_path(params, model_dir: str) -> tuple[str, str]:
+    """(tokenizer field, vocabulary file) of a run: the configured file, or the one trained
+    into `<model_dir>/vocab/`. The field is `sentencepiece_model_file`, or `word_vocab_file`
+    for `type=hashed_ngrams`."""
     tokenizer = params.task.model.tokenizer
     if tokenizer.type == "hashed_ngrams":
         field, filename = "word_vocab_file", WORD_VOCAB_FILENAME
     else:
         field, filename = "sentencepiece_model_file", VOCAB_FILENAME
-    path = getattr(tokenizer, field)
-    if path:
+    return field, getattr(tokenizer, field) or os.path.join(model_dir, VOCAB_SUBDIR, filename)
+
+
+def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
+    """Fills the tokenizer's vocabulary path (`vocabulary_path`), training one if needed.
+
+    The vocabulary is trained once, by the chief, into `<model_dir>/vocab/`; a resumed run or
+    another worker reuses it (workers wait for the chief's file instead of training their
+    own, which could differ). Returns the file path.
+    """
+    field, path = vocabulary_path(params, model_dir)
+    if getattr(params.task.model.tokenizer, field):
         if not os.path.exists(path):
             raise FileNotFoundError(f"tokenizer.{field} not found: {path}")
-        _set_vocabulary(params, field, path)
-        return path
-    path = os.path.join(model_dir, VOCAB_SUBDIR, filename)
-    if not os.path.exists(path):
-        if _is_chief():
+    elif not os.path.exists(path):
+        if is_chief_process():
             _train_vocabulary(params, path)
         else:
             deadline = time.time() + wait_seconds
