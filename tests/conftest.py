@@ -52,7 +52,7 @@ EXPORT_TEXTS = [
 # `texts`: the reference every exported model is compared against.
 _REFERENCE_SCRIPT = """
 import sys, numpy as np, tensorflow as tf
-from export.export_hub import load_experiment_params, restore_trained_model
+from xling_tf.export.export_hub import load_experiment_params, restore_trained_model
 from xling_tf.modeling.factory import build_tokenizer
 model_dir, texts, out = sys.argv[1], eval(sys.argv[2]), sys.argv[3]
 params = load_experiment_params(model_dir)
@@ -223,7 +223,12 @@ def trained_run(tmp_path_factory, corpus_dir) -> str:
 def exported_model(tmp_path_factory, trained_run) -> str:
     export_path = str(tmp_path_factory.mktemp("export") / "encoder")
     run_python(
-        ["-m", "export.export_hub", f"--model_dir={trained_run}", f"--export_path={export_path}"]
+        [
+            "-m",
+            "xling_tf.export.export_hub",
+            f"--model_dir={trained_run}",
+            f"--export_path={export_path}",
+        ]
     )
     return export_path
 

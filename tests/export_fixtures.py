@@ -25,7 +25,7 @@ from conftest import run_python
 
 @pytest.fixture(scope="session")
 def export_dir(tmp_path_factory, trained_run) -> dict:
-    """Every artifact from one `python -m export.export_hub --export_dir ...` command.
+    """Every artifact from one `python -m xling_tf.export.export_hub --export_dir ...` command.
 
     Returns:
       {"root": the --export_dir, "text_encoder", "preprocessor", "encoder", "serving_base",
@@ -40,7 +40,7 @@ def export_dir(tmp_path_factory, trained_run) -> dict:
     result = run_python(
         [
             "-m",
-            "export.export_hub",
+            "xling_tf.export.export_hub",
             f"--model_dir={trained_run}",
             f"--export_dir={root}",
             "--text_api",
@@ -68,7 +68,7 @@ import json, sys
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # registers the SentencePiece ops before loading
-from export import serving
+from xling_tf.export import serving
 
 paths, inputs, texts, out = json.loads(sys.argv[1]), eval(sys.argv[2]), eval(sys.argv[3]), sys.argv[4]
 text_encoder = tf.saved_model.load(paths["text_encoder"])

@@ -63,6 +63,18 @@ def test_held_out_books():
     assert len(bible.NEW_TESTAMENT_BOOKS) == 27
 
 
+def test_dev_chapters_are_a_fixed_old_testament_sample():
+    old_testament = {(key[0], key[1]) for key in bible.load_verses(bible.find_bible_db(), "k")}
+    old_testament = {chapter for chapter in old_testament if not bible.is_held_out(chapter[0])}
+    dev = {chapter for chapter in old_testament if bible.is_dev_chapter(*chapter)}
+    assert len(old_testament) == 929
+    assert 0.03 * 929 <= len(dev) <= 0.07 * 929
+    assert len({book for book, _ in dev}) >= 10  # spread over the books, not one block
+    assert not any(bible.is_dev_chapter(book, 1) for book in bible.NEW_TESTAMENT_BOOKS)
+    for book, chapter in dev:
+        assert not bible.is_training_verse((book, chapter, 1))
+
+
 def test_clean_verse_text():
     assert bible.clean_verse_text("  a\tb\n c  ") == "a b c"
     assert bible.clean_verse_text("an offering, [even] God`s") == "an offering, even God's"
@@ -115,9 +127,10 @@ def test_primary_counts_and_format(primary):
     test = _read_tsv(primary.test_path)
     assert len(train) == primary.train_pairs
     assert len(test) == primary.test_pairs
-    assert 22_000 <= primary.train_pairs <= OT_VERSES
+    assert 21_000 <= primary.train_pairs <= OT_VERSES - primary.dev_pairs
     assert 7_800 <= primary.test_pairs <= NT_VERSES
-    assert primary.train_pairs + primary.test_pairs + primary.dropped_pairs <= OT_VERSES + NT_VERSES
+    held_out = primary.dev_pairs + primary.test_pairs
+    assert primary.train_pairs + held_out + primary.dropped_pairs <= OT_VERSES + NT_VERSES
 
 
 def test_test_split_is_new_testament_in_order(primary):
@@ -165,6 +178,57 @@ def test_all_translations(primary, all_translations):
     assert all(not bible.is_held_out(book) for book, _, _ in keys)
 
 
+def _read_refs(path: str) -> list[tuple[int, int, int]]:
+    with open(path, encoding="utf-8") as f:
+        return [tuple(int(x) for x in line.split(":")) for line in f.read().splitlines()]
+
+
+def test_dev_split_is_whole_old_testament_chapters(primary, all_translations):
+    _, summary = all_translations
+    dev = _read_tsv(summary.dev_path)
+    refs = _read_refs(summary.dev_refs_path)
+    assert len(dev) == len(refs) == summary.dev_pairs
+    assert 1_000 <= summary.dev_pairs <= 1_200
+    assert refs == sorted(refs)
+    chapters = {(book, chapter) for book, chapter, _ in refs}
+    assert len(chapters) == summary.dev_chapters
+    assert all(bible.is_dev_chapter(book, chapter) for book, chapter in chapters)
+    assert not any(bible.is_held_out(book) for book, _ in chapters)
+    # Whole chapters: every verse of a dev chapter that both primary translations have.
+    db = bible.find_bible_db()
+    kjv, segond = bible.load_verses(db, "k"), bible.load_verses(db, "l")
+    for chapter in chapters:
+        in_both = sorted(key for key in kjv if key[:2] == chapter and key in segond)
+        assert [ref for ref in refs if ref[:2] == chapter] == in_both
+    assert all(row == (kjv[ref], segond[ref]) for row, ref in zip(dev, refs, strict=True))
+    # Same dev set whatever the training translations.
+    with open(summary.dev_path, "rb") as a, open(primary.dev_path, "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_no_dev_verse_in_train_in_any_translation(primary, all_translations, tmp_path):
+    _, summary = all_translations
+    db = bible.find_bible_db()
+    dev_texts = set()
+    for code in (*summary.source_translations, *summary.target_translations):
+        dev_texts.update(
+            text
+            for key, text in bible.load_verses(db, code).items()
+            if bible.is_dev_chapter(*key[:2])
+        )
+    assert len(dev_texts) > 5_000
+    for train_path in (primary.train_path, summary.train_path):
+        for source, target in _read_tsv(train_path):
+            assert source not in dev_texts and target not in dev_texts
+    # Quick-Thought never reads a dev chapter either.
+    kjv = bible.load_verses(db, "k")
+    dev_keys = {key for key in kjv if bible.is_dev_chapter(*key[:2])}
+    only_in_dev = {kjv[key] for key in dev_keys} - {kjv[k] for k in kjv if k not in dev_keys}
+    quick_thought = bible.build_quick_thought_corpus(str(tmp_path), "en")
+    for row in pairs.iter_rows(quick_thought, min_columns=3, max_columns=3):
+        assert not only_in_dev.intersection(row)
+
+
 def test_summary_json(all_translations):
     out_dir, summary = all_translations
     with open(os.path.join(out_dir, "en-fr", "summary.json"), encoding="utf-8") as f:
@@ -180,7 +244,14 @@ def test_idempotent(all_translations):
     out_dir, _ = all_translations
     pair_dir = os.path.join(out_dir, "en-fr")
     names = sorted(os.listdir(pair_dir))
-    assert names == ["summary.json", "test.tsv", "test_refs.txt", "train.tsv"]
+    assert names == [
+        "dev.tsv",
+        "dev_refs.txt",
+        "summary.json",
+        "test.tsv",
+        "test_refs.txt",
+        "train.tsv",
+    ]
     before = {name: open(os.path.join(pair_dir, name), "rb").read() for name in names}
     bible.build_translation_corpora(out_dir, ["en-fr"], train_translations="all")
     assert sorted(os.listdir(pair_dir)) == names

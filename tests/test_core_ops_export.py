@@ -1,6 +1,6 @@
 """The hashed word + n-gram tokenizer end to end: train, export, serve without tensorflow_text.
 
-A tiny run trains with `tokenizer.type=hashed_ngrams`, is exported with export.export_hub, and
+A tiny run trains with `tokenizer.type=hashed_ngrams`, is exported with xling_tf.export.export_hub, and
 the SavedModel is then moved away from its training folder (whose vocabulary is hidden) and
 loaded in fresh processes that only import TensorFlow: `tf.saved_model.load` and the stock
 `saved_model_cli run` console script, which registers no extra ops.
@@ -80,7 +80,12 @@ def hashed_run(tmp_path_factory, corpus_dir) -> dict[str, str]:
     trained_model_vectors(model_dir, TEXTS, reference)
     export_path = str(root / "export" / "encoder")
     run_python(
-        ["-m", "export.export_hub", f"--model_dir={model_dir}", f"--export_path={export_path}"]
+        [
+            "-m",
+            "xling_tf.export.export_hub",
+            f"--model_dir={model_dir}",
+            f"--export_path={export_path}",
+        ]
     )
     moved = str(root / "elsewhere" / "encoder")
     os.makedirs(os.path.dirname(moved))

@@ -215,6 +215,7 @@ def test_flags_add_user_datasets():
     args = parse_flags(
         [
             "--bible_pairs=en-fr",
+            "--bible_split=dev",
             "--sts_file=sts-test.csv",
             "--sts_file=sick=SICK.txt,TEST",
             "--nli_train_file=snli.jsonl",
@@ -229,6 +230,8 @@ def test_flags_add_user_datasets():
     )
     config = suite_config.apply_flags(suite_config.quick_suite(), args)
     assert config.bible_pairs == ["en-fr"]
+    assert config.bible_split == "dev" and suite.bible_dataset(config) == "bible_dev"
+    assert suite.bible_dataset(suite_config.quick_suite()) == "bible"
     assert [(d.name, d.path, d.split) for d in config.sts] == [
         ("sts-test", "sts-test.csv", None),
         ("sick", "SICK.txt", "TEST"),
@@ -318,6 +321,14 @@ def test_bible_held_out_is_built_once_and_reused(tmp_path):
     built_at = summary.stat().st_mtime_ns
     again = sources.bible_held_out("en-de", str(tmp_path))
     assert again == verses and summary.stat().st_mtime_ns == built_at
+    dev = sources.bible_held_out("en-de", str(tmp_path), split="dev")
+    assert summary.stat().st_mtime_ns == built_at  # same corpus folder, no rebuild
+    assert 1000 <= len(dev.pairs) == len(dev.refs) and all(book < 40 for book, _, _ in dev.refs)
+    # A cache built before the dev split existed is rebuilt on first dev use.
+    (tmp_path / "bible" / "en-de" / "dev_refs.txt").unlink()
+    assert sources.bible_held_out("en-de", str(tmp_path), split="dev") == dev
+    with pytest.raises(ValueError, match="split"):
+        sources.bible_held_out("en-de", str(tmp_path), split="train")
 
 
 def test_usable_few_shot_ks_respects_test_size_and_class_counts():

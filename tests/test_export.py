@@ -106,7 +106,12 @@ def test_saved_model_cli_run(exported_model, reference_vectors, tmp_path):
 def test_reexport_replaces_atomically(trained_run, exported_model):
     before = os.stat(os.path.join(exported_model, "saved_model.pb")).st_mtime_ns
     run_python(
-        ["-m", "export.export_hub", f"--model_dir={trained_run}", f"--export_path={exported_model}"]
+        [
+            "-m",
+            "xling_tf.export.export_hub",
+            f"--model_dir={trained_run}",
+            f"--export_path={exported_model}",
+        ]
     )
     assert os.stat(os.path.join(exported_model, "saved_model.pb")).st_mtime_ns != before
     siblings = os.listdir(os.path.dirname(exported_model))
@@ -118,7 +123,12 @@ def test_failed_export_keeps_the_previous_model(exported_model, tmp_path):
     bad_dir = tmp_path / "no_ckpt"
     bad_dir.mkdir()
     result = run_python(
-        ["-m", "export.export_hub", f"--model_dir={bad_dir}", f"--export_path={exported_model}"],
+        [
+            "-m",
+            "xling_tf.export.export_hub",
+            f"--model_dir={bad_dir}",
+            f"--export_path={exported_model}",
+        ],
         check=False,
     )
     assert result.returncode != 0 and "params.yaml" in result.stderr

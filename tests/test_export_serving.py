@@ -104,7 +104,7 @@ def test_saved_model_cli_run_matches_python_api(export_dir, python_api, tmp_path
 
 
 def test_serving_version_must_be_a_non_negative_int():
-    from export import serving
+    from xling_tf.export import serving
 
     assert serving.version_dir("base", 3) == os.path.join("base", "3")
     for bad in (-1, "1", 1.0, True):

@@ -119,7 +119,7 @@ def test_hub_keras_layer_chain_fine_tunes(hub_keras_layer, python_api):
 
 
 def test_preprocessor_refuses_other_tokenizers():
-    from export import text_api
+    from xling_tf.export import text_api
 
     with pytest.raises(ValueError, match="SentencePiece tokenizer"):
         text_api.check_supports_preprocessor(object())

@@ -1,7 +1,7 @@
 """`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, evaluate, demo.
 
 `train` and `export` take exactly the flags of `python -m xling_tf.train` and
-`python -m export.export_hub` (Model Garden's --experiment / --params_override / ...).
+`python -m xling_tf.export.export_hub` (Model Garden's --experiment / --params_override / ...).
 
 Errors in what you gave (a missing or malformed file, a bad flag or config, a model_dir in use)
 print one line, `xling-tf <command>: error: ...`, and exit with code 2; add `--verbose` (or
@@ -161,14 +161,16 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from xling_tf.evaluation import suite, suite_config
-    from xling_tf.inference import load_text_encoder, resolve_saved_model
+    from xling_tf.inference import is_entry_point, load_encoder, resolve_saved_model
 
     config = suite_config.apply_flags(suite_config.load_suite(args.suite), args)
-    resolve_saved_model(args.model)  # a wrong path fails before any data is read
+    if not is_entry_point(args.model):
+        resolve_saved_model(args.model)  # a wrong path fails before any data is read
+    embed_fn = load_encoder(args.model)
     data = suite.load_suite_data(config, args.data_dir)
     name = args.name or os.path.basename(os.path.normpath(args.model))
     results = suite.run_suite(
-        load_text_encoder(args.model),
+        embed_fn,
         config,
         args.output_dir or os.path.join("results", name),
         name=name,
@@ -245,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_eval_retrieval)
 
     p = sub.add_parser("evaluate", help="run an evaluation suite; writes results.{json,md}, PNGs")
-    p.add_argument("--model", required=True, help="exported SavedModel (ours or TF Hub-style)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="exported SavedModel (ours or TF Hub-style), or a Python entry point "
+        "module.function returning a list[str] -> float32 [n, d] function",
+    )
     p.add_argument("--suite", default="default", help="default, quick, or a .yaml/.json file")
     p.add_argument("--output_dir", default=None, help="default: results/<model name>")
     p.add_argument("--name", default=None, help="model name in tables (default: folder name)")
@@ -259,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")
     p.add_argument(
         "--experiment",
-        default="demo_multitask",
+        default="demo_distill",
         help="registered experiment (xling_tf/configs/experiments.py)",
     )
     p.add_argument("--pair", default="en-fr", help="single-task experiments: the language pair")
@@ -279,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands that keep the absl flags of a module verbatim.
-ABSL_COMMANDS = {"train": "xling_tf.train", "export": "export.export_hub"}
+ABSL_COMMANDS = {"train": "xling_tf.train", "export": "xling_tf.export.export_hub"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import tensorflow as tf
 from official.common import distribute_utils
 
 STRATEGIES = ("default", "off", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
-
-
-def is_chief_process() -> bool:
-    """True unless TF_CONFIG names this process a non-chief worker.
-
-    Known before any strategy is built, so it can decide who writes to a shared model_dir.
-    """
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = tf_config.get("task", {})
-    if not task:
-        return True
-    has_chief = "chief" in tf_config.get("cluster", {})
-    return task.get("type") == "chief" or (
-        not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0
-    )
 
 
 def split_host_cpu(num_devices: int) -> None:

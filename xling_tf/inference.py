@@ -6,6 +6,7 @@ used) or a TF Serving base folder (its highest numbered version is used).
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 
@@ -78,3 +79,39 @@ def load_text_encoder(path: str) -> EmbedFn:
     # Keeps the SavedModel's resources alive as long as the function lives.
     embed.saved_model = loaded  # type: ignore[attr-defined]
     return embed
+
+
+def is_entry_point(spec: str) -> bool:
+    """`package.module:function` or `package.module.function` (Model Garden's
+    --params_override cannot hold a colon), and not an existing path."""
+    parts = spec.replace(":", ".").split(".")
+    return (
+        spec.count(":") <= 1
+        and len(parts) >= 2
+        and all(part.isidentifier() for part in parts)
+        and not os.path.exists(spec)
+    )
+
+
+def load_encoder(spec: str) -> EmbedFn:
+    """Any text encoder by name: a SavedModel (`load_text_encoder`) or a Python entry point
+    `module:function` (or `module.function`) that, called with no arguments, returns a
+    function of list[str] -> float32 [n, d] (e.g. a peer encoder to compare against).
+
+    Raises:
+      ImportError / AttributeError: the entry point does not exist.
+      FileNotFoundError: no SavedModel at the path.
+    """
+    if not is_entry_point(spec):
+        return load_text_encoder(spec)
+    module_name, _, attribute = spec.replace(":", ".").rpartition(".")
+    factory = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(factory):
+        raise AttributeError(f"{module_name} has no function {attribute!r}")
+    embed_fn = factory()
+    if not callable(embed_fn):
+        raise TypeError(
+            f"{spec} returned {type(embed_fn).__name__}, not a function of "
+            "list[str] -> float32 [n, d]"
+        )
+    return embed_fn

@@ -38,14 +38,20 @@ def _evaluation_pairs(params, language_pair: str) -> list[tuple[str, str]]:
 
 
 def _prepare_training_data(
-    params, data_dir: str, corpus, nli_file: str | None, nli_split: str | None
+    params,
+    data_dir: str,
+    corpus,
+    nli_file: str | None,
+    nli_split: str | None,
+    teacher_cache_dir: str,
 ) -> str:
     """Points the experiment at its training files; returns a one-line description."""
     if not isinstance(params, mt_configs.MultiTaskExperimentConfig):
         params.override({"task": {"train_data": {"input_path": corpus.train_path}}}, is_strict=True)
         return f"translation ranking on {corpus.train_pairs} pairs"
     has_native_tasks = any(
-        not name.startswith("translation_") for name in multitask_corpus.routine_names(params)
+        multitask_corpus.parse_routine(name)[0] in ("quick_thought", "response")
+        for name in multitask_corpus.routine_names(params)
     )
     if nli_file and not has_native_tasks:
         # A translation-only ablation stays translation-only: same flags, one difference.
@@ -60,7 +66,20 @@ def _prepare_training_data(
             flush=True,
         )
     paths = multitask_corpus.fill_routine_paths(params, data_dir, nli_file, nli_split=nli_split)
+    for routine in params.task.task_routines:
+        if hasattr(routine.task_config, "teacher") and not routine.task_config.teacher_cache_dir:
+            # Shared by reruns and other experiments on the same corpus.
+            routine.task_config.teacher_cache_dir = os.path.join(teacher_cache_dir, "teacher")
     return "multi-task: " + ", ".join(paths)
+
+
+def _teacher_spec(params) -> str | None:
+    """The teacher of the experiment's distillation routines, if it has any."""
+    if isinstance(params, mt_configs.MultiTaskExperimentConfig):
+        for routine in params.task.task_routines:
+            if hasattr(routine.task_config, "teacher"):
+                return routine.task_config.teacher
+    return None
 
 
 def _batch_sizes(params) -> dict[str, int]:
@@ -74,7 +93,7 @@ def _batch_sizes(params) -> dict[str, int]:
 
 def run_main_job(
     workdir: str = ".",
-    experiment: str = "demo_multitask",
+    experiment: str = "demo_distill",
     language_pair: str = "en-fr",
     train_steps: int | None = None,
     params_override: dict | None = None,
@@ -89,9 +108,8 @@ def run_main_job(
     pairs of every translation routine (a single-task experiment: of `language_pair`).
     """
     from xling_tf import train
+    from xling_tf.export.export_hub import export_text_encoder
     from xling_tf.inference import load_text_encoder
-
-    from export.export_hub import export_text_encoder
 
     logging.set_verbosity(logging.INFO)
     timings: dict[str, float] = {}
@@ -108,7 +126,12 @@ def run_main_job(
     print(f"[1/4] building Bible {names} pairs (New Testament held out) in {data_dir}", flush=True)
     corpora = {pair: bible.build_translation_corpus(data_dir, *pair) for pair in eval_pairs}
     description = _prepare_training_data(
-        params, data_dir, corpora[eval_pairs[0]], nli_file, nli_split
+        params,
+        data_dir,
+        corpora[eval_pairs[0]],
+        nli_file,
+        nli_split,
+        teacher_cache_dir=os.path.join(workdir, "cache"),
     )
     timings["prepare_data_s"] = time.time() - started
     print(f"[2/4] training experiment {experiment!r} in {model_dir}: {description}", flush=True)
@@ -126,18 +149,26 @@ def run_main_job(
     timings["export_s"] = time.time() - stage
 
     stage = time.time()
-    embed_fn = load_text_encoder(export_dir)
-    retrieval_results, rows = {}, []
     throughput = _mean_throughput(model_dir)
+    encoders = {experiment: load_text_encoder(export_dir)}
+    teacher = _teacher_spec(params)
+    if teacher:
+        from xling_tf.distillation.teachers import load_teacher
+
+        # The teacher's numbers come from the same run, on the same pairs.
+        encoders[f"teacher {teacher.rpartition('.')[2]}"] = load_teacher(teacher)
+    retrieval_results: dict[str, dict] = {}
+    rows = []
     for pair, corpus in corpora.items():
         name = "-".join(pair)
         print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
         aligned = translation_retrieval.read_aligned_pairs(corpus.test_path)
-        result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
-        retrieval_results[name] = result
-        row = translation_retrieval.summary_row(f"{experiment} ({name})", result)
-        row["train examples/s"] = throughput
-        rows.append(row)
+        for model_name, embed_fn in encoders.items():
+            result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
+            retrieval_results.setdefault(model_name, {})[name] = result
+            row = translation_retrieval.summary_row(f"{model_name} ({name})", result)
+            row["train examples/s"] = throughput if model_name == experiment else float("nan")
+            rows.append(row)
     timings["evaluate_s"] = time.time() - stage
     timings["total_s"] = time.time() - started
 
@@ -145,9 +176,13 @@ def run_main_job(
     table = retrieval.format_table(rows, columns)
     results = {
         "experiment": experiment,
-        "language_pairs": list(retrieval_results),
+        "language_pairs": ["-".join(pair) for pair in corpora],
         "export": os.path.abspath(export_dir),
-        "retrieval": retrieval_results,
+        "retrieval": retrieval_results[experiment],
+        "teacher": teacher,
+        "teacher_retrieval": next(
+            (result for name, result in retrieval_results.items() if name != experiment), None
+        ),
         "train_examples_per_second": throughput,
         "timings": timings,
         "train_steps": params.trainer.train_steps,

@@ -116,6 +116,8 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
                 )
             )
             features = next(iter(dataset.take(1)))
+            if isinstance(features, tuple):  # (features, labels), e.g. distillation
+                features = features[0]
             self.sub_tasks[name](features, training=False)
 
     @property

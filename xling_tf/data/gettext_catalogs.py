@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import io
 import os
 import struct
+from collections.abc import Iterable
 from gettext import GNUTranslations
 
-__all__ = ["catalog_files", "catalog_pairs", "mo_file_pairs"]
+__all__ = ["catalog_files", "catalog_pairs", "mo_bytes_pairs", "mo_file_pairs", "normalized_pairs"]
 
 # gettext joins a context and its msgid with this byte (EOT) in the parsed catalog keys.
 _CONTEXT_SEPARATOR = "\x04"
@@ -63,10 +65,15 @@ def mo_file_pairs(path: str) -> list[tuple[str, str]]:
     whitespace is not yet normalised.
     """
     with open(path, "rb") as f:
-        try:
-            catalog = GNUTranslations(f)
-        except (OSError, UnicodeDecodeError, struct.error, IndexError) as error:
-            raise ValueError(f"{path}: not a readable gettext .mo file ({error})") from None
+        return mo_bytes_pairs(f.read(), path)
+
+
+def mo_bytes_pairs(data: bytes, name: str) -> list[tuple[str, str]]:
+    """`mo_file_pairs` of a .mo file's bytes (e.g. a member of a wheel); `name` is for errors."""
+    try:
+        catalog = GNUTranslations(io.BytesIO(data))
+    except (OSError, UnicodeDecodeError, struct.error, IndexError) as error:
+        raise ValueError(f"{name}: not a readable gettext .mo file ({error})") from None
     # `_catalog` is the parsed msgid -> msgstr table; GNUTranslations has no public iterator.
     # Plural entries are keyed (msgid, n) and so are not str.
     entries: dict[object, str] = catalog._catalog  # type: ignore[attr-defined]
@@ -111,11 +118,18 @@ def catalog_pairs(
             f"no gettext catalogs for language {language!r} under {root}; "
             f"available: {', '.join(available) or 'none'}"
         )
+    return normalized_pairs((pair for path in paths for pair in mo_file_pairs(path)), min_words)
+
+
+def normalized_pairs(
+    entries: Iterable[tuple[str, str]], min_words: int = 1
+) -> list[tuple[str, str]]:
+    """Sorted distinct (english, translated) pairs with whitespace collapsed, keeping those
+    whose English side has at least `min_words` words and whose translation differs."""
     pairs = set()
-    for path in paths:
-        for msgid, msgstr in mo_file_pairs(path):
-            english, translated = " ".join(msgid.split()), " ".join(msgstr.split())
-            if english and translated and translated != english:
-                if len(english.split()) >= min_words:
-                    pairs.add((english, translated))
+    for msgid, msgstr in entries:
+        english, translated = " ".join(msgid.split()), " ".join(msgstr.split())
+        if english and translated and translated != english:
+            if len(english.split()) >= min_words:
+                pairs.add((english, translated))
     return sorted(pairs)

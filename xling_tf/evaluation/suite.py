@@ -120,7 +120,7 @@ def load_suite_data(
             tarball, ("en", *config.sentiment_test_languages)
         )
     for pair in config.bible_pairs:
-        data.bible[pair] = sources.bible_held_out(pair, data_dir)
+        data.bible[pair] = sources.bible_held_out(pair, data_dir, config.bible_split)
     for lang in config.gettext_languages:
         data.gettext[lang] = sources.gettext_pairs(lang)
     with _user_file_errors():
@@ -196,6 +196,11 @@ def _mining_task(
     return SuiteTask("mining", dataset, languages, len(gold), run)
 
 
+def bible_dataset(config: SuiteConfig) -> str:
+    """Dataset name of the Bible tasks: "bible" (test split) or "bible_dev" (tuning split)."""
+    return "bible" if config.bible_split == "test" else f"bible_{config.bible_split}"
+
+
 def _bible_mining_task(pair: str, verses: sources.AlignedVerses, config: SuiteConfig) -> SuiteTask:
     from xling_tf.evaluation.mining_pool import build_mining_pool
 
@@ -206,7 +211,9 @@ def _bible_mining_task(pair: str, verses: sources.AlignedVerses, config: SuiteCo
         num_extra=config.mining_extra_sentences,
         seed=config.seed,
     )
-    return _mining_task("bible", pair, pool.source_texts, pool.target_texts, pool.gold, config.seed)
+    return _mining_task(
+        bible_dataset(config), pair, pool.source_texts, pool.target_texts, pool.gold, config.seed
+    )
 
 
 def _geometry_task(pair: str, verses: sources.AlignedVerses, config: SuiteConfig) -> SuiteTask:
@@ -224,7 +231,7 @@ def _geometry_task(pair: str, verses: sources.AlignedVerses, config: SuiteConfig
             "k_neighbors": config.geometry_neighbors,
         }
 
-    return SuiteTask("geometry", "bible", pair, len(sample), run)
+    return SuiteTask("geometry", bible_dataset(config), pair, len(sample), run)
 
 
 def usable_few_shot_ks(labels: np.ndarray, ks: Sequence[int]) -> list[int]:
@@ -314,7 +321,7 @@ def plan_tasks(config: SuiteConfig, data: SuiteData) -> list[SuiteTask]:
     tasks = []
     for pair, verses in data.bible.items():
         aligned = _sample(verses.pairs, config.retrieval_max_pairs, config.seed)
-        tasks.append(_retrieval_task("bible", pair, aligned, config))
+        tasks.append(_retrieval_task(bible_dataset(config), pair, aligned, config))
     for lang, aligned in data.gettext.items():
         aligned = _sample(aligned, config.gettext_max_pairs, config.seed)
         tasks.append(_retrieval_task("gettext", f"en-{lang}", aligned, config))

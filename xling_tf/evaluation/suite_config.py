@@ -85,6 +85,9 @@ class SuiteConfig:
     name: str = "default"
     # Bible held-out (New Testament) verses: retrieval, mining, geometry, plots.
     bible_pairs: list[str] = dataclasses.field(default_factory=lambda: ["en-fr", "en-es", "en-de"])
+    # "test" (New Testament) or "dev" (Old Testament development chapters, ~1,080 verses per
+    # pair: tune on it; lower mining_gold_pairs + mining_extra_sentences to fit).
+    bible_split: str = "test"
     retrieval_max_pairs: int | None = None
     pool_size: int = 1000  # the paper's protocol: gold + 999 random distractors
     mining_gold_pairs: int = 2000
@@ -272,6 +275,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("datasets you have (added to the suite)")
     group.add_argument("--bible_pairs", default=None, help="e.g. en-fr (default: the suite's)")
     group.add_argument(
+        "--bible_split",
+        default=None,
+        choices=("test", "dev"),
+        help="Bible verses to evaluate on: test (New Testament, default) or dev (tuning chapters)",
+    )
+    group.add_argument(
         "--sts_file",
         action="append",
         default=[],
@@ -321,6 +330,8 @@ def apply_flags(config: SuiteConfig, args: argparse.Namespace) -> SuiteConfig:
     config = dataclasses.replace(config)
     if args.bible_pairs is not None:
         config.bible_pairs = [p for p in args.bible_pairs.split(",") if p]
+    if args.bible_split is not None:
+        config.bible_split = args.bible_split
     for value in args.sts_file:
         name, path = _named("--sts_file", value, require_name=False)
         path, _, split = path.partition(",")

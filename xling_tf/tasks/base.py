@@ -69,6 +69,8 @@ class XlingTask(base_task.Task):
 
     column_names: Sequence[str] = ("left", "right")
     label_names: Sequence[str] | None = None
+    # A float32 .npy [lines, d] of one vector per input line, read into "row_vectors".
+    row_vectors_path: str | None = None
 
     def build_encoder(self) -> SentenceEncoder:
         model_config = self.task_config.model
@@ -110,6 +112,7 @@ class XlingTask(base_task.Task):
             length_bucketing=params.length_bucketing,
             input_context=input_context,
             static_shapes=bool(params.static_shapes),
+            row_vectors_path=self.row_vectors_path,
         )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:

@@ -6,6 +6,7 @@ SentencePiece runs get `<model_dir>/vocab/sentencepiece.model`; hashed n-gram ru
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -13,7 +14,6 @@ from collections.abc import Iterable, Iterator
 
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import EmptyInputError, expand_file_patterns
-from xling_tf.distribution import is_chief_process
 
 from absl import logging
 
@@ -41,6 +41,18 @@ def sample_sentences(sentences: Iterable[str], limit: int, seed: int = 7) -> lis
             if j < limit:
                 sample[j] = sentence
     return sample
+
+
+def is_chief() -> bool:
+    """True unless TF_CONFIG names this process a non-chief worker."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = tf_config.get("task", {})
+    if not task:
+        return True
+    has_chief = "chief" in tf_config.get("cluster", {})
+    return task.get("type") == "chief" or (
+        not has_chief and task.get("type") == "worker" and task.get("index", 0) == 0
+    )
 
 
 def task_configs(params) -> list:
@@ -125,7 +137,7 @@ def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> st
         if not os.path.exists(path):
             raise FileNotFoundError(f"tokenizer.{field} not found: {path}")
     elif not os.path.exists(path):
-        if is_chief_process():
+        if is_chief():
             _train_vocabulary(params, path)
         else:
             deadline = time.time() + wait_seconds

@@ -9,15 +9,22 @@ Serving ignores because the name is not a number.
 Serving replays once at load time, so the first real request does not pay for graph
 warm-up. Requests use batch sizes 1 and 8 because the tokenizer pads to the longest row of a
 batch: different batch shapes are what a live server sees.
+
+The protos come from `tensorflow-serving-api` (`pip install 'xling_tf[serving]'`), which is
+imported only when warmup requests are written or read, so every other export works without it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
-from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+if TYPE_CHECKING:
+    from tensorflow_serving.apis import prediction_log_pb2
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 SIGNATURE = "serving_default"
@@ -43,6 +50,22 @@ WARMUP_BATCHES: tuple[tuple[str, ...], ...] = (
 )
 
 
+def serving_apis() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """`tensorflow_serving.apis` (model_pb2, predict_pb2, prediction_log_pb2), imported now.
+
+    Raises:
+      ImportError: tensorflow-serving-api is not installed (the `[serving]` extra).
+    """
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError as error:
+        raise ImportError(
+            "TF Serving warmup requests need tensorflow-serving-api: "
+            "pip install 'xling_tf[serving]'"
+        ) from error
+    return model_pb2, predict_pb2, prediction_log_pb2
+
+
 def version_dir(base_dir: str, version: int) -> str:
     """`<base_dir>/<version>`, validating that TF Serving will recognise the version."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
@@ -60,6 +83,7 @@ def warmup_records(
       model_name: TF Serving ignores the name during warmup (the server's model is implied),
         so it is empty by default; set it to mirror client requests exactly.
     """
+    model_pb2, predict_pb2, prediction_log_pb2 = serving_apis()
     records = []
     for batch in batches:
         request = predict_pb2.PredictRequest(
@@ -95,6 +119,7 @@ def read_warmup_requests(path: str) -> list[prediction_log_pb2.PredictionLog]:
     """Decodes a warmup file (or a SavedModel folder holding one) back into PredictionLogs."""
     if os.path.isdir(path):
         path = os.path.join(path, "assets.extra", WARMUP_FILE)
+    prediction_log_pb2 = serving_apis()[2]
     return [
         prediction_log_pb2.PredictionLog.FromString(record.numpy())
         for record in tf.data.TFRecordDataset(path)

@@ -1,0 +1,449 @@
+r"""Exports a trained encoder as TF2 SavedModels for every consumer (TF Hub conventions).
+
+One model (unchanged since the first release):
+
+  python -m xling_tf.export.export_hub --model_dir runs/demo --export_path exports/demo
+
+Every artifact from one restore of the checkpoint:
+
+  python -m xling_tf.export.export_hub --model_dir runs/demo --export_dir exports/demo \
+      --text_api --serving [--serving_version 1]
+
+  exports/demo/text_encoder/   end-to-end text -> vector (always written with --export_dir)
+  exports/demo/preprocessor/   --text_api: strings -> BERT-style int32 inputs (text_api.py)
+  exports/demo/encoder/        --text_api: inputs dict -> pooled/sequence outputs
+  exports/demo/serving/1/      --serving: text_encoder + TF Serving warmup requests
+                               (serving.py); other versions in serving/ are kept
+
+The end-to-end model maps a 1-D string tensor to L2-normalised float32 [batch, output_dim]
+embeddings (--nonormalize: raw pooled vectors), with tokenization in the graph (a SentencePiece
+.model file is under assets/). It is a Keras SavedModel, so it has `variables`,
+`trainable_variables` and `__call__(inputs, training)`: `hub.KerasLayer(path, trainable=True)`
+fine-tunes it, and `keras.layers.TFSMLayer(path, call_endpoint="serving_default")` loads it in
+Keras 3. The `serving_default` signature takes `inputs` (tf.string [batch]) and returns
+{"outputs": float32 [batch, output_dim]}.
+
+Every folder gets `assets.extra/xling_tf.json` (what it is, output_dim, the checkpoint, and
+the custom ops its graph needs, e.g. tensorflow_text's for SentencePiece).
+
+Each model is written to a temporary folder next to its destination and moved into place only
+once complete, so an interrupted export never replaces a good model with a broken one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
+from xling_tf.export import serving as serving_lib
+from xling_tf.export import text_api as text_api_lib
+from xling_tf.modeling.factory import build_tokenizer
+from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.tasks.translation_ranking import TranslationRankingConfig
+from xling_tf.tokenization.vocabulary import VOCAB_FILENAME, VOCAB_SUBDIR
+
+import tensorflow as tf
+import tf_keras
+from absl import app, flags, logging
+from official.core import config_definitions as cfg
+from official.core import task_factory
+from official.modeling import hyperparams
+
+METADATA_FILE = "xling_tf.json"
+
+
+def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
+    """The shared model config of a training run, read from its `<model_dir>/params.yaml`.
+
+    Only `task.model` (tokenizer + encoder) matters to an export, and every experiment,
+    single- or multi-task, has it, so the run comes back as a translation-ranking config
+    holding that model config. The vocabulary path is fixed up if the run has moved.
+    """
+    yaml_path = os.path.join(model_dir, "params.yaml")
+    if not os.path.exists(yaml_path):
+        raise FileNotFoundError(f"{yaml_path} not found: is {model_dir!r} a training model_dir?")
+    model_config = hyperparams.read_yaml_to_params_dict(yaml_path).as_dict()["task"]["model"]
+    params = cfg.ExperimentConfig(task=TranslationRankingConfig())
+    params.override({"task": {"model": model_config}}, is_strict=False)
+    from xling_tf.tokenization.vocabulary import WORD_VOCAB_FILENAME
+
+    field, filename = (
+        ("word_vocab_file", WORD_VOCAB_FILENAME)
+        if params.task.model.tokenizer.type == "hashed_ngrams"
+        else ("sentencepiece_model_file", VOCAB_FILENAME)
+    )
+    vocab = getattr(params.task.model.tokenizer, field)
+    if not vocab or not os.path.exists(vocab):
+        # The run may have moved since training: the vocabulary travels inside model_dir.
+        params.override(
+            {
+                "task": {
+                    "model": {"tokenizer": {field: os.path.join(model_dir, VOCAB_SUBDIR, filename)}}
+                }
+            }
+        )
+    return params
+
+
+def restore_trained_model(
+    params: cfg.ExperimentConfig, model_dir: str, checkpoint_path: str | None = None
+):
+    """Builds a dual encoder and restores the shared encoder from the newest checkpoint.
+
+    Every xling model (single task, or the multi-task model) checkpoints its shared encoder
+    under the name "encoder", so any run exports the same way.
+    """
+    checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(model_dir)
+    if not checkpoint_path:
+        raise FileNotFoundError(f"no checkpoint in {model_dir}: train first")
+    task = task_factory.get_task(params.task, logging_dir=model_dir)
+    model = task.build_model()
+    tokenizer = build_tokenizer(params.task.model.tokenizer)
+    # Build the variables before restoring so a mismatch is an error, not a silent no-op.
+    model.embed(tokenizer(tf.constant(["warm up"])))
+    status = tf.train.Checkpoint(encoder=model.encoder).read(checkpoint_path)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("restored %s", checkpoint_path)
+    return model, checkpoint_path
+
+
+def build_text_encoder(tokenizer, encoder, normalize: bool = True) -> tf_keras.Model:
+    """strings [batch] -> float32 [batch, output_dim]: tokenizer, encoder, L2 normalisation."""
+    text = tf_keras.layers.Input(shape=(), dtype=tf.string, name="inputs")
+    pooled = encoder(tokenizer(text))["pooled_output"]
+    outputs = L2Normalization(name="l2_normalize")(pooled) if normalize else pooled
+    return tf_keras.Model(text, outputs, name="text_encoder")
+
+
+def save_atomically(save_fn, export_path: str) -> str:
+    """Runs `save_fn(tmp_dir)`, then swaps tmp_dir into `export_path`.
+
+    A crash before the swap leaves the previous export untouched (and a `.tmp-*` folder to
+    delete); the swap itself is two renames on one filesystem.
+    """
+    export_path = os.path.abspath(export_path)
+    parent = os.path.dirname(export_path)
+    os.makedirs(parent, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix=os.path.basename(export_path) + ".tmp-", dir=parent)
+    try:
+        save_fn(tmp_dir)
+        # mkdtemp makes the folder private (0700); give it the permissions of a normal folder,
+        # so a model server running as another user (TF Serving in a container) can read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_dir, 0o777 & ~umask)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    old_dir = None
+    if os.path.exists(export_path):
+        old_dir = export_path + f".old-{os.getpid()}"
+        os.replace(export_path, old_dir)
+    os.replace(tmp_dir, export_path)
+    if old_dir:
+        shutil.rmtree(old_dir, ignore_errors=True)
+    return export_path
+
+
+# Folder names under --export_dir (TF Hub's names for the text API split).
+TEXT_ENCODER = "text_encoder"
+PREPROCESSOR = "preprocessor"
+ENCODER = "encoder"
+SERVING = "serving"
+
+
+@dataclasses.dataclass
+class RestoredModel:
+    """A training model_dir restored once; every exported artifact is built from it.
+
+    Attributes:
+      params: the run's experiment config.
+      model: the task's DualEncoder, with the checkpoint's weights.
+      tokenizer: a fresh tokenizer layer built from `params` (whatever type it configures).
+      checkpoint_path: the restored checkpoint.
+    """
+
+    params: cfg.ExperimentConfig
+    model: tf_keras.Model
+    tokenizer: tf_keras.layers.Layer
+    checkpoint_path: str
+
+    @property
+    def encoder(self) -> tf_keras.layers.Layer:
+        return self.model.encoder
+
+    def metadata(self, kind: str) -> dict[str, Any]:
+        """The assets.extra/xling_tf.json fields every artifact shares."""
+        tokenizer_config = self.params.task.model.tokenizer
+        return {
+            "format": f"xling_tf {kind}",
+            "output_dim": int(self.encoder.output_dim),
+            "max_seq_length": tokenizer_config.max_seq_length,
+            # Longer inputs are cut to this many characters before tokenization.
+            "max_input_chars": getattr(tokenizer_config, "max_input_chars", None),
+            "tokenizer": getattr(tokenizer_config, "type", "sentencepiece"),
+            "checkpoint": os.path.basename(self.checkpoint_path),
+        }
+
+
+def restore(model_dir: str, checkpoint_path: str | None = None) -> RestoredModel:
+    """Reads params.yaml and restores the newest (or the given) checkpoint of `model_dir`."""
+    params = load_experiment_params(model_dir)
+    model, checkpoint_path = restore_trained_model(params, model_dir, checkpoint_path)
+    return RestoredModel(
+        params, model, build_tokenizer(params.task.model.tokenizer), checkpoint_path
+    )
+
+
+def graph_custom_ops(saved_model_dir: str) -> list[str]:
+    """Op types in a SavedModel's graphs that core TensorFlow lacks (e.g. SentencepieceOp).
+
+    A consumer must load their library (`import tensorflow_text`) before loading the model;
+    an empty list means plain TensorFlow, stock TF Serving included, can run it.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-direct-tensorflow-import
+
+    with tf.io.gfile.GFile(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        saved_model = saved_model_pb2.SavedModel.FromString(f.read())
+    ops: set[str] = set()
+    functions: set[str] = set()
+    for meta_graph in saved_model.meta_graphs:
+        library = meta_graph.graph_def.library
+        functions.update(function.signature.name for function in library.function)
+        ops.update(node.op for node in meta_graph.graph_def.node)
+        for function in library.function:
+            ops.update(node.op for node in function.node_def)
+    # tf.raw_ops lists exactly the ops compiled into TensorFlow; calls of graph functions
+    # also appear as ops, named after the function.
+    return sorted(op for op in ops - functions if not hasattr(tf.raw_ops, op))
+
+
+def write_metadata(saved_model_dir: str, metadata: dict[str, Any]) -> None:
+    """Writes `<saved_model_dir>/assets.extra/xling_tf.json`, adding the graph's custom ops."""
+    custom_ops = graph_custom_ops(saved_model_dir)
+    # tensorflow_text is the only custom-op library our tokenizers use.
+    metadata = {
+        **metadata,
+        "custom_ops": custom_ops,
+        "requires": ["tensorflow_text"] if custom_ops else [],
+    }
+    os.makedirs(os.path.join(saved_model_dir, "assets.extra"), exist_ok=True)
+    with open(os.path.join(saved_model_dir, "assets.extra", METADATA_FILE), "w") as f:
+        json.dump(metadata, f, indent=2)
+
+
+def keras_saver(
+    model: tf_keras.Model, metadata: dict[str, Any], signatures: dict[str, Any] | None = None
+) -> Callable[[str], None]:
+    """A `save_fn` for save_atomically: Keras SavedModel (reusable by hub.KerasLayer) + metadata."""
+
+    def save(tmp_dir: str) -> None:
+        model.save(tmp_dir, include_optimizer=False, save_format="tf", signatures=signatures)
+        write_metadata(tmp_dir, metadata)
+
+    return save
+
+
+def save_text_encoder(restored: RestoredModel, export_path: str, normalize: bool = True) -> str:
+    """Writes the end-to-end strings [batch] -> float32 [batch, output_dim] SavedModel."""
+    text_encoder = build_text_encoder(restored.tokenizer, restored.encoder, normalize=normalize)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def serving_default(inputs):
+        return {"outputs": text_encoder(inputs, training=False)}
+
+    metadata = {**restored.metadata("text encoder"), "normalized": normalize}
+    return save_atomically(
+        keras_saver(text_encoder, metadata, {"serving_default": serving_default}), export_path
+    )
+
+
+def save_preprocessor(restored: RestoredModel, export_path: str) -> str:
+    """Writes the TF Hub preprocessor (SentencePiece tokenizers only, see export/text_api.py)."""
+    preprocessor = text_api_lib.build_preprocessor(restored.tokenizer)
+    metadata = {
+        **restored.metadata("preprocessor"),
+        "seq_length": restored.params.task.model.tokenizer.max_seq_length,
+        "special_tokens": {k: int(v) for k, v in restored.tokenizer.special_tokens.items()},
+    }
+    return save_atomically(keras_saver(preprocessor, metadata), export_path)
+
+
+def save_encoder(restored: RestoredModel, export_path: str) -> str:
+    """Writes the TF Hub encoder: features dict -> pooled (unnormalised) / sequence outputs."""
+    encoder = text_api_lib.build_encoder_model(restored.tokenizer, restored.encoder)
+    metadata = {
+        **restored.metadata("encoder"),
+        "normalized": False,
+        "inputs": sorted(encoder.input.keys()),
+    }
+    return save_atomically(keras_saver(encoder, metadata), export_path)
+
+
+def save_serving(text_encoder_path: str, serving_dir: str, version: int) -> str:
+    """Writes `<serving_dir>/<version>/`: the text encoder plus TF Serving warmup requests.
+
+    A copy of the exported text encoder rather than a second save: byte-identical graph and
+    weights, so the served vectors are the tested ones, and no second round of tracing.
+    """
+
+    def save(tmp_dir: str) -> None:
+        shutil.copytree(text_encoder_path, tmp_dir, dirs_exist_ok=True)
+        serving_lib.write_warmup_requests(tmp_dir)
+        metadata_path = os.path.join(tmp_dir, "assets.extra", METADATA_FILE)
+        with open(metadata_path) as f:
+            metadata = json.load(f)
+        metadata.update(
+            {
+                "format": "xling_tf serving",
+                "serving_version": version,
+                "warmup_requests": len(serving_lib.WARMUP_BATCHES),
+            }
+        )
+        with open(metadata_path, "w") as f:
+            json.dump(metadata, f, indent=2)
+
+    return save_atomically(save, serving_lib.version_dir(serving_dir, version))
+
+
+def export_text_encoder(
+    model_dir: str, export_path: str, checkpoint_path: str | None = None, normalize: bool = True
+) -> str:
+    """Restores the trained encoder and writes the text -> vector SavedModel."""
+    started = time.time()
+    restored = restore(model_dir, checkpoint_path)
+    save_text_encoder(restored, export_path, normalize=normalize)
+    logging.info(
+        "exported %s to %s in %.1fs", restored.checkpoint_path, export_path, time.time() - started
+    )
+    return export_path
+
+
+def export_layout(
+    export_dir: str, text_api: bool = False, serving: bool = False, serving_version: int = 1
+) -> dict[str, str]:
+    """Artifact name -> folder under `export_dir` (see the module docstring)."""
+    paths = {TEXT_ENCODER: os.path.join(export_dir, TEXT_ENCODER)}
+    if text_api:
+        paths[PREPROCESSOR] = os.path.join(export_dir, PREPROCESSOR)
+        paths[ENCODER] = os.path.join(export_dir, ENCODER)
+    if serving:
+        paths[SERVING] = serving_lib.version_dir(os.path.join(export_dir, SERVING), serving_version)
+    return paths
+
+
+def export_all(
+    model_dir: str,
+    export_dir: str,
+    checkpoint_path: str | None = None,
+    normalize: bool = True,
+    text_api: bool = False,
+    serving: bool = False,
+    serving_version: int = 1,
+) -> dict[str, str]:
+    """Restores the checkpoint once and writes every requested artifact under `export_dir`.
+
+    Each artifact is swapped in atomically on its own; the end-to-end text encoder is
+    always written (the serving copy is made from it).
+
+    Returns:
+      export_layout(...): artifact name -> absolute folder.
+    """
+    started = time.time()
+    paths = export_layout(export_dir, text_api, serving, serving_version)
+    # Fail before anything is written, not after the text encoder is replaced.
+    if serving:
+        serving_lib.serving_apis()  # the optional tensorflow-serving-api ([serving] extra)
+    restored = restore(model_dir, checkpoint_path)
+    if text_api:
+        text_api_lib.check_supports_preprocessor(restored.tokenizer)
+    paths[TEXT_ENCODER] = save_text_encoder(restored, paths[TEXT_ENCODER], normalize)
+    if text_api:
+        paths[PREPROCESSOR] = save_preprocessor(restored, paths[PREPROCESSOR])
+        paths[ENCODER] = save_encoder(restored, paths[ENCODER])
+    if serving:
+        paths[SERVING] = save_serving(
+            paths[TEXT_ENCODER], os.path.dirname(paths[SERVING]), serving_version
+        )
+    logging.info(
+        "exported %s to %s in %.1fs",
+        restored.checkpoint_path,
+        ", ".join(paths.values()),
+        time.time() - started,
+    )
+    return paths
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("model_dir", None, "Training model_dir (params.yaml + checkpoints).")
+    flags.DEFINE_string(
+        "export_path", None, "Where the end-to-end SavedModel goes (one model; see --export_dir)."
+    )
+    flags.DEFINE_string(
+        "export_dir",
+        None,
+        "Folder for every artifact: text_encoder/, plus preprocessor/ and "
+        "encoder/ with --text_api, serving/<version>/ with --serving.",
+    )
+    flags.DEFINE_string("checkpoint_path", None, "A specific checkpoint (default: newest).")
+    flags.DEFINE_bool("normalize", True, "L2-normalise the end-to-end output vectors.")
+    flags.DEFINE_bool(
+        "text_api", False, "Also write the TF Hub preprocessor/ and encoder/ (SentencePiece only)."
+    )
+    flags.DEFINE_bool(
+        "serving",
+        False,
+        "Also write serving/<serving_version>/ for TF Serving, with warmup "
+        "requests; other versions already there are kept.",
+    )
+    flags.DEFINE_integer("serving_version", 1, "TF Serving version folder (an integer >= 0).")
+
+
+def main(_) -> None:
+    if bool(FLAGS.export_path) == bool(FLAGS.export_dir):
+        raise app.UsageError(
+            "pass exactly one of --export_path (the end-to-end model) or "
+            "--export_dir (every artifact)"
+        )
+    if FLAGS.export_path:
+        if FLAGS.text_api or FLAGS.serving:
+            raise app.UsageError(
+                "--text_api and --serving write several models: use "
+                "--export_dir instead of --export_path"
+            )
+        export_text_encoder(
+            FLAGS.model_dir, FLAGS.export_path, FLAGS.checkpoint_path, normalize=FLAGS.normalize
+        )
+        return
+    paths = export_all(
+        FLAGS.model_dir,
+        FLAGS.export_dir,
+        FLAGS.checkpoint_path,
+        normalize=FLAGS.normalize,
+        text_api=FLAGS.text_api,
+        serving=FLAGS.serving,
+        serving_version=FLAGS.serving_version,
+    )
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+
+
+def run() -> None:
+    """Command-line entry point: defines the flags and runs `main` under absl."""
+    define_flags()
+    flags.mark_flags_as_required(["model_dir"])
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
