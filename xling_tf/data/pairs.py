@@ -16,7 +16,7 @@ import dataclasses
 import errno
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import IO
+from typing import IO, Any
 
 from xling_tf.errors import UserError
 
@@ -185,19 +185,14 @@ def validate_pairs_file(
 
 
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[IO[str]]:
-    """Opens a UTF-8 text file that appears at `path` only if the `with` block succeeds.
-
-    Data goes to `path + ".tmp-<pid>"` and is renamed over `path` at the end, so readers never
-    see a half-written file and an interrupted run leaves the previous version in place. Parent
-    directories are created. Newlines are written as "\\n" on every platform so that output is
-    byte-identical across machines.
-    """
+def _atomic_file(path: str, mode: str, **open_args: Any) -> Iterator[IO[Any]]:
+    """Opens `path + ".tmp-<pid>"` with `open(..., mode, **open_args)`; renames it over `path`
+    if the `with` block succeeds, removes it otherwise. Parent directories are created."""
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp_path = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp_path, "w", encoding="utf-8", newline="\n") as f:
+        with open(tmp_path, mode, **open_args) as f:
             yield f
             f.flush()
             # Without this a crash soon after the rename can leave an empty file on some
@@ -208,6 +203,31 @@ def atomic_output(path: str) -> Iterator[IO[str]]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[IO[str]]:
+    """Opens a UTF-8 text file that appears at `path` only if the `with` block succeeds.
+
+    Data goes to `path + ".tmp-<pid>"` and is renamed over `path` at the end, so readers never
+    see a half-written file and an interrupted run leaves the previous version in place. Parent
+    directories are created. Newlines are written as "\\n" on every platform so that output is
+    byte-identical across machines.
+    """
+    with _atomic_file(path, "w", encoding="utf-8", newline="\n") as f:
+        yield f
+
+
+def write_bytes_atomically(path: str, data: bytes) -> str:
+    """Writes `data` to `path` like `atomic_output`; returns `path`.
+
+    The file gets the usual (umask) permissions, unlike a `tempfile.mkstemp` file (0600): a
+    vocabulary written here and copied into an export stays readable by a model server
+    running as another user.
+    """
+    with _atomic_file(path, "wb") as f:
+        f.write(data)
+    return path
 
 
 def write_rows(path: str, rows: Iterable[Sequence[str]]) -> int:
