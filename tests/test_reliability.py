@@ -35,6 +35,7 @@ from xling_tf.tokenization.vocabulary import ensure_vocabulary
 import numpy as np
 import pytest
 import tensorflow as tf
+from export_cases import TEXTS
 from official.core import exp_factory, train_utils
 
 from conftest import (
@@ -47,6 +48,9 @@ from conftest import (
     wait_for_step,
     write_tsv,
 )
+
+# Session fixtures of the exported artifacts (one export for every test_export_* file too).
+pytest_plugins = ["export_fixtures"]
 
 
 @pytest.fixture
@@ -415,7 +419,7 @@ def test_second_training_ctrl_c_and_a_truncated_checkpoint(tmp_path, corpus_dir)
         lock = _lock_record(model_dir)
         assert lock["pid"] == process.pid
         second = run_python(
-            ["-m", "xling_tf.cli", *train_args(model_dir, train_path)[2:]], check=False
+            ["-m", "xling_tf.cli", "train", *train_args(model_dir, train_path)[2:]], check=False
         )
         assert second.returncode == 2, second.stderr[-3000:]
         assert f"pid {process.pid} on host" in second.stderr.splitlines()[-1]
@@ -451,3 +455,109 @@ def test_a_second_ctrl_c_stops_at_once():
     finally:
         saver.uninstall()
     assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works as before after training
+
+
+# ---- exports ----------------------------------------------------------------------------------
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@pytest.mark.slow
+def test_every_exported_file_is_readable_by_other_users(export_dir, exported_model, trained_run):
+    umask = _umask()
+    modes = {}
+    for root in (export_dir["root"], exported_model, os.path.join(trained_run, "vocab")):
+        for folder, _, files in os.walk(root):
+            modes[folder] = (os.stat(folder).st_mode & 0o777, 0o777 & ~umask)
+            for name in files:
+                path = os.path.join(folder, name)
+                modes[path] = (os.stat(path).st_mode & 0o777, 0o666 & ~umask)
+    assert any(path.endswith("assets/sentencepiece.model") for path in modes)
+    # The vocabulary used to be 0600 (tempfile.mkstemp) in every export's assets/.
+    wrong = {path: oct(mode) for path, (mode, expected) in modes.items() if mode != expected}
+    assert not wrong, wrong
+    if umask == 0o022:  # the usual case: what the docs promise
+        assert {expected for _, expected in modes.values()} == {0o755, 0o644}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "artifact, key",
+    [("text_encoder", "inputs"), ("serving", "inputs"), ("preprocessor", "sentences")],
+)
+def test_string_signatures_reject_anything_but_a_batch(export_dir, artifact, key):
+    import tensorflow_text  # noqa: F401  (SentencePiece ops)
+
+    signature = tf.saved_model.load(export_dir[artifact]).signatures["serving_default"]
+    assert len(next(iter(signature(**{key: tf.constant(["a b", "c"])}).values()))) == 2
+    # [2, 2] used to give 4 vectors, [1, 1, 1] and a scalar 1: the tokenizer flattened them.
+    for wrong in (tf.constant([["a", "b"], ["c", "d"]]), tf.constant([[["a"]]]), tf.constant("a")):
+        shape = ",".join(str(d) for d in wrong.shape)
+        expected = (
+            rf"Shape of tensor {key} \[{shape}\] is not compatible with expected shape \[\?\]"
+        )
+        with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+            signature(**{key: wrong})
+
+
+def _load_keras_model(path: str, timeout: float = 300):
+    """tf_keras.models.load_model(path) in a thread: it used to loop forever on preprocessor/."""
+    import tf_keras
+
+    outcome: dict = {}
+
+    def load():
+        try:
+            outcome["model"] = tf_keras.models.load_model(path)
+        except Exception as error:  # noqa: BLE001  (the error is the result)
+            outcome["error"] = error
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(timeout)
+    assert not loader.is_alive(), f"tf_keras.models.load_model({path}) still running"
+    return outcome
+
+
+@pytest.mark.slow
+def test_tf_keras_load_model_gets_the_saved_weights_or_fails_at_once(export_dir, exported_model):
+    import tensorflow_text  # noqa: F401  (SentencePiece ops)
+
+    texts = tf.constant(TEXTS)
+    features = tf.saved_model.load(export_dir["preprocessor"])(texts)
+    for path, inputs in [
+        (exported_model, texts),
+        (export_dir["text_encoder"], texts),
+        (export_dir["serving"], texts),
+        (export_dir["encoder"], features),
+    ]:
+        saved = tf.saved_model.load(path)
+        keras_model = _load_keras_model(path)["model"]
+        saved_weights = {v.name: v.numpy() for v in saved.variables}
+        keras_weights = {v.name: v.numpy() for v in keras_model.weights}
+        assert keras_weights.keys() == saved_weights.keys(), path
+        for name, value in keras_weights.items():
+            np.testing.assert_array_equal(value, saved_weights[name], err_msg=f"{path}: {name}")
+        expected, got = saved(inputs), keras_model(inputs)
+        if isinstance(expected, dict):
+            expected, got = expected["pooled_output"], got["pooled_output"]
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6, err_msg=path)
+    error = _load_keras_model(export_dir["preprocessor"]).get("error")
+    assert isinstance(error, ValueError) and "tf.saved_model.load" in str(error), error
+
+
+@pytest.mark.slow
+def test_export_names_an_unreadable_checkpoint(trained_run, tmp_path):
+    from xling_tf.export import export_hub
+
+    model_dir = str(tmp_path / "run")
+    shutil.copytree(trained_run, model_dir)
+    newest = tf.train.latest_checkpoint(model_dir)
+    os.truncate(f"{newest}.data-00000-of-00001", 1000)
+    # Used to be "IndexError: Read less bytes than requested", with no path.
+    with pytest.raises(UnreadableCheckpointError, match=rf"checkpoint {newest} cannot be read"):
+        export_hub.restore(model_dir)

@@ -106,7 +106,7 @@ def _absl_passthrough(command: str, module_name: str, argv: list[str], verbose: 
     def main(args: list[str]) -> int:
         try:
             module.main(args)
-        except USER_ERRORS as error:
+        except (*USER_ERRORS, app.UsageError) as error:
             return _report(command, error, verbose)
         return 0
 
