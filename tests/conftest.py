@@ -157,6 +157,14 @@ def sentencepiece_model(tmp_path_factory, corpus_dir) -> str:
     )
 
 
+@pytest.fixture
+def tokenizer(sentencepiece_model):
+    """The tiny SentencePiece tokenizer layer (16 tokens) most data tests feed."""
+    from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
+    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
+
+
 TINY_OVERRIDES = "trainer.train_steps=40,trainer.checkpoint_interval=20,trainer.steps_per_loop=10,trainer.summary_interval=10"
 
 

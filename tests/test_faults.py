@@ -15,7 +15,6 @@ from xling_tf.data.pairs import MalformedRowError
 from xling_tf.data_order import read_batch_log, task_batches_consumed
 from xling_tf.evaluation.tensorboard_logs import read_scalars
 from xling_tf.faults import PREEMPTED_EXIT_CODE, NonFiniteLossError, NonFiniteLossGuard
-from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
 import numpy as np
 import pytest
@@ -174,11 +173,6 @@ def test_absurd_learning_rate_stops_with_the_step_and_keeps_the_finite_checkpoin
 
 
 # ---- Malformed rows in data shards -----------------------------------------------------------
-
-
-@pytest.fixture
-def tokenizer(sentencepiece_model):
-    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from xling_tf.run_guard import (
     TrainingLock,
     check_model_config,
 )
-from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 from xling_tf.tokenization.vocabulary import ensure_vocabulary
 
 import numpy as np
@@ -51,11 +50,6 @@ from conftest import (
 
 # Session fixtures of the exported artifacts (one export for every test_export_* file too).
 pytest_plugins = ["export_fixtures"]
-
-
-@pytest.fixture
-def tokenizer(sentencepiece_model):
-    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
 
 
 def _tiny_params(train_path: str, vocabulary: str = ""):
