@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -156,6 +157,14 @@ def sentencepiece_model(tmp_path_factory, corpus_dir) -> str:
     )
 
 
+@pytest.fixture
+def tokenizer(sentencepiece_model):
+    """The tiny SentencePiece tokenizer layer (16 tokens) most data tests feed."""
+    from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
+
+    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
+
+
 TINY_OVERRIDES = "trainer.train_steps=40,trainer.checkpoint_interval=20,trainer.steps_per_loop=10,trainer.summary_interval=10"
 
 
@@ -171,6 +180,43 @@ def train_args(
         f"--params_override=task.train_data.input_path={train_path},{overrides}",
         *(extra or []),
     ]
+
+
+def trainer_overrides(train_steps: int, checkpoint_interval: int, steps_per_loop: int) -> str:
+    return (
+        f"trainer.train_steps={train_steps},trainer.checkpoint_interval={checkpoint_interval},"
+        f"trainer.steps_per_loop={steps_per_loop},trainer.summary_interval={steps_per_loop}"
+    )
+
+
+def start_python(args: list[str], log_path) -> subprocess.Popen:
+    """Starts the project's Python with `args` in the background, output to `log_path`."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    log = open(log_path, "w", encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def start_training(model_dir, train_path, overrides, batch_log, log_path) -> subprocess.Popen:
+    """A training in the background that logs its batches to `batch_log` (see wait_for_step)."""
+    args = train_args(model_dir, train_path, overrides, extra=[f"--batch_log={batch_log}"])
+    return start_python(args, log_path)
+
+
+def wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=600) -> None:
+    """Polls the batch log until it shows `step` (the process is then still training)."""
+    from xling_tf.data_order import read_batch_log
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(batch_log) and any(r.step >= step for r in read_batch_log(batch_log)):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"training exited ({process.returncode}) before step {step}")
+        time.sleep(0.02)
+    process.kill()
+    raise AssertionError(f"step {step} not reached in {timeout}s")
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def test_embed_and_eval_retrieval(exported_model, corpus_dir, tmp_path):
             str(tmp_path / "eval"),
         ]
     )
-    assert "P@1 (999 distractors)" in result.stdout
+    assert "P@1 (99 distractors)" in result.stdout
     metrics = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert metrics["num_pairs"] == 120
     # 40 steps on the toy language already beat chance (1/100) by far.

@@ -7,8 +7,6 @@ import logging
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import xling_tf  # noqa: F401
@@ -17,55 +15,23 @@ from xling_tf.data.pairs import MalformedRowError
 from xling_tf.data_order import read_batch_log, task_batches_consumed
 from xling_tf.evaluation.tensorboard_logs import read_scalars
 from xling_tf.faults import PREEMPTED_EXIT_CODE, NonFiniteLossError, NonFiniteLossGuard
-from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import (
-    REPO,
     checkpoint_steps,
     checkpoint_values,
     run_python,
+    start_python,
+    start_training,
     synthetic_pairs,
     train_args,
+    trainer_overrides,
+    wait_for_step,
     write_tsv,
 )
-
-
-def _overrides(train_steps: int, checkpoint_interval: int, steps_per_loop: int) -> str:
-    return (
-        f"trainer.train_steps={train_steps},trainer.checkpoint_interval={checkpoint_interval},"
-        f"trainer.steps_per_loop={steps_per_loop},trainer.summary_interval={steps_per_loop}"
-    )
-
-
-def _start_python(args: list[str], log_path) -> subprocess.Popen:
-    """Starts the project's Python with `args` in the background, output to `log_path`."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    log = open(log_path, "w", encoding="utf-8")
-    return subprocess.Popen(
-        [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-
-
-def _start_training(model_dir, train_path, overrides, batch_log, log_path) -> subprocess.Popen:
-    args = train_args(model_dir, train_path, overrides, extra=[f"--batch_log={batch_log}"])
-    return _start_python(args, log_path)
-
-
-def _wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=600) -> None:
-    """Polls the batch log until it shows `step` (the process is then still training)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(batch_log) and any(r.step >= step for r in read_batch_log(batch_log)):
-            return
-        if process.poll() is not None:
-            raise AssertionError(f"training exited ({process.returncode}) before step {step}")
-        time.sleep(0.02)
-    process.kill()
-    raise AssertionError(f"step {step} not reached in {timeout}s")
 
 
 def _float_values(checkpoint: str) -> dict[str, np.ndarray]:
@@ -81,7 +47,7 @@ KILL_STEPS, KILL_INTERVAL = 200, 10
 @pytest.mark.slow
 def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tmp_path, corpus_dir):
     train_path = os.path.join(corpus_dir, "train.tsv")
-    overrides = _overrides(KILL_STEPS, KILL_INTERVAL, steps_per_loop=5)
+    overrides = trainer_overrides(KILL_STEPS, KILL_INTERVAL, steps_per_loop=5)
     # Run A: uninterrupted.
     log_a = str(tmp_path / "a.tsv")
     run_python(
@@ -92,8 +58,8 @@ def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tm
 
     # Run B: SIGKILLed once a checkpoint exists and training has gone past it.
     model_dir, log_b = str(tmp_path / "b"), str(tmp_path / "b.tsv")
-    process = _start_training(model_dir, train_path, overrides, log_b, tmp_path / "b1.log")
-    _wait_for_step(process, log_b, 2 * KILL_INTERVAL + 3)
+    process = start_training(model_dir, train_path, overrides, log_b, tmp_path / "b1.log")
+    wait_for_step(process, log_b, 2 * KILL_INTERVAL + 3)
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
     killed_at = max(r.step for r in read_batch_log(log_b))
@@ -127,11 +93,11 @@ def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tm
 def test_sigterm_saves_a_checkpoint_at_the_interrupted_step(tmp_path, corpus_dir):
     model_dir, batch_log = str(tmp_path / "run"), str(tmp_path / "batches.tsv")
     # Checkpoints every 1000 steps only, so a checkpoint below that comes from the SIGTERM.
-    overrides = _overrides(5000, 1000, steps_per_loop=1)
-    process = _start_training(
+    overrides = trainer_overrides(5000, 1000, steps_per_loop=1)
+    process = start_training(
         model_dir, os.path.join(corpus_dir, "train.tsv"), overrides, batch_log, tmp_path / "log"
     )
-    _wait_for_step(process, batch_log, 7)
+    wait_for_step(process, batch_log, 7)
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=120)
     log = (tmp_path / "log").read_text(encoding="utf-8")
@@ -183,7 +149,7 @@ def test_absurd_learning_rate_stops_with_the_step_and_keeps_the_finite_checkpoin
     model_dir = str(tmp_path / "run")
     # SGD at 1e-3 for 6 steps, then at 1e30: the weights blow up within a few steps.
     overrides = (
-        _overrides(30, 5, steps_per_loop=5) + ",trainer.optimizer_config.optimizer.type=sgd,"
+        trainer_overrides(30, 5, steps_per_loop=5) + ",trainer.optimizer_config.optimizer.type=sgd,"
         "trainer.optimizer_config.learning_rate.type=stepwise,"
         "trainer.optimizer_config.learning_rate.stepwise.boundaries=[6],"
         "trainer.optimizer_config.learning_rate.stepwise.values=[0.001,1e30]"
@@ -207,11 +173,6 @@ def test_absurd_learning_rate_stops_with_the_step_and_keeps_the_finite_checkpoin
 
 
 # ---- Malformed rows in data shards -----------------------------------------------------------
-
-
-@pytest.fixture
-def tokenizer(sentencepiece_model):
-    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
 
 
 @pytest.fixture
@@ -420,7 +381,7 @@ def test_multitask_sigterm_saves_a_checkpoint_at_the_interrupted_step(
         steps_per_loop=1,
         summary_interval=1,
     )
-    process = _start_python(args, tmp_path / "log")
+    process = start_python(args, tmp_path / "log")
     # Wait for the progress line of step 3 (one line per block of 1 step).
     deadline = time.time() + 600
     while "step 3/5000 |" not in (tmp_path / "log").read_text(encoding="utf-8"):

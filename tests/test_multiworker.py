@@ -12,7 +12,6 @@ import sys
 import xling_tf  # noqa: F401
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.data_order import read_batch_log
-from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
 import numpy as np
 import pytest
@@ -112,11 +111,6 @@ def test_two_workers_agree_on_weights_and_split_the_global_batch(tmp_path, corpu
     for name, value in chief_values.items():
         np.testing.assert_array_equal(value, other_values[name], err_msg=name)
     assert int(chief_values["global_step/.ATTRIBUTES/VARIABLE_VALUE"]) == STEPS
-
-
-@pytest.fixture
-def tokenizer(sentencepiece_model):
-    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
 
 
 def test_static_shapes_give_one_fully_defined_batch_shape(tmp_path, tokenizer):

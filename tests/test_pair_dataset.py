@@ -14,11 +14,6 @@ import tensorflow as tf
 from conftest import synthetic_pairs, write_tsv
 
 
-@pytest.fixture
-def tokenizer(sentencepiece_model):
-    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
-
-
 def _first_batch(**kwargs):
     return next(iter(make_pair_dataset(**kwargs)))
 

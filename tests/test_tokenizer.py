@@ -12,11 +12,6 @@ import tensorflow as tf
 from conftest import HOSTILE
 
 
-@pytest.fixture
-def tokenizer(sentencepiece_model):
-    return SentencepieceTextTokenizer(sentencepiece_model, max_seq_length=16)
-
-
 def test_pads_and_masks_a_batch(tokenizer):
     out = tokenizer(tf.constant(["the cat", "the big red dog sleeps"]))
     ids, mask = out["input_word_ids"].numpy(), out["input_mask"].numpy()

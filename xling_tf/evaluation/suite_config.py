@@ -32,8 +32,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from xling_tf.errors import UserError
 
-class SuiteConfigError(ValueError):
+
+class SuiteConfigError(UserError, ValueError):
     """A bad suite file or suite flag; the message names the file (or flag) and the key."""
 
 

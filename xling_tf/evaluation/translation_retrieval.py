@@ -36,8 +36,9 @@ def evaluate_retrieval(
     """Embeds both sides of `aligned` and returns the retrieval metrics.
 
     Returns:
-      {"num_pairs", "distractors": distractor_pool_metrics(...) or None when there are fewer
-       than `pool_size` pairs, "full_pool": full_pool_metrics(...), "sentences_per_second"}.
+      {"num_pairs", "pool_size", "distractors": distractor_pool_metrics(...) or None when
+       there are fewer than `pool_size` pairs, "full_pool": full_pool_metrics(...),
+       "sentences_per_second"}.
     """
     if not aligned:
         raise ValueError("no aligned pairs to evaluate")
@@ -53,6 +54,7 @@ def evaluate_retrieval(
     elapsed = time.time() - started
     return {
         "num_pairs": len(aligned),
+        "pool_size": pool_size,
         "distractors": (
             retrieval.distractor_pool_metrics(source_vectors, target_vectors, pool_size=pool_size)
             if len(aligned) >= pool_size
@@ -63,13 +65,20 @@ def evaluate_retrieval(
     }
 
 
+def distractor_column(pool_size: int = 1000) -> str:
+    """The table column of P@1 in pools of `pool_size`: "P@1 (999 distractors)" by default."""
+    return f"P@1 ({pool_size - 1} distractors)"
+
+
 def summary_row(name: str, result: dict[str, Any]) -> dict[str, Any]:
-    """Flattens `evaluate_retrieval` output into one table row."""
+    """Flattens `evaluate_retrieval` output into one table row (columns: `table_columns`)."""
     distractors = result["distractors"]
     return {
         "model": name,
         "pairs": result["num_pairs"],
-        "P@1 (999 distractors)": distractors["mean"]["p@1"] if distractors else float("nan"),
+        distractor_column(result.get("pool_size", 1000)): (
+            distractors["mean"]["p@1"] if distractors else float("nan")
+        ),
         "P@1 full pool": result["full_pool"]["mean"]["p@1"],
         "P@5 full pool": result["full_pool"]["mean"]["p@5"],
         "MRR full pool": result["full_pool"]["mean"]["mrr"],
@@ -77,12 +86,14 @@ def summary_row(name: str, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-TABLE_COLUMNS = [
-    "model",
-    "pairs",
-    "P@1 (999 distractors)",
-    "P@1 full pool",
-    "P@5 full pool",
-    "MRR full pool",
-    "sentences/s",
-]
+def table_columns(pool_size: int = 1000) -> list[str]:
+    """The columns of `summary_row` for results evaluated with `pool_size`."""
+    return [
+        "model",
+        "pairs",
+        distractor_column(pool_size),
+        "P@1 full pool",
+        "P@5 full pool",
+        "MRR full pool",
+        "sentences/s",
+    ]

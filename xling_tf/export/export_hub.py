@@ -22,8 +22,10 @@ embeddings (--nonormalize: raw pooled vectors), with tokenization in the graph (
 .model file is under assets/). It is a Keras SavedModel, so it has `variables`,
 `trainable_variables` and `__call__(inputs, training)`: `hub.KerasLayer(path, trainable=True)`
 fine-tunes it, and `keras.layers.TFSMLayer(path, call_endpoint="serving_default")` loads it in
-Keras 3. The `serving_default` signature takes `inputs` (tf.string [batch]) and returns
-{"outputs": float32 [batch, output_dim]}.
+Keras 3. The `serving_default` signature takes `inputs` (tf.string [batch]; any other rank is
+an InvalidArgumentError) and returns {"outputs": float32 [batch, output_dim]}. Files are 0644
+and folders 0755 (under umask 022), so a server running as another user can read them; the
+supported loaders are listed in docs/reliability.md.
 
 Every folder gets `assets.extra/xling_tf.json` (what it is, output_dim, the checkpoint, the
 serving dtype, and the custom ops its graph needs, e.g. tensorflow_text's for SentencePiece).
@@ -50,6 +52,7 @@ from typing import Any
 import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
 from xling_tf.export import serving as serving_lib
 from xling_tf.export import text_api as text_api_lib
+from xling_tf.faults import UnreadableCheckpointError, checkpoint_problem
 from xling_tf.modeling.factory import build_tokenizer
 from xling_tf.modeling.normalization import L2Normalization
 from xling_tf.precision import SERVING_POLICIES, float32_outputs, global_policy
@@ -115,6 +118,13 @@ def restore_trained_model(
     tokenizer = build_tokenizer(params.task.model.tokenizer)
     # Build the variables before restoring so a mismatch is an error, not a silent no-op.
     model.embed(tokenizer(tf.constant(["warm up"])))
+    problem = checkpoint_problem(checkpoint_path)
+    if problem:
+        # Reading it anyway fails with e.g. "IndexError: Read less bytes than requested".
+        raise UnreadableCheckpointError(
+            f"checkpoint {checkpoint_path} cannot be read ({problem}); export an older one "
+            "with --checkpoint_path (a new training run falls back to the newest that reads)"
+        )
     status = tf.train.Checkpoint(encoder=model.encoder).read(checkpoint_path)
     status.expect_partial().assert_existing_objects_matched()
     logging.info("restored %s", checkpoint_path)
@@ -127,12 +137,31 @@ def build_text_encoder(tokenizer, encoder, normalize: bool = True) -> tf_keras.M
     The encoder computes in its own dtype policy (the serving dtype); the output is float32.
     """
     text = tf_keras.layers.Input(shape=(), dtype=tf.string, name="inputs")
-    pooled = encoder(tokenizer(text))["pooled_output"]
+    pooled = encoder(tokenizer(text_api_lib.batch_of_strings(text)))["pooled_output"]
     if normalize:
         outputs = L2Normalization(name="l2_normalize")(pooled)  # casts to float32 first
     else:
         outputs = float32_outputs(pooled, "float32_outputs")
     return tf_keras.Model(text, outputs, name="text_encoder")
+
+
+def give_usual_permissions(folder: str) -> None:
+    """Gives `folder` and everything in it the permissions of new files and folders (0644 and
+    0755 under the usual umask 022).
+
+    mkdtemp makes the folder private (0700), and a file copied in keeps its mode: a
+    vocabulary made with tempfile.mkstemp, or a user's private one, would be 0600 in
+    assets/. A model server running as another user (TF Serving in a container) must read
+    them all.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for root, folders, files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~umask)
 
 
 def save_atomically(save_fn, export_path: str) -> str:
@@ -147,11 +176,7 @@ def save_atomically(save_fn, export_path: str) -> str:
     tmp_dir = tempfile.mkdtemp(prefix=os.path.basename(export_path) + ".tmp-", dir=parent)
     try:
         save_fn(tmp_dir)
-        # mkdtemp makes the folder private (0700); give it the permissions of a normal folder,
-        # so a model server running as another user (TF Serving in a container) can read it.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_dir, 0o777 & ~umask)
+        give_usual_permissions(tmp_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
@@ -272,13 +297,29 @@ def write_metadata(saved_model_dir: str, metadata: dict[str, Any]) -> None:
         json.dump(metadata, f, indent=2)
 
 
+# What tf_keras.models.load_model reads to rebuild the Keras model (hub.load, hub.KerasLayer,
+# TFSMLayer and TF Serving do not use it).
+KERAS_METADATA_FILE = "keras_metadata.pb"
+
+
 def keras_saver(
-    model: tf_keras.Model, metadata: dict[str, Any], signatures: dict[str, Any] | None = None
+    model: tf_keras.Model,
+    metadata: dict[str, Any],
+    signatures: dict[str, Any] | None = None,
+    keras_loadable: bool = True,
 ) -> Callable[[str], None]:
-    """A `save_fn` for save_atomically: Keras SavedModel (reusable by hub.KerasLayer) + metadata."""
+    """A `save_fn` for save_atomically: Keras SavedModel (reusable by hub.KerasLayer) + metadata.
+
+    Args:
+      keras_loadable: keep KERAS_METADATA_FILE; without it tf_keras.models.load_model fails at
+        once ("lacks the TF-Keras metadata file ... load this SavedModel with
+        tf.saved_model.load") instead of rebuilding the model.
+    """
 
     def save(tmp_dir: str) -> None:
         model.save(tmp_dir, include_optimizer=False, save_format="tf", signatures=signatures)
+        if not keras_loadable:
+            os.remove(os.path.join(tmp_dir, KERAS_METADATA_FILE))
         write_metadata(tmp_dir, metadata)
 
     return save
@@ -306,7 +347,9 @@ def save_preprocessor(restored: RestoredModel, export_path: str) -> str:
         "seq_length": restored.params.task.model.tokenizer.max_seq_length,
         "special_tokens": {k: int(v) for k, v in restored.tokenizer.special_tokens.items()},
     }
-    return save_atomically(keras_saver(preprocessor, metadata), export_path)
+    # tf_keras.models.load_model loops forever rebuilding this model (its layers are shared
+    # with the `.tokenize` model), so it is made to fail at once instead.
+    return save_atomically(keras_saver(preprocessor, metadata, keras_loadable=False), export_path)
 
 
 def save_encoder(restored: RestoredModel, export_path: str) -> str:

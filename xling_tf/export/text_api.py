@@ -38,6 +38,18 @@ from official.nlp.tools import export_tfhub_lib
 TYPE_IDS = "input_type_ids"
 
 
+def batch_of_strings(sentences: Any) -> Any:
+    """`sentences` (a tf.string [batch] Keras input), checked at run time to be 1-D.
+
+    A signature's declared shape is not enforced when it is called (in Python, TF Serving or
+    saved_model_cli), and the tokenizers flatten their input, so a [2, 2] tensor used to come
+    back as 4 vectors and a scalar as 1. Now either fails with InvalidArgumentError "Shape of
+    tensor inputs [2,2] is not compatible with expected shape [?]". (An op on the input:
+    grappler folds a rank assertion away, since the placeholder claims rank 1.)
+    """
+    return tf.ensure_shape(sentences, [None])
+
+
 def check_supports_preprocessor(tokenizer: Any) -> None:
     """Raises ValueError unless `tokenizer` can back the preprocessor SavedModel."""
     if not isinstance(tokenizer, SentencepieceTextTokenizer):
@@ -93,7 +105,7 @@ def build_preprocessor(
     check_supports_preprocessor(tokenizer)
     seq_length = seq_length or tokenizer.max_seq_length
     sentences = tf_keras.layers.Input(shape=(), dtype=tf.string, name="sentences")
-    tokens = _Tokenize(tokenizer, name="tokenize")(sentences)
+    tokens = _Tokenize(tokenizer, name="tokenize")(batch_of_strings(sentences))
     pack = nlp_layers.BertPackInputs(
         seq_length=seq_length, special_tokens_dict=tokenizer.special_tokens, name="bert_pack_inputs"
     )

@@ -114,6 +114,26 @@ class SentenceEncoder(tf_keras.layers.Layer):
             name="projection",
         )
 
+    def build(self, input_shape: Any) -> None:
+        """Creates every weight now, by running the layers once on a one-token batch.
+
+        Model Garden's attention layers create their weights at their first call, and
+        tf_keras.models.load_model restores a revived layer's weights right after `build`:
+        without this, an exported encoder loaded that way kept random attention weights.
+
+        Args:
+          input_shape: {feature name: shape} of the inputs (only the n-gram axis is read).
+        """
+        if not self.built:
+            ones = tf.ones([1, 1], tf.int32)
+            features = {"input_word_ids": ones, "input_mask": ones}
+            if self._config["ngram_buckets"]:
+                shape = (input_shape or {}).get("input_ngram_ids")
+                ngrams = shape[-1] if shape is not None and shape[-1] is not None else 1
+                features["input_ngram_ids"] = tf.ones([1, 1, int(ngrams)], tf.int32)
+            self.call(features, training=False)
+        super().build(input_shape)
+
     @property
     def output_dim(self) -> int:
         return int(self._config["output_dim"])

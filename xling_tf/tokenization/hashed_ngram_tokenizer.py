@@ -32,10 +32,10 @@ Ids:
 from __future__ import annotations
 
 import collections
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from xling_tf.data.pairs import write_bytes_atomically
 
 import tensorflow as tf
 import tf_keras
@@ -125,14 +125,9 @@ def train_word_vocabulary(
         counts.pop(token.encode(), None)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     words = [word for word, _ in ranked[: vocab_size - len(RESERVED_TOKENS)]]
-    folder = os.path.dirname(os.path.abspath(output_path))
-    os.makedirs(folder, exist_ok=True)
-    # Write next to the target and rename, so a crash never leaves a truncated vocabulary.
-    fd, tmp_path = tempfile.mkstemp(dir=folder, suffix=".txt.tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(b"\n".join([t.encode() for t in RESERVED_TOKENS] + words) + b"\n")
-    os.replace(tmp_path, output_path)
-    return output_path
+    # Written next to the target and renamed, so a crash never leaves a truncated vocabulary.
+    lines = [t.encode() for t in RESERVED_TOKENS] + words
+    return write_bytes_atomically(output_path, b"\n".join(lines) + b"\n")
 
 
 def _read_vocabulary_lines(path: str) -> list[str]:

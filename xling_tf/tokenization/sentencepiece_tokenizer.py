@@ -17,10 +17,10 @@ Behaviour on awkward input, pinned by tests/test_tokenizer.py:
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Iterable
 from typing import Any
+
+from xling_tf.data.pairs import write_bytes_atomically
 
 import sentencepiece as spm
 import tensorflow as tf
@@ -81,14 +81,8 @@ def train_sentencepiece(
         hard_vocab_limit=False,
         minloglevel=2,
     )
-    folder = os.path.dirname(os.path.abspath(output_path))
-    os.makedirs(folder, exist_ok=True)
-    # Write next to the target and rename, so a crash never leaves a truncated vocabulary.
-    fd, tmp_path = tempfile.mkstemp(dir=folder, suffix=".model.tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp_path, output_path)
-    return output_path
+    # Written next to the target and renamed, so a crash never leaves a truncated vocabulary.
+    return write_bytes_atomically(output_path, buffer.getvalue())
 
 
 def sanitize_text(inputs: tf.Tensor, max_input_chars: int) -> tf.Tensor:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from xling_tf.data import pairs
-from xling_tf.data.pair_dataset import expand_file_patterns
+from xling_tf.data.pair_dataset import EmptyInputError, expand_file_patterns
 
 from absl import logging
 
@@ -85,6 +85,11 @@ def _train_vocabulary(params, path: str) -> None:
         ),
         tokenizer.vocab_training_sentences,
     )
+    if not sample:
+        # Caught here: SentencePiece would fail with a bare `[!sentences_.empty()]`.
+        raise EmptyInputError(
+            "; ".join(f"{path}: no rows" for path in files) + " (nothing to train a vocabulary on)"
+        )
     logging.info(
         "training a %d-entry %s vocabulary on %d sentences from %s",
         tokenizer.vocab_size,
@@ -109,29 +114,32 @@ def _train_vocabulary(params, path: str) -> None:
     logging.info("vocabulary written to %s in %.1fs", path, time.time() - started)
 
 
-def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
-    """Fills the tokenizer's vocabulary path, training a vocabulary if needed.
-
-    The field is `task.model.tokenizer.sentencepiece_model_file`, or `word_vocab_file` for
-    `type=hashed_ngrams`. The vocabulary is trained once, by the chief, into
-    `<model_dir>/vocab/`; a resumed run or another worker reuses it (workers wait for the
-    chief's file instead of training their own, which could differ). Returns the file path.
-    """
+def vocabulary_path(params, model_dir: str) -> tuple[str, str]:
+    """(tokenizer field, vocabulary file) of a run: the configured file, or the one trained
+    into `<model_dir>/vocab/`. The field is `sentencepiece_model_file`, or `word_vocab_file`
+    for `type=hashed_ngrams`."""
     tokenizer = params.task.model.tokenizer
     if tokenizer.type == "hashed_ngrams":
         field, filename = "word_vocab_file", WORD_VOCAB_FILENAME
     else:
         field, filename = "sentencepiece_model_file", VOCAB_FILENAME
-    path = getattr(tokenizer, field)
-    if path:
+    return field, getattr(tokenizer, field) or os.path.join(model_dir, VOCAB_SUBDIR, filename)
+
+
+def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> str:
+    """Fills the tokenizer's vocabulary path (`vocabulary_path`), training one if needed.
+
+    The vocabulary is trained once, by the chief, into `<model_dir>/vocab/`; a resumed run or
+    another worker reuses it (workers wait for the chief's file instead of training their
+    own, which could differ). Returns the file path.
+    """
+    field, path = vocabulary_path(params, model_dir)
+    if getattr(params.task.model.tokenizer, field):
         if not os.path.exists(path):
             raise FileNotFoundError(f"tokenizer.{field} not found: {path}")
-        _set_vocabulary(params, field, path)
-        return path
-    path = os.path.join(model_dir, VOCAB_SUBDIR, filename)
-    if tokenizer.vocabulary_from:
+    elif params.task.model.tokenizer.vocabulary_from:
         return _teacher_vocabulary(params, os.path.dirname(path), wait_seconds)
-    if not os.path.exists(path):
+    elif not os.path.exists(path):
         if is_chief():
             _train_vocabulary(params, path)
         else:
