@@ -31,24 +31,32 @@ from tf_keras.protobuf import saved_metadata_pb2  # type: ignore[import-untyped]
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 
-TOKENIZER_NODE = "root.layer-1"
-ENCODER_NODE = "root.layer_with_weights-0"
+# The two layers rebuilt, by their registered Keras names (their node paths move whenever the
+# export's functional graph gains a layer).
+TOKENIZER = "tokenizer"
+ENCODER = "encoder"
+_LAYER_CLASSES = {
+    TOKENIZER: ("xling_tf>SentencepieceTextTokenizer", "xling_tf>HashedNgramTokenizer"),
+    ENCODER: ("xling_tf>SentenceEncoder",),
+}
 
 
 def read_layer_configs(export_dir: str) -> dict[str, dict[str, Any]]:
-    """node path -> {"class_name": registered name, "config": layer config} from keras_metadata."""
+    """{TOKENIZER, ENCODER: {"class_name": registered name, "config": layer config}} of an
+    export, read from its keras_metadata."""
     metadata = saved_metadata_pb2.SavedMetadata()
     with open(os.path.join(export_dir, "keras_metadata.pb"), "rb") as f:
         metadata.ParseFromString(f.read())
     layers = {}
     for node in metadata.nodes:
         info = json.loads(node.metadata)
-        if "config" in info:
-            layers[node.node_path] = {"class_name": info["class_name"], "config": info["config"]}
-    for node_path in (TOKENIZER_NODE, ENCODER_NODE):
-        if node_path not in layers:
+        for role, classes in _LAYER_CLASSES.items():
+            if "config" in info and info.get("class_name") in classes and role not in layers:
+                layers[role] = {"class_name": info["class_name"], "config": info["config"]}
+    for role in _LAYER_CLASSES:
+        if role not in layers:
             raise ValueError(
-                f"{export_dir}/keras_metadata.pb has no {node_path}: not an xling text encoder"
+                f"{export_dir}/keras_metadata.pb has no {role} layer: not an xling text encoder"
             )
     return layers
 
@@ -86,7 +94,7 @@ class RebuiltTextEncoder:
         jit_compile: bool = False,
     ):
         layers = read_layer_configs(export_dir)
-        tokenizer_info, encoder_info = layers[TOKENIZER_NODE], layers[ENCODER_NODE]
+        tokenizer_info, encoder_info = layers[TOKENIZER], layers[ENCODER]
         tokenizer_config = _asset_paths(tokenizer_info["config"], export_dir)
         exported_length = int(tokenizer_config["max_seq_length"])
         if max_seq_length is not None and max_seq_length > exported_length:

@@ -207,7 +207,7 @@ def test_rebuilt_encoder_reproduces_the_export(exported_model):
     short = rebuilt_lib.RebuiltTextEncoder(exported_model, "float32", max_seq_length=4)
     assert short.tokenize(tf.constant(texts[2:3]))["input_word_ids"].shape[1] == 4
     assert float(short(texts[2:3])[0] @ float32(texts[2:3])[0]) < 0.9999
-    exported_length = rebuilt_lib.read_layer_configs(exported_model)[rebuilt_lib.TOKENIZER_NODE][
+    exported_length = rebuilt_lib.read_layer_configs(exported_model)[rebuilt_lib.TOKENIZER][
         "config"
     ]["max_seq_length"]
     with pytest.raises(ValueError, match="max_seq_length"):
