@@ -40,8 +40,8 @@ def test_cached_embedder_encodes_each_distinct_sentence_once():
     np.testing.assert_array_equal(first, [[2, 2], [1, 0], [2, 2], [3, 0]])
     second = embedder(["ccc", "dada", "b"])
     np.testing.assert_array_equal(second, [[3, 0], [4, 2], [1, 0]])
-    # Distinct new strings only, in order of first appearance, at most 2 per call.
-    assert calls == [["aa", "b"], ["ccc"], ["dada"]]
+    # Distinct new strings only, longest first (length-aware batching), at most 2 per call.
+    assert calls == [["ccc", "aa"], ["b"], ["dada"]]
     assert embedder.encoded == 4 and embedder.requested == 7 and embedder.dim == 2
     assert embedder.embed([]).shape == (0, 2)
 

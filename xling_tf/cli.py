@@ -171,8 +171,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     config = suite_config.apply_flags(suite_config.load_suite(args.suite), args)
     if not is_entry_point(args.model):
         resolve_saved_model(args.model)  # a wrong path fails before any data is read
+    data = suite.load_suite_data(config, args.data_dir)  # data problems before the model load
     embed_fn = load_encoder(args.model)
-    data = suite.load_suite_data(config, args.data_dir)
     name = args.name or os.path.basename(os.path.normpath(args.model))
     results = suite.run_suite(
         embed_fn,

@@ -64,8 +64,8 @@ class CachedEmbedder:
     def embed(self, texts: Sequence[str], desc: str = "embed") -> np.ndarray:
         """float32 [len(texts), d] vectors of `texts`, encoding only strings not seen before.
 
-        New strings are encoded in order of first appearance, `batch_size` per encoder call,
-        with a progress bar labelled `desc` when progress is on. An empty `texts` returns a
+        New strings are encoded once each, in length-sorted batches of `batch_size`
+        (`embed_texts`), with a progress bar labelled `desc` when progress is on. An empty `texts` returns a
         [0, d] array ([0, 0] before anything was encoded).
         """
         if isinstance(texts, str):
