@@ -65,8 +65,8 @@ class CachedEmbedder:
         """float32 [len(texts), d] vectors of `texts`, encoding only strings not seen before.
 
         New strings are encoded once each, in length-sorted batches of `batch_size`
-        (`embed_texts`), with a progress bar labelled `desc` when progress is on. An empty `texts` returns a
-        [0, d] array ([0, 0] before anything was encoded).
+        (`embed_texts`), with a progress bar labelled `desc` when progress is on. An empty
+        `texts` returns a [0, d] array ([0, 0] before anything was encoded).
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a collection of strings, not a single str")
