@@ -15,7 +15,7 @@ from typing import Any
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, "benchmarks", "results")
-DEFAULT_MODEL = os.path.join("exports", "demo_multitask-en-fr")
+DEFAULT_MODEL = os.path.join("exports", "demo_distill")
 # The Bible corpus is rebuilt deterministically (a few seconds per pair) outside the repo.
 DEFAULT_DATA_DIR = os.path.join("/tmp", "xling_bench_data")
 # Other jobs on a shared machine change every number here; results record the load.

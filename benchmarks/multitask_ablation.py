@@ -6,9 +6,12 @@ r"""The paper's ablation: multi-task vs translation-only training at equal steps
 Trains `xling_multitask` (translation en-fr/en-es/en-de + Quick-Thought and response ranking
 in en/fr/es/de, + NLI when --nli_file is given) and `xling_translation_only` (the three
 translation routines alone): the same model, optimizer, sampler and 1,200 steps (see
-xling_tf/configs/experiments.py). Each is the README main job (`xling-tf demo --experiment E`),
-which exports the encoder; then `xling-tf evaluate --suite default` (plus the SICK relatedness
-file when given) measures both exports on:
+xling_tf/configs/experiments.py), and ONE vocabulary: a SentencePiece model trained once on
+the multi-task arm's data (every language and task) into `<workdir>/vocab/`, given to every
+arm, so the arms differ in their training tasks and not in how text is cut into pieces. Each
+arm is the README main job (`xling_tf.main_job.run_main_job`, what `xling-tf demo
+--experiment E` runs), which exports the encoder; then `xling-tf evaluate --suite default`
+(plus the SICK relatedness file when given) measures both exports on:
 
   (a) held-out Bible retrieval (New Testament), P@1 with 999 distractors, en-fr/es/de;
   (b) zero-shot sentiment transfer: logistic regression on frozen embeddings trained on
@@ -47,17 +50,73 @@ def _run(command: list[str]) -> None:
     subprocess.run(command, check=True)
 
 
-def train_and_export(workdir: str, experiment: str, args: argparse.Namespace) -> Results:
+# Each stage runs in its own Python process (TensorFlow state, memory), with JSON arguments.
+_SHARED_VOCABULARY_SCRIPT = f"""
+import json, sys
+sys.path.insert(0, {HERE!r})
+from multitask_ablation import build_shared_vocabulary
+build_shared_vocabulary(**json.loads(sys.argv[1]))
+"""
+_MAIN_JOB_SCRIPT = """
+import json, sys
+from xling_tf.main_job import run_main_job
+run_main_job(**json.loads(sys.argv[1]))
+"""
+
+
+def build_shared_vocabulary(workdir: str, nli_file: str | None, nli_split: str | None) -> str:
+    """Trains `<workdir>/vocab/sentencepiece.model` on the multi-task arm's training files.
+
+    The files are those the main job builds (`<workdir>/data/bible/`, deterministic), so the
+    vocabulary sees every language and task the multi-task arm trains on, as that arm's own
+    vocabulary would. Returns the path. Imports TensorFlow: run it in a child process.
+    """
+    from xling_tf.configs import experiments
+    from xling_tf.data import multitask_corpus
+    from xling_tf.tokenization.vocabulary import ensure_vocabulary
+
+    from official.core import exp_factory
+
+    params = exp_factory.get_exp_config(EXPERIMENTS[0])
+    if nli_file:
+        experiments.add_nli_routine(params, "")
+    data_dir = os.path.join(workdir, "data", "bible")
+    multitask_corpus.fill_routine_paths(params, data_dir, nli_file, nli_split=nli_split)
+    return ensure_vocabulary(params, workdir)
+
+
+def shared_vocabulary(workdir: str, args: argparse.Namespace) -> str:
+    """The vocabulary every arm uses (built on first use)."""
+    path = os.path.join(workdir, "vocab", "sentencepiece.model")
+    if not os.path.exists(path):
+        arguments = {"workdir": workdir, "nli_file": args.nli_file, "nli_split": args.nli_split}
+        _run([sys.executable, "-c", _SHARED_VOCABULARY_SCRIPT, json.dumps(arguments)])
+    return path
+
+
+def main_job_arguments(
+    workdir: str, experiment: str, vocabulary: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Keyword arguments of `run_main_job` for one arm: its experiment, the shared vocabulary."""
+    return {
+        "workdir": workdir,
+        "experiment": experiment,
+        "nli_file": args.nli_file,
+        "nli_split": args.nli_split,
+        "params_override": {
+            "task": {"model": {"tokenizer": {"sentencepiece_model_file": vocabulary}}}
+        },
+    }
+
+
+def train_and_export(
+    workdir: str, experiment: str, vocabulary: str, args: argparse.Namespace
+) -> Results:
     """The main job for `experiment`; returns its results.json (reused when present)."""
     path = os.path.join(workdir, "results", experiment, "results.json")
     if not os.path.exists(path):
-        command = [sys.executable, "-m", "xling_tf.cli", "demo", "--workdir", workdir]
-        command += ["--experiment", experiment]
-        if args.nli_file:
-            command += ["--nli_file", args.nli_file]
-            if args.nli_split:
-                command += ["--nli_split", args.nli_split]
-        _run(command)
+        arguments = main_job_arguments(workdir, experiment, vocabulary, args)
+        _run([sys.executable, "-c", _MAIN_JOB_SCRIPT, json.dumps(arguments)])
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -201,7 +260,8 @@ def main() -> None:
     if args.nli_file and args.sts_file and args.nli_split == args.sts_split:
         parser.error("--nli_split and --sts_split must differ: never evaluate on training rows")
     workdir = os.path.abspath(args.workdir)
-    jobs = {name: train_and_export(workdir, name, args) for name in EXPERIMENTS}
+    vocabulary = shared_vocabulary(workdir, args)
+    jobs = {name: train_and_export(workdir, name, vocabulary, args) for name in EXPERIMENTS}
     suites = {name: evaluate(workdir, name, args) for name in EXPERIMENTS}
     table = render_table(suites, jobs)
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
@@ -209,7 +269,7 @@ def main() -> None:
     steps = {name: jobs[name]["train_steps"] for name in EXPERIMENTS}
     with open(args.output + ".md", "w", encoding="utf-8") as f:
         f.write(f"Command: `python {' '.join(sys.argv)}`\n\n")
-        f.write(f"Training steps: {steps}; batch sizes: ")
+        f.write(f"Shared vocabulary: `{vocabulary}`. Training steps: {steps}; batch sizes: ")
         f.write(json.dumps({name: jobs[name]["global_batch_sizes"] for name in EXPERIMENTS}))
         f.write("\n\n" + table + "\n")
     print(table)

@@ -9,6 +9,13 @@ import json
 import os
 
 import numpy as np
+from google.protobuf import (
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+    text_format,
+    wrappers_pb2,
+)
 
 # The tiny experiment's tokenizer limits (TokenizerConfig defaults except max_seq_length);
 # test_export_text_api checks that the exported metadata agrees.
@@ -58,3 +65,53 @@ def read_metadata(saved_model_dir: str) -> dict:
 def unit(vectors: np.ndarray) -> np.ndarray:
     """Rows L2-normalised (what the end-to-end model does to pooled_output)."""
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def batching_parameters_class():
+    """tensorflow.serving.BatchingParameters, fields 1-7 of TF Serving's
+    tensorflow_serving/servables/tensorflow/session_bundle_config.proto, rebuilt from its
+    field list (the tensorflow-serving-api wheel does not ship that message)."""
+    file_proto = descriptor_pb2.FileDescriptorProto(
+        name="xling_test/session_bundle_config.proto",
+        package="tensorflow.serving",
+        syntax="proto3",
+        dependency=["google/protobuf/wrappers.proto"],
+    )
+    message = file_proto.message_type.add(name="BatchingParameters")
+    field = descriptor_pb2.FieldDescriptorProto
+    for number, name, wrapper in [
+        (1, "max_batch_size", "Int64Value"),
+        (2, "batch_timeout_micros", "Int64Value"),
+        (3, "max_enqueued_batches", "Int64Value"),
+        (4, "num_batch_threads", "Int64Value"),
+        (5, "thread_pool_name", "StringValue"),
+    ]:
+        message.field.add(
+            name=name,
+            number=number,
+            type=field.TYPE_MESSAGE,
+            type_name=f".google.protobuf.{wrapper}",
+            label=field.LABEL_OPTIONAL,
+        )
+    message.field.add(
+        name="allowed_batch_sizes", number=6, type=field.TYPE_INT64, label=field.LABEL_REPEATED
+    )
+    message.field.add(
+        name="pad_variable_length_inputs",
+        number=7,
+        type=field.TYPE_BOOL,
+        label=field.LABEL_OPTIONAL,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    pool.Add(file_proto)
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
+    )
+
+
+def parse_batching_parameters(text: str):
+    """A `batching_parameters.txt` parsed as TF Serving parses it (raises on any bad field)."""
+    message = batching_parameters_class()()
+    text_format.Parse(text, message)
+    return message

@@ -86,3 +86,38 @@ def changing_size():
 
 def not_a_function():
     return 42
+
+
+def teacher_layout_sentencepiece(sentences: list[str], vocab_size: int = 120) -> bytes:
+    """A SentencePiece model laid out like mUSE's: <unk>=0, <s>=1, </s>=2, no padding."""
+    import io
+
+    import sentencepiece as spm
+
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        user_defined_symbols=["extra_token_id_1"],
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    return buffer.getvalue()
+
+
+def tiny_vocabulary():
+    """(teacher-layout SentencePiece model, float32 [pieces, 40] embeddings): row i is i."""
+    from conftest import synthetic_pairs
+
+    model = teacher_layout_sentencepiece([s for row in synthetic_pairs(300, seed=1) for s in row])
+    import sentencepiece as spm
+
+    size = spm.SentencePieceProcessor(model_proto=model).get_piece_size()
+    table = np.tile(np.arange(size, dtype=np.float32)[:, None], (1, 40))
+    table += np.random.default_rng(0).normal(size=table.shape).astype(np.float32)
+    return model, table

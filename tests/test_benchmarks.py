@@ -20,6 +20,7 @@ sys.path.insert(0, BENCHMARKS)
 
 import bench_common  # noqa: E402
 import compare_peers  # noqa: E402
+import inference_levers  # noqa: E402
 import inference_speed  # noqa: E402
 import peers  # noqa: E402
 
@@ -56,10 +57,11 @@ def test_cached_embedder_embeds_each_sentence_once():
         calls.append(list(texts))
         return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
 
-    embedder = inference_speed.CachedEmbedder(embed, batch_size=2)
+    embedder = inference_levers.CachedEmbedder(embed, batch_size=2)
     out = embedder.embed(["a", "bb", "a", "ccc"])
     np.testing.assert_array_equal(out[:, 0], [1, 2, 1, 3])
-    assert calls == [["a", "bb"], ["ccc"]]  # "a" twice in the input, embedded once
+    # "a" twice in the input, embedded once; batches are cut longest first.
+    assert calls == [["ccc", "bb"], ["a"]]
     embedder.embed(["bb", "ccc"])
     assert len(calls) == 2  # all cached
 
@@ -68,10 +70,48 @@ def test_p_at_1_needs_a_full_pool_and_ranks_exact_translations_first():
     rng = np.random.default_rng(0)
     table = {f"s{i}": rng.normal(size=8).astype(np.float32) for i in range(1000)}
     table.update({f"t{i}": table[f"s{i}"] for i in range(1000)})
-    embedder = inference_speed.CachedEmbedder(lambda b: np.stack([table[t] for t in b]), 64)
+    embedder = inference_levers.CachedEmbedder(lambda b: np.stack([table[t] for t in b]), 64)
     sources, targets = [f"s{i}" for i in range(1000)], [f"t{i}" for i in range(1000)]
-    assert inference_speed.p_at_1(embedder, sources, targets) == 1.0
-    assert inference_speed.p_at_1(embedder, sources[:999], targets[:999]) is None
+    assert inference_levers.p_at_1(embedder, sources, targets) == 1.0
+    assert inference_levers.p_at_1(embedder, sources[:999], targets[:999]) is None
+
+
+def test_speed_profiles_paragraphs_and_short_sentences():
+    verses = [f"v{i}." for i in range(12)]
+    assert inference_speed.paragraphs(verses, 5) == ["v0. v1. v2. v3. v4.", "v5. v6. v7. v8. v9."]
+    short = inference_speed.short_texts()
+    assert len(short) > 1000 and len(set(short)) == len(short)
+    assert max(map(len, short)) <= inference_speed.SHORT_MAX_CHARS
+
+
+def test_throughput_and_latency_rows_from_fake_models():
+    calls: dict[str, list[int]] = {"fast": [], "slow": []}
+
+    def fake(name: str):
+        def embed(texts: list[str]) -> np.ndarray:
+            calls[name].append(len(texts))
+            return np.ones((len(texts), 3), np.float32)
+
+        return embed
+
+    profiles = {"a": [f"s{i}" for i in range(50)], "b": ["x" * i for i in range(1, 21)]}
+    speeds = inference_speed.throughput(
+        {
+            "fast": inference_speed.Runner(fake("fast"), 16),
+            "slow": inference_speed.Runner(fake("slow"), 16),
+        },
+        profiles,
+        rounds=2,
+        slow_fraction=0.1,
+        slow_models=("slow",),
+    )
+    assert speeds["fast"]["a"]["sentences"] == 50 and speeds["slow"]["a"]["sentences"] == 5
+    assert speeds["slow"]["b"]["sentences"] == 2 and speeds["fast"]["b"]["rounds"] == 2
+    # One warm-up batch per profile, then 2 rounds: 50 -> 16+16+16+2, 20 -> 16+4.
+    assert calls["fast"] == [16, 16] + [16, 16, 16, 2, 16, 4] * 2
+    latencies = inference_speed.latency({"fast": fake("fast")}, ["one", "two"], requests=250)
+    assert latencies["fast"]["requests"] == 250
+    assert 0 < latencies["fast"]["p50_ms"] <= latencies["fast"]["p99_ms"]
 
 
 def test_headline_row_averages_over_language_pairs():
@@ -112,6 +152,27 @@ def test_headline_row_averages_over_language_pairs():
     assert row["sentiment zero-shot acc"] == pytest.approx(0.6)
     assert row["P@1 en-fr"] == 0.8 and row["P@1 en-es"] == 0.6
     assert row["sentences/s"] == 123.0 and row["failed tasks"] == 1
+
+
+def test_every_ablation_arm_uses_the_one_shared_vocabulary(tmp_path, monkeypatch):
+    import argparse
+
+    import multitask_ablation
+
+    built = []
+    monkeypatch.setattr(multitask_ablation, "_run", built.append)
+    args = argparse.Namespace(nli_file=None, nli_split=None)
+    vocabulary = multitask_ablation.shared_vocabulary(str(tmp_path), args)
+    assert vocabulary == str(tmp_path / "vocab" / "sentencepiece.model") and len(built) == 1
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "sentencepiece.model").touch()
+    assert multitask_ablation.shared_vocabulary(str(tmp_path), args) == vocabulary
+    assert len(built) == 1  # trained once, reused
+    for name in multitask_ablation.EXPERIMENTS:
+        arguments = multitask_ablation.main_job_arguments(str(tmp_path), name, vocabulary, args)
+        assert arguments["experiment"] == name
+        tokenizer = arguments["params_override"]["task"]["model"]["tokenizer"]
+        assert tokenizer == {"sentencepiece_model_file": vocabulary}
 
 
 def test_read_tsv_pairs_names_file_and_line(tmp_path):

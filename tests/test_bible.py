@@ -225,8 +225,16 @@ def test_no_dev_verse_in_train_in_any_translation(primary, all_translations, tmp
     dev_keys = {key for key in kjv if bible.is_dev_chapter(*key[:2])}
     only_in_dev = {kjv[key] for key in dev_keys} - {kjv[k] for k in kjv if k not in dev_keys}
     quick_thought = bible.build_quick_thought_corpus(str(tmp_path), "en")
-    for row in pairs.iter_rows(quick_thought, min_columns=3, max_columns=3):
+    for row in pairs.iter_rows(quick_thought[0], min_columns=3, max_columns=3):
         assert not only_in_dev.intersection(row)
+    # One Quick-Thought file per translation, each holding that translation's verses only, so
+    # no batch mixes the King James, WEB and Basic English styles.
+    codes = list(bible.PUBLIC_DOMAIN_TRANSLATIONS["en"])
+    assert [os.path.basename(path) for path in quick_thought] == [f"train-{c}.tsv" for c in codes]
+    for code, path in zip(codes, quick_thought, strict=True):
+        texts = set(bible.load_verses(db, code).values())
+        rows = list(pairs.iter_rows(path, min_columns=3, max_columns=3))
+        assert len(rows) > 20_000 and all(texts.issuperset(row) for row in rows), code
 
 
 def test_summary_json(all_translations):

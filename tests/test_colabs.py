@@ -103,7 +103,7 @@ def test_train_your_own(kernel_env, tmp_path):
 
 def test_use_exported_model_and_fine_tune(kernel_env, tmp_path, exported_model):
     # The notebooks' default MODEL_PATH, relative to the working directory.
-    shutil.copytree(exported_model, tmp_path / "exports" / "demo_multitask-en-fr")
+    shutil.copytree(exported_model, tmp_path / "exports" / "demo_distill")
 
     text = "".join(run_notebook("use_exported_model.ipynb", str(tmp_path)))
     check_venv_kernel(text)

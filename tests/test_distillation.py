@@ -225,8 +225,9 @@ from absl import logging
 from official.core import exp_factory
 from xling_tf import train
 from xling_tf.configs import experiments
-model_dir, path, steps, teacher, cache_dir = sys.argv[1:6]
+model_dir, path, steps, teacher, cache_dir, vocabulary_from = sys.argv[1:7]
 params = exp_factory.get_exp_config("tiny_distill")
+params.task.model.tokenizer.vocabulary_from = vocabulary_from
 for routine in params.task.task_routines:
     routine.task_config.train_data.input_path = path
     routine.task_config.teacher = teacher
@@ -246,23 +247,34 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     from xling_tf.evaluation.tensorboard_logs import read_scalars
     from xling_tf.inference import load_text_encoder
 
+    import tensorflow as tf
+
     model_dir = str(tmp_path / "run")
     log = str(tmp_path / "teacher_calls.txt")
     train = os.path.join(corpus_dir, "train.tsv")
     path = os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")]))
     env = {"PYTHONPATH": path, "FAKE_TEACHER_LOG": log}
     cache = str(tmp_path / "teacher_cache")
-    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache], env=env)
+    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache, ""], env=env)
     cosine = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "teacher_cosine")
     assert cosine[-1][1] > cosine[0][1] + 0.2, cosine
     accuracy = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "ranking_accuracy")
     assert accuracy[-1][1] > 0.5, accuracy
     with open(log) as f:
         embedded = sum(int(line) for line in f)
-    # A second run on the same corpus (e.g. a longer one) reuses the cached teacher vectors.
-    run_python(["-c", TRAIN_SCRIPT, str(tmp_path / "run2"), train, "2", FAKE, cache], env=env)
+    # A second run on the same corpus reuses the cached teacher vectors; this one starts from
+    # the teacher's vocabulary and (frozen) token table.
+    run2 = str(tmp_path / "run2")
+    vocabulary = "fake_teachers.tiny_vocabulary"
+    run_python(["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, vocabulary], env=env)
     with open(log) as f:
         assert sum(int(line) for line in f) == embedded  # the teacher was not even loaded
+    # Running it again is safe: the teacher vocabulary is not a changed model config.
+    run_python(["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, vocabulary], env=env)
+    table = np.load(os.path.join(run2, "vocab", "token_embeddings.npy"))
+    trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(run2))
+    name = "encoder/embedding/_word_embedding/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    np.testing.assert_array_equal(trained.get_tensor(name), table)
     export = str(tmp_path / "export")
     run_python(
         ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"],
@@ -270,3 +282,56 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
     assert vectors.shape == (2, 24) and np.all(np.isfinite(vectors))
+
+
+def test_main_job_shares_one_teacher_cache_and_scores_every_distilled_pair(tmp_path, monkeypatch):
+    from xling_tf import main_job
+    from xling_tf.configs import experiments  # noqa: F401  (registers demo_distill)
+    from xling_tf.data import multitask_corpus
+    from xling_tf.distillation.teachers import MUSE_V3
+
+    from official.core import exp_factory
+
+    params = exp_factory.get_exp_config("demo_distill")
+    monkeypatch.setattr(
+        multitask_corpus, "build_routine_file", lambda out_dir, routine, *_: f"{routine}.tsv"
+    )
+    cache = str(tmp_path / "cache")
+    main_job._prepare_training_data(params, str(tmp_path), None, None, None, cache)
+    for routine in params.task.task_routines:
+        assert routine.task_config.train_data.input_path == f"{routine.task_name}.tsv"
+        assert routine.task_config.teacher_cache_dir == os.path.join(cache, "teacher")
+    assert main_job._teacher_spec(params) == MUSE_V3
+    assert main_job._evaluation_pairs(params, "en-fr") == [("en", "fr"), ("en", "es"), ("en", "de")]
+
+
+def test_distillation_ablations_change_one_thing_each():
+    from xling_tf.configs import experiments  # noqa: F401  (registers the experiments)
+
+    from official.core import exp_factory
+
+    main, alone, ranking, core_ops = (
+        exp_factory.get_exp_config(name)
+        for name in (
+            "demo_distill",
+            "demo_distill_only",
+            "demo_student_ranking_only",
+            "demo_distill_core_ops",
+        )
+    )
+    for other in (alone, ranking, core_ops):
+        assert other.trainer.train_steps == main.trainer.train_steps
+        assert other.task.model.encoder.as_dict() == main.task.model.encoder.as_dict()
+    routines = [r.task_name for r in main.task.task_routines]
+    assert routines == ["distill_en_fr", "distill_en_es", "distill_en_de"]
+    assert all(r.task_config.ranking_weight == 1.0 for r in main.task.task_routines)
+    assert all(r.task_config.ranking_weight == 0.0 for r in alone.task.task_routines)
+    assert [r.task_name for r in ranking.task.task_routines] == [
+        "translation_en_fr",
+        "translation_en_es",
+        "translation_en_de",
+    ]
+    assert ranking.task.model.tokenizer.vocabulary_from == main.task.model.tokenizer.vocabulary_from
+    for routine in core_ops.task.task_routines:
+        assert routine.task_config.model.tokenizer.type == "hashed_ngrams"
+        assert not routine.task_config.model.tokenizer.vocabulary_from

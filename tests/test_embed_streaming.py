@@ -1,4 +1,4 @@
-"""`embed_file_to_npy` streams: one batch of sentences in memory, vectors written to disk.
+"""`embed_file_to_npy` streams: one window of sentences in memory, vectors written to disk.
 
 No TensorFlow here: the encoder is a deterministic numpy function of the strings.
 """
@@ -48,22 +48,23 @@ class LineReadCounter:
             yield line
 
 
-def test_npy_reads_one_batch_ahead_and_writes_rows_to_disk_as_it_goes(tmp_path, monkeypatch):
+def test_npy_reads_one_window_ahead_and_writes_rows_to_disk_as_it_goes(tmp_path, monkeypatch):
     lines = write_lines(tmp_path / "in.txt", 1003)
     counter = LineReadCounter(embedding._iter_lines)
     monkeypatch.setattr(embedding, "_iter_lines", counter)
     output = tmp_path / "out.npy"
-    batch_size = 100
+    batch_size, sort_window = 100, 300
     calls: list[int] = []
 
     def embed_fn(batch: list[str]) -> np.ndarray:
-        done = sum(calls)
-        # The embedding pass (the last one; count_lines ran first) has read this batch only.
-        assert counter.passes[-1] <= done + batch_size
+        # Windows hold 3 whole batches, so the windows finished before this batch hold:
+        done = sum(calls) // sort_window * sort_window
+        # The embedding pass (the last one; count_lines ran first) has read this window only.
+        assert counter.passes[-1] <= done + sort_window
         assert len(batch) <= batch_size
-        if calls:
-            # Rows of earlier batches already sit in the memory-mapped temporary .npy, which
-            # holds all n rows from the first batch on: vectors go to disk, not to a list.
+        if done:
+            # Rows of earlier windows already sit in the memory-mapped temporary .npy, which
+            # holds all n rows from the first window on: vectors go to disk, not to a list.
             (partial,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out.npy.")]
             on_disk = np.load(partial, mmap_mode="r")
             assert on_disk.shape == (len(lines), DIM)
@@ -73,7 +74,12 @@ def test_npy_reads_one_batch_ahead_and_writes_rows_to_disk_as_it_goes(tmp_path, 
 
     assert (
         embedding.embed_file_to_npy(
-            embed_fn, tmp_path / "in.txt", output, batch_size=batch_size, progress=False
+            embed_fn,
+            tmp_path / "in.txt",
+            output,
+            batch_size=batch_size,
+            progress=False,
+            sort_window=sort_window,
         )
         == 1003
     )
@@ -99,7 +105,7 @@ def test_iter_batches_pulls_lazily_from_a_generator():
     assert seen == [10, 10, 5]
 
 
-def _python_peak_bytes(tmp_path, n: int, batch_size: int) -> int:
+def _python_peak_bytes(tmp_path, n: int, batch_size: int, sort_window: int) -> int:
     path = tmp_path / f"in-{n}.txt"
     write_lines(path, n)
     zeros = np.zeros((batch_size, 64), np.float32)
@@ -111,20 +117,22 @@ def _python_peak_bytes(tmp_path, n: int, batch_size: int) -> int:
             tmp_path / f"out-{n}.npy",
             batch_size=batch_size,
             progress=False,
+            sort_window=sort_window,
         )
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("batch_size", [64])
-def test_python_heap_does_not_grow_with_the_file(tmp_path, batch_size):
+@pytest.mark.parametrize("batch_size,sort_window", [(64, 0), (64, 256)])
+def test_python_heap_does_not_grow_with_the_file(tmp_path, batch_size, sort_window):
     # tracemalloc sees Python objects and numpy buffers, not the memory-mapped output, so
-    # its peak is what the streaming loop itself holds. A first small run pays for one-time
-    # costs (lazy imports, caches) so they do not count against either size.
-    _python_peak_bytes(tmp_path, 10, batch_size)
-    small = _python_peak_bytes(tmp_path, 2_000, batch_size)
-    large = _python_peak_bytes(tmp_path, 20_000, batch_size)
+    # its peak is what the streaming loop itself holds (one window of sentences and
+    # vectors). A first small run pays for one-time costs (lazy imports, caches) so they do
+    # not count against either size.
+    _python_peak_bytes(tmp_path, 10, batch_size, sort_window)
+    small = _python_peak_bytes(tmp_path, 2_000, batch_size, sort_window)
+    large = _python_peak_bytes(tmp_path, 20_000, batch_size, sort_window)
     full_matrix = 20_000 * 64 * 4  # what holding every vector would cost: 5 MB
     assert large < full_matrix / 10, (small, large)
     assert large < 1.5 * small + 64_000, (small, large)

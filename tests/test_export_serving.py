@@ -11,7 +11,13 @@ import os
 
 import numpy as np
 import pytest
-from export_cases import OUTPUT_DIM, SERVING_VERSION, TEXTS, read_metadata
+from export_cases import (
+    OUTPUT_DIM,
+    SERVING_VERSION,
+    TEXTS,
+    parse_batching_parameters,
+    read_metadata,
+)
 
 from conftest import run_python
 
@@ -23,7 +29,7 @@ pytest_plugins = ["export_fixtures"]
 def test_versioned_layout_keeps_other_versions(export_dir):
     base = export_dir["serving_base"]
     # TF Serving serves the highest all-digit folder; nothing else may look like a version.
-    assert sorted(os.listdir(base)) == ["1", str(SERVING_VERSION)]
+    assert sorted(os.listdir(base)) == ["1", str(SERVING_VERSION), "batching_parameters.txt"]
     with open(os.path.join(base, "1", "keep.txt")) as f:
         assert f.read() == "an earlier release\n"
     version = export_dir["serving"]
@@ -40,6 +46,7 @@ def test_versioned_layout_keeps_other_versions(export_dir):
     assert os.stat(version).st_mode & 0o777 == 0o777 & ~umask
     metadata = read_metadata(version)
     assert metadata["serving_version"] == SERVING_VERSION
+    assert metadata["serving_dtype"] == "float32"  # the default, whatever the training used
     assert metadata["requires"] == ["tensorflow_text"]  # see the README on TF Serving builds
 
 
@@ -51,10 +58,12 @@ def test_serving_default_signature(python_api):
     }
 
 
-def test_warmup_requests_decode_and_run(python_api):
+def test_warmup_requests_decode_and_run(python_api, export_dir):
     arrays, facts = python_api
     warmup = facts["warmup"]
-    assert {w["batch"] for w in warmup} == {1, 8}
+    # One request per batch size the server's batching allows (batching_parameters.txt).
+    allowed = read_metadata(export_dir["serving"])["batching_parameters"]
+    assert [w["batch"] for w in warmup] == allowed["allowed_batch_sizes"]
     for i, request in enumerate(warmup):
         assert request["signature_name"] == "serving_default" and request["inputs"] == ["inputs"]
         assert all(request["texts"]), "warmup requests should be realistic sentences"
@@ -62,6 +71,16 @@ def test_warmup_requests_decode_and_run(python_api):
         assert served.shape == (request["batch"], OUTPUT_DIM)
         np.testing.assert_allclose(np.linalg.norm(served, axis=1), 1.0, atol=1e-5)
         np.testing.assert_allclose(served, arrays[f"warmup_{i}_direct"], atol=1e-6)
+
+
+def test_batching_parameters_beside_the_versions(export_dir):
+    with open(os.path.join(export_dir["serving_base"], "batching_parameters.txt")) as f:
+        parsed = parse_batching_parameters(f.read())
+    recorded = read_metadata(export_dir["serving"])["batching_parameters"]
+    assert parsed.max_batch_size.value == recorded["max_batch_size"] == 64
+    assert list(parsed.allowed_batch_sizes) == recorded["allowed_batch_sizes"]
+    assert parsed.allowed_batch_sizes[-1] == parsed.max_batch_size.value
+    assert parsed.num_batch_threads.value == recorded["num_batch_threads"] >= 1
 
 
 def test_warmup_file_is_tfrecord_of_prediction_logs(export_dir):

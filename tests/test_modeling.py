@@ -61,6 +61,65 @@ def test_scale_gradient_is_identity_forward_and_scales_backward():
     np.testing.assert_allclose(tape.gradient(loss, x), [300.0, 300.0])
 
 
+def _embed_and_gradients(policy: str, multiplier: float):
+    """(output, {table: dense gradient}) of a TextEmbedding with fixed weights under `policy`."""
+    previous = tf_keras.mixed_precision.global_policy()
+    tf_keras.mixed_precision.set_global_policy(policy)
+    try:
+        layer = TextEmbedding(
+            vocab_size=20,
+            width=8,
+            max_sequence_length=6,
+            gradient_multiplier=multiplier,
+            dropout_rate=0.0,
+            ngram_buckets=11,
+        )
+        word_ids = tf.constant([[1, 5, 7, 0], [2, 3, 19, 4]])
+        ngram_ids = tf.constant(np.arange(24).reshape(2, 4, 3) % 11, tf.int32)
+        layer(word_ids, ngram_ids)
+        rng = np.random.default_rng(0)
+        # Large values (as trained tables reach) make the old 100 x - 99 x rounding visible.
+        layer.set_weights([rng.normal(0, 3, w.shape).astype(np.float32) for w in layer.weights])
+        tables = {
+            "words": layer._word_embedding.embeddings,
+            "ngrams": layer._ngram_embedding.embeddings,
+            "positions": layer._position_embedding._position_embeddings,
+        }
+        upstream = tf.constant(rng.normal(size=(2, 4, 8)), tf.float32)
+        with tf.GradientTape() as tape:
+            output = layer(word_ids, ngram_ids)
+            loss = tf.reduce_sum(tf.cast(output, tf.float32) * upstream)
+        gradients = tape.gradient(loss, list(tables.values()))
+        dense = {
+            name: tf.convert_to_tensor(g).numpy() for name, g in zip(tables, gradients, strict=True)
+        }
+        return output.numpy(), dense
+    finally:
+        tf_keras.mixed_precision.set_global_policy(previous)
+
+
+# Relative precision of a gradient summed in the compute dtype (8 and 11 significant bits).
+_GRADIENT_PRECISION = {"mixed_bfloat16": 2**-6, "mixed_float16": 2**-9, "float32": 1e-6}
+
+
+@pytest.mark.parametrize("policy", sorted(_GRADIENT_PRECISION))
+def test_gradient_multiplier_leaves_the_forward_pass_alone_in_every_dtype(policy):
+    plain, plain_gradients = _embed_and_gradients(policy, 1.0)
+    scaled, scaled_gradients = _embed_and_gradients(policy, 100.0)
+    np.testing.assert_array_equal(scaled, plain)
+    # Token and n-gram tables learn 100x faster; position embeddings do not.
+    for table in ("words", "ngrams"):
+        expected = 100.0 * plain_gradients[table]
+        assert np.abs(expected).max() > 0
+        np.testing.assert_allclose(
+            scaled_gradients[table],
+            expected,
+            rtol=0,
+            atol=_GRADIENT_PRECISION[policy] * np.abs(expected).max(),
+        )
+    np.testing.assert_array_equal(scaled_gradients["positions"], plain_gradients["positions"])
+
+
 def test_encoder_shapes_and_padding_invariance():
     encoder = SentenceEncoder(**SMALL)
     inputs = _inputs()
@@ -122,3 +181,26 @@ def test_dual_encoder_shares_weights_and_normalises():
     )
     clone = DualEncoder.from_config(model.get_config())
     assert clone.encoder.get_config() == model.encoder.get_config()
+
+
+def test_adamw_decays_weights_but_no_layer_norm_or_bias():
+    from xling_tf.configs.experiments import adamw_warmup_decay
+
+    from official.modeling import optimization
+
+    encoder = SentenceEncoder(**SMALL)
+    encoder(_inputs())
+    config = adamw_warmup_decay(1e-3, train_steps=10, warmup_steps=2)
+    factory = optimization.OptimizerFactory(config)
+    optimizer = factory.build_optimizer(factory.build_learning_rate())
+    decayed = {
+        v.name for v in encoder.trainable_variables if optimizer._do_use_weight_decay(v.name)
+    }
+    norms_and_biases = {
+        v.name
+        for v in encoder.trainable_variables
+        if v.name.endswith(("/gamma:0", "/beta:0", "/bias:0"))
+    }
+    assert any("final_norm" in name for name in norms_and_biases)
+    assert not decayed & norms_and_biases
+    assert decayed == {v.name for v in encoder.trainable_variables} - norms_and_biases

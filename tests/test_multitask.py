@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import math
 import os
 
@@ -70,6 +71,35 @@ def test_proportional_and_uniform_ratios_over_many_draws():
     assert abs(proportional[0] / 2000 - 0.75) < 0.04
     uniform = collections.Counter(_draw(mg_sampler.UniformTaskSampler({"a": 3.0, "b": 1.0}), 2000))
     assert abs(uniform[0] / 2000 - 0.5) < 0.04
+
+
+def test_sampler_distributions_end_at_exactly_one():
+    from xling_tf.multitask import XlingTaskSamplingConfig, build_task_sampler
+
+    weights = {f"task_{i}": 0.1 for i in range(7)}
+    raw = mg_sampler.ProportionalTaskSampler(weights).task_cumulative_distribution(0).numpy()
+    assert raw[-1] < 1.0  # float32 rounding: a draw above it would run no task, forever
+    sampler = build_task_sampler(XlingTaskSamplingConfig(type="proportional"), weights, 100)
+    closed = sampler.task_cumulative_distribution(tf.constant(0, tf.int64)).numpy()
+    assert closed[-1] == 1.0
+    np.testing.assert_array_equal(closed[:-1], raw[:-1])
+
+
+def test_annealing_sampler_follows_the_training_length():
+    from xling_tf.multitask import XlingTaskSamplingConfig, build_task_sampler
+
+    config = XlingTaskSamplingConfig(type="annealing")
+    sampler = build_task_sampler(config, {"big": 9.0, "small": 1.0}, train_steps=1000)
+
+    def share_of_big(step: int) -> float:
+        return float(sampler.task_cumulative_distribution(tf.constant(step, tf.int64))[0])
+
+    # Ten "epochs" of 100 steps; Model Garden's exponent is 1 - 0.8 (epoch - 1) / 9: about 1
+    # at the start (the weights as given), 0.29 in the last epoch (the tasks nearly even).
+    assert share_of_big(0) > 0.9
+    last = 1 - 0.8 * 8 / 9
+    assert share_of_big(999) == pytest.approx(9**last / (9**last + 1), abs=1e-4)
+    assert share_of_big(0) > share_of_big(500) > share_of_big(999)
 
 
 def test_quick_thought_loss_by_hand():
@@ -214,3 +244,56 @@ def test_one_way_response_ranking_reports_only_its_direction():
         "left_to_right_accuracy",
         "right_to_left_accuracy",
     ]
+
+
+@pytest.mark.slow
+def test_proportional_sampler_and_task_weights_from_flags_survive_a_resume(
+    tmp_path, multitask_data
+):
+    """`--params_override` sets the sampler and the routines' weights; a resumed run skips,
+    per task, the batches the sampler's replayed draws gave that task."""
+    from xling_tf.data_order import task_batches_consumed
+    from xling_tf.multitask import XlingTaskSamplingConfig, build_task_sampler
+
+    names = ["translation_en_fr", "quick_thought_en", "response_en", "nli_en"]
+    weights = dict(zip(names, [3.0, 1.0, 0.5, 0.5], strict=True))
+    routines = [
+        {"task_weight": weight, "task_config": {"train_data": {"input_path": path}}}
+        for weight, path in zip(weights.values(), multitask_data, strict=True)
+    ]
+    model_dir = str(tmp_path / "mt")
+
+    def train(steps: int) -> str:
+        trainer = {
+            "task_sampler": {"type": "proportional", "proportional": {"alpha": 0.5}},
+            "train_steps": steps,
+            "steps_per_loop": 4,
+            "summary_interval": 4,
+            "checkpoint_interval": 4,
+        }
+        override = json.dumps({"trainer": trainer, "task": {"task_routines": routines}})
+        result = run_python(
+            [
+                "-m",
+                "xling_tf.train",
+                "--experiment=tiny_multitask",
+                "--mode=train",
+                f"--model_dir={model_dir}",
+                f"--params_override={override}",
+            ]
+        )
+        return result.stderr
+
+    log = train(8)
+    assert f"with proportional sampling, task weights {weights}" in log
+    log = train(16)
+    config = XlingTaskSamplingConfig(type="proportional")
+    config.proportional.alpha = 0.5
+    sampler = build_task_sampler(config, weights, 16)
+    skipped = dict(zip(names, task_batches_consumed(sampler, 4, 8), strict=True))
+    assert f"resuming at step 8: skipping {skipped} batches" in log
+    expected = task_batches_consumed(sampler, 4, 16)
+    assert expected[0] > expected[2]  # the weights matter
+    for name, total in zip(names, expected, strict=True):
+        steps = read_scalars(os.path.join(model_dir, "train", name), "steps")
+        assert steps[-1] == (16, total), (name, steps)

@@ -45,19 +45,32 @@ def _routines(name: str) -> dict[str, int]:
     }
 
 
+def _translation_share(name: str) -> float:
+    """The expected share of steps of the translation routines under the config's sampler."""
+    params = exp_factory.get_exp_config(name)
+    weights = {r.task_name: r.task_weight for r in params.task.task_routines}
+    translation = sum(w for n, w in weights.items() if n.startswith("translation_"))
+    return translation / sum(weights.values())
+
+
 def test_main_job_default_is_multitask_and_translation_only_is_its_ablation():
+    # One routine per native task and language: no batch mixes languages.
     assert _routines("demo_multitask") == {
         "translation_en_fr": 128,
-        "quick_thought_en_fr": 64,
-        "response_en_fr": 32,
+        "quick_thought_en": 64,
+        "quick_thought_fr": 64,
+        "response_en": 32,
+        "response_fr": 32,
     }
+    # The proportional sampler keeps translation's third of the steps.
+    assert _translation_share("demo_multitask") == pytest.approx(1 / 3)
     assert _routines("translation_only") == {"translation_en_fr": 128}
     multi, single = (exp_factory.get_exp_config(n) for n in ("demo_multitask", "translation_only"))
     # An ablation differs in the tasks only: model, steps, optimizer and sampler are the same.
     assert multi.task.model.as_dict() == single.task.model.as_dict()
     multi_trainer, single_trainer = multi.trainer.as_dict(), single.trainer.as_dict()
     assert multi_trainer == single_trainer
-    assert multi.trainer.task_sampler.type == "round_robin"
+    assert multi.trainer.task_sampler.type == "proportional"
     for routine in multi.task.task_routines:  # one model config; response ranks one way
         model = routine.task_config.model.as_dict()
         bidirectional = model.pop("bidirectional")
@@ -68,13 +81,15 @@ def test_main_job_default_is_multitask_and_translation_only_is_its_ablation():
 
 
 def test_one_model_covers_every_configured_language():
+    languages = ["en", "fr", "es", "de"]
     assert _routines("xling_multitask") == {
         "translation_en_fr": 128,
         "translation_en_es": 128,
         "translation_en_de": 128,
-        "quick_thought_en_fr_es_de": 64,
-        "response_en_fr_es_de": 32,
+        **{f"quick_thought_{language}": 64 for language in languages},
+        **{f"response_{language}": 32 for language in languages},
     }
+    assert _translation_share("xling_multitask") == pytest.approx(3 / 5)
     assert _routines("xling_translation_only") == {
         "translation_en_fr": 128,
         "translation_en_es": 128,
@@ -120,6 +135,8 @@ def test_nli_file_is_not_added_to_a_translation_only_ablation(tmp_path, capsys, 
             routine, f"{out_dir}/{routine}.tsv"
         ),
     )
-    main_job._prepare_training_data(params, str(tmp_path), None, "snli.jsonl", None)
+    main_job._prepare_training_data(
+        params, str(tmp_path), None, "snli.jsonl", None, teacher_cache_dir=str(tmp_path)
+    )
     assert list(built) == ["translation_en_fr"]
     assert "not used" in capsys.readouterr().out

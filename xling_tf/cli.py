@@ -20,6 +20,7 @@ from typing import Any
 
 import xling_tf  # noqa: F401
 from xling_tf.errors import UserError
+from xling_tf.evaluation.embedding import DEFAULT_MODEL_BATCH_SIZE, DEFAULT_SORT_WINDOW
 from xling_tf.evaluation.suite_config import add_flags as suite_flags
 
 # Exit code of an error in the user's input (argparse's own code for a bad flag).
@@ -131,11 +132,12 @@ def _embed(args: argparse.Namespace) -> None:
     if os.path.exists(args.output) and not args.overwrite:
         raise UserError(f"--output {args.output} exists; pass --overwrite to replace it")
     count = embed_file(
-        load_text_encoder(args.model),
+        load_text_encoder(args.model, batch_size=args.batch_size),
         args.input,
         args.output,
         batch_size=args.batch_size,
         progress=not args.quiet,
+        sort_window=args.sort_window,
     )
     print(f"embedded {count} sentences -> {args.output}")
 
@@ -146,7 +148,10 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
 
     aligned = translation_retrieval.read_aligned_pairs(args.pairs, args.target_file, args.max_pairs)
     result = translation_retrieval.evaluate_retrieval(
-        load_text_encoder(args.model), aligned, pool_size=args.pool_size, batch_size=args.batch_size
+        load_text_encoder(args.model, batch_size=args.batch_size),
+        aligned,
+        pool_size=args.pool_size,
+        batch_size=args.batch_size,
     )
     row = translation_retrieval.summary_row(os.path.basename(os.path.normpath(args.model)), result)
     table = retrieval.format_table([row], translation_retrieval.table_columns(args.pool_size))
@@ -232,7 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", help="replace --output if it exists (else an error)"
     )
-    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
+    p.add_argument(
+        "--sort_window",
+        type=int,
+        default=DEFAULT_SORT_WINDOW,
+        help="lines read at a time and batched by length (output keeps input order; "
+        "memory grows with it; <= --batch_size: input order)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_embed)
 
@@ -242,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target_file", default=None, help="aligned target text file")
     p.add_argument("--max_pairs", type=int, default=None)
     p.add_argument("--pool_size", type=int, default=1000, help="1 gold + pool_size-1 distractors")
-    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
     p.add_argument("--output_dir", default=None, help="writes results.json and results.md")
     p.set_defaults(func=_eval_retrieval)
 

@@ -1,9 +1,10 @@
 """A reproducible training data order, across restarts.
 
-The pipeline (data/pair_dataset.py) is deterministic for a fixed shuffle seed: files are
-interleaved in a fixed cycle, the shuffle is seeded (`pair_dataset.DEFAULT_SHUFFLE_SEED`
-when the config has none), the parallel tokenizing map keeps order, and length bucketing
-is a function of the order it sees. So the k-th batch of a run is the same in every run.
+The pipeline (data/pair_dataset.py) is deterministic for a fixed shuffle seed: each file's
+shuffle is seeded (from `pair_dataset.DEFAULT_SHUFFLE_SEED` when the config has none), the
+parallel tokenizing map keeps order, length bucketing is a function of the order it sees, and
+the draw of which file gives the next batch is seeded too. So the k-th batch of a run is the
+same in every run.
 
 On resume the trainer skips the batches the restored steps consumed (`dataset.skip(step)`
 after batching, per input pipeline: every replica takes one batch per global step), so the

@@ -1,6 +1,6 @@
 """Fine-tunes an exported text encoder inside a Keras classifier via `hub.KerasLayer`.
 
-  model = build_classifier("exports/demo_multitask-en-fr", num_classes=2)
+  model = build_classifier("exports/demo_distill", num_classes=2)
   fine_tune(model, train_texts, train_labels, head_epochs=1, epochs=3)
   model.predict(tf.constant(["a sentence", "une phrase"]))  # float32 [2, num_classes] logits
 

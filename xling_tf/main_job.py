@@ -145,7 +145,11 @@ def run_main_job(
 
     print(f"[3/4] exporting the text encoder to {export_dir}", flush=True)
     stage = time.time()
-    export_text_encoder(model_dir, export_dir)
+    # The demo serves in the precision it trained in (train.run resolved "auto" in params):
+    # bfloat16 on a CPU with native bfloat16, where it embeds about 1.4x faster than float32.
+    export_text_encoder(
+        model_dir, export_dir, serving_dtype=params.runtime.mixed_precision_dtype or "float32"
+    )
     timings["export_s"] = time.time() - stage
 
     stage = time.time()

@@ -6,8 +6,20 @@ model, so all tasks train the same weights. Model Garden's interleaving trainer 
 per step; which task is chosen by a sampler:
 
   round_robin   one step per task in turn (the paper)
-  proportional  with probability proportional to task_weight (e.g. data size), ** alpha
+  proportional  with probability proportional to task_weight ** alpha (the demos)
+  annealing     proportional with an exponent that falls from about 1 toward 0.2 over
+                training (Stickland & Murray 2019): weights matter early, tasks even out later
   uniform       every task equally likely
+
+Task weights are the routines' `task_weight`. Both are config, e.g. in YAML (a --config_file,
+or the same text as --params_override; Model Garden's `a.b=c` form cannot index the routine
+list, and a list override needs one entry per routine, `{}` for those left alone):
+
+    trainer: {task_sampler: {type: proportional, proportional: {alpha: 1.0}}}
+    task: {task_routines: [{task_weight: 2.0}, {}, {}, {task_weight: 0.5}, {}]}
+
+Every sampler's choice depends on the global step alone, so a resumed run replays it
+(xling_tf/data_order.py).
 """
 
 from __future__ import annotations
@@ -34,11 +46,27 @@ from official.modeling.multitask import train_lib as mg_train_lib
 
 
 @dataclasses.dataclass
+class XlingAnnealingSampleConfig(configs.AnnealingSampleConfig):
+    """Model Garden's annealing schedule; 0 = from `trainer.train_steps`.
+
+    Attributes:
+      steps_per_epoch: the exponent changes once per "epoch"; 0: a tenth of the training.
+      total_steps: 0: `trainer.train_steps`.
+    """
+
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+
+
+@dataclasses.dataclass
 class XlingTaskSamplingConfig(configs.TaskSamplingConfig):
     """Model Garden's samplers plus the paper's round robin."""
 
     type: str = "round_robin"
     round_robin: hyperparams.Config = dataclasses.field(default_factory=hyperparams.Config)
+    annealing: XlingAnnealingSampleConfig = dataclasses.field(
+        default_factory=XlingAnnealingSampleConfig
+    )
 
 
 @dataclasses.dataclass
@@ -80,12 +108,40 @@ class RoundRobinTaskSampler(mg_sampler.TaskSampler):
         return tf.math.cumsum(tf.one_hot(current, num_tasks, dtype=tf.float32))
 
 
+class ClosedCdfTaskSampler(mg_sampler.TaskSampler):
+    """Another sampler whose cumulative distribution ends at exactly 1.0.
+
+    A float32 cumulative sum of weights can end just below 1 (e.g. 0.99999994). The
+    interleaving trainer draws r in [0, 1) and runs the task whose interval holds r; an r above
+    the last entry runs no task and does not advance the global step, so the next step draws
+    the same r (the draw is seeded by the step): training would hang for good.
+    """
+
+    def __init__(self, sampler: mg_sampler.TaskSampler):
+        super().__init__(sampler.task_weights)
+        self._sampler = sampler
+
+    def task_cumulative_distribution(self, global_step: tf.Tensor) -> tf.Tensor:
+        cumulative = self._sampler.task_cumulative_distribution(global_step)
+        return tf.concat([cumulative[:-1], tf.ones([1], cumulative.dtype)], axis=0)
+
+
 def build_task_sampler(
-    config: XlingTaskSamplingConfig, task_weights: dict[str, float]
+    config: XlingTaskSamplingConfig, task_weights: dict[str, float], train_steps: int
 ) -> mg_sampler.TaskSampler:
+    """The sampler of `config.type` over `task_weights` (routine name -> task_weight)."""
     if config.type == "round_robin":
         return RoundRobinTaskSampler(task_weights)
-    return mg_sampler.get_task_sampler(config, task_weights)
+    if config.type == "annealing":
+        total_steps = config.annealing.total_steps or train_steps
+        sampler: mg_sampler.TaskSampler = mg_sampler.AnnealingTaskSampler(
+            task_weights,
+            steps_per_epoch=config.annealing.steps_per_epoch or max(1, total_steps // 10),
+            total_steps=total_steps,
+        )
+    else:
+        sampler = mg_sampler.get_task_sampler(config, task_weights)
+    return ClosedCdfTaskSampler(sampler)
 
 
 class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
@@ -116,9 +172,13 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
                 )
             )
             features = next(iter(dataset.take(1)))
-            if isinstance(features, tuple):  # (features, labels), e.g. distillation
-                features = features[0]
             self.sub_tasks[name](features, training=False)
+
+    def initialize(self) -> None:
+        """A fresh run's starting weights (see XlingTask.initialize); every task shares the
+        encoder, so the first task's config decides."""
+        name, task = next(iter(self._multi_task.tasks.items()))
+        task.initialize(self.sub_tasks[name])
 
     @property
     def checkpoint_items(self) -> dict[str, Any]:
@@ -213,7 +273,9 @@ def run_multitask(
                 multi_task_model=model,
                 optimizer=optimizer,
                 task_sampler=build_task_sampler(
-                    params.trainer.task_sampler, multi_task.task_weights
+                    params.trainer.task_sampler,
+                    multi_task.task_weights,
+                    params.trainer.train_steps,
                 ),
                 total_steps=params.trainer.train_steps,
                 batch_sizes={
@@ -238,9 +300,10 @@ def run_multitask(
         if saver.install():
             trainer.preemption_saver = saver
     logging.info(
-        "multi-task training of %s with %s sampling",
+        "multi-task training of %s with %s sampling, task weights %s",
         list(multi_task.tasks),
         params.trainer.task_sampler.type,
+        dict(multi_task.task_weights),
     )
     try:
         return mg_train_lib.run_experiment(

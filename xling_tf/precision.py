@@ -1,8 +1,26 @@
-"""Resolves `runtime.mixed_precision_dtype: auto` to what this host computes fastest."""
+"""Compute precision: `runtime.mixed_precision_dtype: auto` for training, serving dtypes.
+
+Training resolves "auto" to what this host computes fastest. An export computes in its own
+serving dtype (`xling-tf export --serving_dtype`), whatever the training used: Keras layers
+take the global dtype policy when they are built, so the export builds its layers inside
+`global_policy(SERVING_POLICIES[dtype])`. Variables stay float32 under every policy, so the
+same checkpoint restores into any of them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import tensorflow as tf
+import tf_keras
+
+SERVING_POLICIES = {
+    "float32": "float32",
+    "bfloat16": "mixed_bfloat16",
+    "float16": "mixed_float16",
+}
+"""Serving dtype -> the tf_keras dtype policy its layers are built with."""
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -32,3 +50,25 @@ def resolve_mixed_precision(dtype: str | None, strategy_name: str) -> str | None
     if tf.config.list_physical_devices("GPU"):
         return "float16"
     return "bfloat16" if cpu_supports_bfloat16() else None
+
+
+@contextlib.contextmanager
+def global_policy(name: str) -> Iterator[None]:
+    """Layers built inside compute with tf_keras dtype policy `name`; the old policy returns."""
+    previous = tf_keras.mixed_precision.global_policy()
+    tf_keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        tf_keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_outputs(tensor: tf.Tensor, name: str) -> tf.Tensor:
+    """A Keras tensor as float32: a mixed-precision model's outputs are in its compute dtype.
+
+    Float32 tensors are returned as they are (no extra layer in float32 exports).
+    """
+    if tensor.dtype == tf.float32:
+        return tensor
+    # Keras's recipe for mixed-precision outputs: a float32 layer casts its input.
+    return tf_keras.layers.Activation("linear", dtype="float32", name=name)(tensor)

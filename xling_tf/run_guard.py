@@ -201,6 +201,11 @@ class TrainingLock:
 # ---- model config of a run with checkpoints -------------------------------------------------
 
 
+# Filled in by the vocabulary step (from `tokenizer.vocabulary_from`, or a trained file), so a
+# rerun's params have them empty until then; the vocabulary itself is compared by file.
+VOCABULARY_FIELDS = ("sentencepiece_model_file", "word_vocab_file", "token_embeddings_file")
+
+
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -255,7 +260,7 @@ def check_model_config(params: cfg.ExperimentConfig, model_dir: str) -> None:
         if name.endswith(f"tokenizer.{field}"):
             if old[name] and not _same_file(old[name], vocabulary):
                 differences.append(f"{name}: {old[name]!r} -> {vocabulary!r}")
-        elif name.rsplit(".", 1)[-1] not in ("sentencepiece_model_file", "word_vocab_file"):
+        elif name.rsplit(".", 1)[-1] not in VOCABULARY_FIELDS:
             if old[name] != new[name]:
                 differences.append(f"{name}: {old[name]!r} -> {new[name]!r}")
     if not differences:

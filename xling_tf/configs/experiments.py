@@ -1,7 +1,8 @@
 """Registered experiments (`--experiment NAME`), Model Garden style.
 
   demo_multitask         the README main job: the paper's multi-task recipe at CPU size, en-fr
-                         (translation + Quick-Thought + response ranking, round robin)
+                         (translation + Quick-Thought + response ranking per language, drawn
+                         by the proportional sampler with task weights)
   translation_only       its ablation: the same model and steps, translation ranking alone
   xling_multitask        one model for en, fr, es, de (three translation bridges + native tasks)
   xling_translation_only its ablation
@@ -45,7 +46,10 @@ def adamw_warmup_decay(
                 "type": "adamw",
                 "adamw": {
                     "weight_decay_rate": weight_decay,
-                    "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "bias"],
+                    # Regexes searched in variable names: every layer normalisation
+                    # (`embeddings_layer_norm`, `*_layer_norm`, the encoder's `final_norm`;
+                    # `LayerNorm` for BERT-style checkpoints) and every bias.
+                    "exclude_from_weight_decay": ["LayerNorm", "layer_norm", "final_norm", "bias"],
                 },
             },
             "learning_rate": {
@@ -97,12 +101,14 @@ def _translation_experiment(
     )
 
 
-def _demo_trainer(train_steps: int) -> cfg.TrainerConfig:
+def _demo_trainer(
+    train_steps: int, warmup_steps: int = 100, checkpoint_every: int = 200
+) -> cfg.TrainerConfig:
     return _trainer(
         train_steps,
-        adamw_warmup_decay(1e-3, train_steps, 100),
+        adamw_warmup_decay(1e-3, train_steps, warmup_steps),
         log_every=50,
-        checkpoint_every=200,
+        checkpoint_every=checkpoint_every,
     )
 
 
@@ -167,8 +173,9 @@ def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
 # --- Multi-task experiments (the paper's method) -------------------------------------------
 #
 # Task routines are named `<task>_<language(s)>`; their data paths are filled by the main job
-# (xling_tf/main_job.py) or --params_override, e.g.
-# task.task_routines.0.task_config.train_data.input_path=...
+# (xling_tf/main_job.py) or a YAML/JSON --params_override / --config_file with one entry per
+# routine (Model Garden's `a.b=c` form cannot index a list), e.g.
+# {task: {task_routines: [{task_config: {train_data: {input_path: a.tsv}}}, {}, ...]}}
 
 
 def _multitask_experiment(
@@ -217,16 +224,20 @@ def _translation_routines(source: str, targets, batch_size: int) -> dict[str, tu
 def _native_tasks(
     languages,
     batch_sizes: dict[str, int],
-    per_language: bool = False,
+    weight: float = 1.0,
 ) -> dict[str, tuple]:
-    """Quick-Thought and response-ranking routines for `languages`.
+    """Quick-Thought and response-ranking routines, one per task and language.
+
+    One routine per language (`quick_thought_en`, `quick_thought_fr`: the paper's layout), so
+    no batch mixes languages: an in-batch softmax over mixed languages can reject the
+    other-language negatives by their language alone, which teaches the shared encoder to
+    encode language identity, against the translation bridge. (Within a language, every batch
+    also comes from one source translation: see `PairDataConfig.batch_per_file`.)
 
     batch_sizes: {"quick_thought": B, "response": B}; a task missing from it is left out.
-    per_language: one routine per task and language (`quick_thought_fr`, the paper's layout)
-      instead of one routine per task reading every language (`quick_thought_en-fr`), which
-      keeps the round robin's share of translation steps independent of the language count.
+    weight: `task_weight` of every routine, used by the proportional and annealing samplers
+      (round robin ignores it).
     """
-    from xling_tf.data.multitask_corpus import LANGUAGE_SEPARATOR
     from xling_tf.tasks.quick_thought import QuickThoughtConfig
     from xling_tf.tasks.response_ranking import ResponseRankingConfig
 
@@ -234,12 +245,11 @@ def _native_tasks(
         "quick_thought": QuickThoughtConfig,
         "response": ResponseRankingConfig,
     }
-    groups = [[language] for language in languages] if per_language else [list(languages)]
     routines: dict[str, tuple] = {}
     for kind, batch_size in batch_sizes.items():
-        for group in groups:
+        for language in languages:
             config = task_configs[kind](train_data=PairDataConfig(global_batch_size=batch_size))
-            routines[f"{kind}_{LANGUAGE_SEPARATOR.join(group)}"] = (config, 1.0)
+            routines[f"{kind}_{language}"] = (config, weight)
     return routines
 
 
@@ -258,9 +268,13 @@ def tiny_multitask():
     return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
 
 
-# The CPU demos: the `demo` model (3 x 256, 48 tokens, 8k pieces) trained round robin. Native
-# tasks get smaller batches than translation because a Quick-Thought example encodes three
-# sentences and because the conversation corpora are small (89 French pairs).
+# The CPU demos: the `demo` model (3 x 256, 48 tokens, 8k pieces). Native tasks get smaller
+# batches than translation because a Quick-Thought example encodes three sentences and because
+# the conversation corpora are small (87 distinct French pairs). Tasks are drawn by the proportional
+# sampler: each translation routine has weight 1 and each native task 1 in total, split over
+# its per-language routines, so translation gets the share a round robin over one routine per
+# task gave it (1/3 for en-fr) however many languages there are. Tune these weights on the
+# development split (docs/data-splits.md), not on test numbers.
 _DEMO_NATIVE_BATCHES = {"quick_thought": 64, "response": 32}
 DEMO_MULTITASK_STEPS = 1200
 XLING_STEPS = 1200
@@ -271,16 +285,20 @@ def _demo_multitask_experiment(
 ) -> cfg.ExperimentConfig:
     routines = _translation_routines("en", targets, batch_size=128)
     if native_tasks:
-        routines.update(_native_tasks(["en", *targets], _DEMO_NATIVE_BATCHES))
-    return _multitask_experiment(demo().task.model, routines, _demo_trainer(train_steps))
+        languages = ["en", *targets]
+        routines.update(_native_tasks(languages, _DEMO_NATIVE_BATCHES, weight=1.0 / len(languages)))
+    return _multitask_experiment(
+        demo().task.model, routines, _demo_trainer(train_steps), sampler="proportional"
+    )
 
 
 @exp_factory.register_config_factory("demo_multitask")
 def demo_multitask():
     """The README main job: the paper's recipe at demo size, en-fr.
 
-    Round robin over translation_en_fr, quick_thought_en-fr and response_en-fr (`nli_en` is
-    added by the main job when given an NLI file); `translation_only` is its ablation.
+    translation_en_fr (weight 1), quick_thought_{en,fr} and response_{en,fr} (0.5 each),
+    drawn by the proportional sampler (`nli_en`, weight 1, is added by the main job when
+    given an NLI file); `translation_only` is its ablation.
     """
     return _demo_multitask_experiment(["fr"], DEMO_MULTITASK_STEPS, native_tasks=True)
 
@@ -295,8 +313,9 @@ def translation_only():
 def xling_multitask():
     """One model for en, fr, es, de: translation en-fr/en-es/en-de + native tasks in all four.
 
-    Round robin over the three translation routines, quick_thought_en-fr-es-de and
-    response_en-fr-es-de (+ `nli_en` when the main job is given an NLI file).
+    The three translation routines (weight 1 each), quick_thought_<lang> and response_<lang>
+    for the four languages (0.25 each), drawn by the proportional sampler (+ `nli_en` when the
+    main job is given an NLI file).
     """
     return _demo_multitask_experiment(["fr", "es", "de"], XLING_STEPS, native_tasks=True)
 
@@ -324,7 +343,7 @@ def _paper_model() -> DualEncoderConfig:
 
 
 def _paper_experiment(target: str) -> cfg.ExperimentConfig:
-    """The paper (PAPER.md): one model per pair en-<target>, sized for accelerators.
+    """The paper (Chidambaram et al. 2019): one model per pair en-<target>, sized for accelerators.
 
     3 x 320 Transformer, 512-d output, 64 tokens, batch 100 for every task, SGD lr 0.008,
     embedding gradient multiplier 100, one step per task in turn: translation_en_<target>,
@@ -337,9 +356,7 @@ def _paper_experiment(target: str) -> cfg.ExperimentConfig:
         }
     )
     routines = _translation_routines("en", [target], batch_size=100)
-    routines.update(
-        _native_tasks(["en", target], {"quick_thought": 100, "response": 100}, per_language=True)
-    )
+    routines.update(_native_tasks(["en", target], {"quick_thought": 100, "response": 100}))
     return _multitask_experiment(
         _paper_model(),
         routines,
@@ -405,11 +422,17 @@ def _distillation_routines(
     return routines
 
 
+MUSE_V3_VOCABULARY = "xling_tf.distillation.teacher_vocabulary.muse_v3_vocabulary"
+
+
 def student_model() -> DualEncoderConfig:
-    """The demo student: 2 x 256 Transformer, 48 tokens, 16k pieces, 512-d output (the
-    teacher's size, so no map is needed and its vectors live in the teacher's space)."""
+    """The demo student: 2 x 256 Transformer, 48 tokens, 512-d output (the teacher's size, so
+    no map is needed and its vectors live in the teacher's space). It tokenizes like mUSE v3
+    (128k SentencePiece pieces) and starts from mUSE's token table, projected to 256 and
+    frozen, which beat a vocabulary trained on the Bible on the development split (RESULTS.md,
+    "Distillation")."""
     return DualEncoderConfig(
-        tokenizer=TokenizerConfig(vocab_size=16000, max_seq_length=48),
+        tokenizer=TokenizerConfig(max_seq_length=48, vocabulary_from=MUSE_V3_VOCABULARY),
         encoder=EncoderConfig(
             hidden_size=256,
             num_layers=2,
@@ -432,13 +455,11 @@ def demo_distill():
     UI-string pairs), each batch with the distillation loss and translation ranking.
     """
     routines = _distillation_routines(["fr", "es", "de"], batch_size=128, ranking_weight=1.0)
-    trainer = _trainer(
-        DEMO_DISTILL_STEPS,
-        adamw_warmup_decay(1e-3, DEMO_DISTILL_STEPS, 50),
-        log_every=50,
-        checkpoint_every=300,
-    )
-    return _multitask_experiment(student_model(), routines, trainer)
+    return _multitask_experiment(student_model(), routines, _demo_distill_trainer())
+
+
+def _demo_distill_trainer() -> cfg.TrainerConfig:
+    return _demo_trainer(DEMO_DISTILL_STEPS, warmup_steps=50, checkpoint_every=300)
 
 
 @exp_factory.register_config_factory("tiny_distill")
@@ -457,7 +478,7 @@ def _demo_distill_ablation(ranking_weight: float, distill: bool) -> cfg.Experime
             routine.task_config.ranking_weight = ranking_weight
         return params
     routines = _translation_routines("en", ["fr", "es", "de"], batch_size=128)
-    return _multitask_experiment(student_model(), routines, params.trainer)
+    return _multitask_experiment(student_model(), routines, _demo_distill_trainer())
 
 
 @exp_factory.register_config_factory("demo_distill_only")
@@ -471,3 +492,17 @@ def demo_student_ranking_only():
     """Ablation of demo_distill: the same student and steps, translation ranking alone (on
     the Bible pairs, no teacher)."""
     return _demo_distill_ablation(ranking_weight=1.0, distill=False)
+
+
+@exp_factory.register_config_factory("demo_distill_core_ops")
+def demo_distill_core_ops():
+    """demo_distill with the paper's hashed word + character n-gram tokenizer instead of the
+    teacher's SentencePiece: its exports tokenize in core TensorFlow ops, so they serve on
+    stock TF Serving and load without tensorflow_text (the word vocabulary is counted from
+    the training data; the token table starts from scratch)."""
+    params = demo_distill()
+    tokenizer = {"type": "hashed_ngrams", "vocabulary_from": "", "vocab_size": 50_000}
+    params.task.model.override({"tokenizer": tokenizer}, is_strict=True)
+    for routine in params.task.task_routines:
+        routine.task_config.model.override({"tokenizer": tokenizer}, is_strict=True)
+    return params

@@ -32,6 +32,10 @@ class TokenizerConfig(base_config.Config):
       ngram_orders: hashed_ngrams: character n-gram lengths (paper: 3 and 4).
       max_ngrams_per_word: hashed_ngrams: n-gram slots per word; longer words keep an evenly
         spaced subset.
+      vocabulary_from: take the vocabulary (and starting token embeddings) from a teacher
+        instead of training one: an entry point `module.function` returning (SentencePiece
+        model bytes, float32 [pieces, d] token embeddings), e.g.
+        `xling_tf.distillation.teacher_vocabulary.muse_v3_vocabulary`.
     """
 
     type: str = "sentencepiece"
@@ -47,11 +51,21 @@ class TokenizerConfig(base_config.Config):
     num_ngram_buckets: int = 200_000
     ngram_orders: tuple[int, ...] = (3, 4)
     max_ngrams_per_word: int = 16
+    vocabulary_from: str = ""
 
 
 @dataclasses.dataclass
 class EncoderConfig(base_config.Config):
-    """The shared Transformer sentence encoder (see modeling/encoder.py)."""
+    """The shared Transformer sentence encoder (see modeling/encoder.py).
+
+    Attributes:
+      token_embeddings_file: a float32 .npy [vocab_size, hidden_size] the token table starts
+        from (a fresh run only; a resumed one restores its checkpoint). Filled in before
+        training when the tokenizer's vocabulary comes from a teacher
+        (`TokenizerConfig.vocabulary_from`).
+      train_token_embeddings: keep training a table loaded from `token_embeddings_file`
+        (default: frozen, so pieces the training data never shows stay aligned).
+    """
 
     hidden_size: int = 320
     num_layers: int = 3
@@ -66,6 +80,8 @@ class EncoderConfig(base_config.Config):
     pooling: str = "mean"
     norm_first: bool = True
     initializer_range: float = 0.02
+    token_embeddings_file: str = ""
+    train_token_embeddings: bool = False
 
 
 @dataclasses.dataclass

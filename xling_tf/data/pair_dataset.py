@@ -4,6 +4,8 @@ Each line of a pair file is `source \\t target [\\t hard_negative_1 ... \\t hard
 Files are validated in Python first (cheap, and the only place a bad row can be reported with
 its file and line number); the graph then reads, shuffles, tokenizes with a parallel map,
 batches rows of similar length together and prefetches, so the step never waits on Python.
+By default each file is batched on its own (a batch never mixes files, i.e. languages or
+source translations) and the files' batches are interleaved by a seeded draw.
 """
 
 from __future__ import annotations
@@ -64,21 +66,26 @@ def _file_counts(path: str, stats: pairs.ReadStats) -> str:
 
 def validate_files(
     files: list[str], num_columns: int, on_malformed: str, label_names: Sequence[str] | None = None
-) -> pairs.ReadStats:
+) -> list[int]:
     """Checks every row of every file; raises with file:line, or counts what `skip` drops.
 
     With `label_names`, the last of the `num_columns` columns must be one of them.
+
+    Returns:
+      The number of usable rows of each file, in the order of `files`.
 
     Raises:
       pairs.MalformedRowError: a malformed row in "raise" mode.
       EmptyInputError: no file has a usable row (empty files, or every row skipped).
     """
     total = pairs.ReadStats()
+    rows_per_file = []
     counts = []
     for path in files:
         stats = pairs.validate_pairs_file(path, min_columns=num_columns, on_error=on_malformed)
         if label_names:
             _check_labels(path, num_columns, label_names, on_malformed, stats)
+        rows_per_file.append(stats.rows)
         total.rows += stats.rows
         total.skipped += stats.skipped
         counts.append(_file_counts(path, stats))
@@ -90,7 +97,7 @@ def validate_files(
         )
     if not total.rows:
         raise EmptyInputError("; ".join(counts))
-    return total
+    return rows_per_file
 
 
 def check_yields_batches(
@@ -256,6 +263,7 @@ def make_pair_dataset(
     input_context: tf.distribute.InputContext | None = None,
     static_shapes: bool = False,
     row_vectors_path: str | None = None,
+    batch_per_file: bool = True,
 ) -> tf.data.Dataset:
     """Builds the per-replica dataset of tokenized pair batches.
 
@@ -282,6 +290,15 @@ def make_pair_dataset(
         input files (concatenated in sorted file order), e.g. a distillation teacher's
         targets (xling_tf/distillation/teacher_cache.py). It is memory-mapped, not loaded:
         each batch gathers its rows' vectors, returned as float32 "row_vectors" [B, d].
+      batch_per_file: every batch holds rows of one file. Give one file per language and per
+        source (e.g. per Bible translation): an in-batch softmax over a batch that mixes
+        languages or translation styles can reject the other-language negatives by
+        recognising the language, which teaches the shared encoder language identity. Each
+        file gets its own pipeline (shuffle buffer: its share of `shuffle_buffer_size` by
+        rows, seed `seed + file index`); training draws each batch's file at random with
+        probability proportional to its rows (seeded, so reproducible), evaluation reads the
+        files one after the other (each file's last partial batch is its own). False mixes the
+        lines of all files in every batch (many shards of one corpus).
 
     Returns:
       A dataset of {column_name: side for each of column_names}, plus {"negatives": side with
@@ -295,11 +312,11 @@ def make_pair_dataset(
     num_text_columns = len(column_names) + num_hard_negatives
     num_columns = num_text_columns + (1 if label_names else 0)
     files = expand_file_patterns(input_path)
-    stats = validate_files(files, num_columns, on_malformed, label_names)
+    rows_per_file = validate_files(files, num_columns, on_malformed, label_names)
     num_input_pipelines = input_context.num_input_pipelines if input_context else 1
     check_yields_batches(
         files,
-        stats.rows,
+        sum(rows_per_file),
         batch_size,
         repeat=is_training,
         drop_remainder=drop_remainder or static_shapes,
@@ -315,13 +332,6 @@ def make_pair_dataset(
         )
     # Every line travels with its global line number (its row in `row_vectors_path`).
     first_lines = _first_line_numbers(files) if row_vectors_path else [0] * len(files)
-    dataset = tf.data.Dataset.from_tensor_slices((files, tf.constant(first_lines, tf.int64)))
-    dataset = dataset.interleave(
-        lambda path, first: tf.data.TextLineDataset(path).enumerate(start=first),
-        cycle_length=min(len(files), 8),
-    )
-    if input_context and input_context.num_input_pipelines > 1:
-        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if input_context:
         logging.info(
             "input pipeline %d of %d: %d rows per replica batch, %d replica(s) in sync",
@@ -330,22 +340,22 @@ def make_pair_dataset(
             batch_size,
             input_context.num_replicas_in_sync,
         )
-    if on_malformed == "skip":
-        # Before shuffle and repeat: a pipeline left with no row then ends (an error)
-        # instead of repeating forever in search of one.
+    seed = DEFAULT_SHUFFLE_SEED if seed is None else seed
+    total_rows = sum(rows_per_file)
+    # Groups of file indices whose lines may share a batch.
+    if batch_per_file and total_rows:
+        # A file without a usable row would never be drawn: leave it out.
+        groups = [[i] for i, rows in enumerate(rows_per_file) if rows]
+        group_rows = [rows_per_file[i] for (i,) in groups]
+    else:
+        groups, group_rows = [list(range(len(files)))], [total_rows]
 
-        def is_valid(row_number: tf.Tensor, line: tf.Tensor) -> tf.Tensor:
-            del row_number
-            fields, valid = _split_columns(line[tf.newaxis], num_columns)
-            if label_table is not None:
-                valid &= label_table.lookup(fields[:, -1]) >= 0
-            return valid[0]
-
-        dataset = dataset.filter(is_valid)
-    if is_training:
-        seed = DEFAULT_SHUFFLE_SEED if seed is None else seed
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.repeat()
+    def is_valid(row_number: tf.Tensor, line: tf.Tensor) -> tf.Tensor:
+        del row_number
+        fields, valid = _split_columns(line[tf.newaxis], num_columns)
+        if label_table is not None:
+            valid &= label_table.lookup(fields[:, -1]) >= 0
+        return valid[0]
 
     def tokenize_row(row_number: tf.Tensor, line: tf.Tensor) -> dict[str, tf.Tensor]:
         fields = _split_columns(line[tf.newaxis], num_columns)[0][0]
@@ -356,7 +366,6 @@ def make_pair_dataset(
             row["row_number"] = row_number
         return row
 
-    dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     padded_shapes = tokenizer.row_padded_shapes(num_text_columns)
     if static_shapes:
         # The one unknown dimension of a row's features is its length.
@@ -375,23 +384,61 @@ def make_pair_dataset(
         padding_values["row_number"] = tf.constant(-1, tf.int64)
         row_vectors = np.load(row_vectors_path, mmap_mode="r")
         _check_row_vectors(row_vectors_path, row_vectors, files)
-    if length_bucketing and is_training and not tokenizer.pad_to_max_length:
-        boundaries = bucket_boundaries(tokenizer.max_seq_length)
-        dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda row: tf.shape(row["input_word_ids"])[1],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=padded_shapes,
-            padding_values=padding_values,
-            drop_remainder=drop_remainder,
+
+    def batches(group: list[int], index: int, rows: int) -> tf.data.Dataset:
+        """Batches of the rows of the files `group` (indices into `files`)."""
+        dataset = tf.data.Dataset.from_tensor_slices(
+            ([files[i] for i in group], tf.constant([first_lines[i] for i in group], tf.int64))
         )
-    else:
-        dataset = dataset.padded_batch(
+        dataset = dataset.interleave(
+            lambda path, first: tf.data.TextLineDataset(path).enumerate(start=first),
+            cycle_length=min(len(group), 8),
+        )
+        if input_context and input_context.num_input_pipelines > 1:
+            dataset = dataset.shard(
+                input_context.num_input_pipelines, input_context.input_pipeline_id
+            )
+        if on_malformed == "skip":
+            # Before shuffle and repeat: a pipeline left with no row then ends (an error)
+            # instead of repeating forever in search of one.
+            dataset = dataset.filter(is_valid)
+        if is_training:
+            # Files share the buffer by rows, so memory stays what one buffer takes.
+            buffer = shuffle_buffer_size
+            if len(groups) > 1:
+                buffer = max(1, -(-shuffle_buffer_size * rows // total_rows))
+            dataset = dataset.shuffle(buffer, seed=seed + index, reshuffle_each_iteration=True)
+            dataset = dataset.repeat()
+        dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if length_bucketing and is_training and not tokenizer.pad_to_max_length:
+            boundaries = bucket_boundaries(tokenizer.max_seq_length)
+            return dataset.bucket_by_sequence_length(
+                element_length_func=lambda row: tf.shape(row["input_word_ids"])[1],
+                bucket_boundaries=boundaries,
+                bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+                padded_shapes=padded_shapes,
+                padding_values=padding_values,
+                drop_remainder=drop_remainder,
+            )
+        return dataset.padded_batch(
             batch_size,
             padded_shapes=padded_shapes,
             padding_values=padding_values,
             drop_remainder=drop_remainder,
         )
+
+    per_group = [
+        batches(group, index, rows)
+        for index, (group, rows) in enumerate(zip(groups, group_rows, strict=True))
+    ]
+    dataset = per_group[0]
+    if len(per_group) > 1 and is_training:
+        dataset = tf.data.Dataset.sample_from_datasets(
+            per_group, weights=[rows / total_rows for rows in group_rows], seed=seed
+        )
+    else:
+        for following in per_group[1:]:
+            dataset = dataset.concatenate(following)
     dataset = dataset.map(
         lambda batch: _features_from_batch(batch, column_names, num_hard_negatives, row_vectors),
         num_parallel_calls=tf.data.AUTOTUNE,

@@ -26,10 +26,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import expand_file_patterns
 from xling_tf.distillation.teachers import Teacher, TeacherError, load_teacher
+from xling_tf.evaluation.embedding import embed_in_length_order
 from xling_tf.tokenization.vocabulary import is_chief, task_configs
 
 import numpy as np
@@ -109,7 +111,7 @@ def _write_info(path: str, info: CacheInfo) -> None:
         json.dump(dataclasses.asdict(info), f, indent=1)
 
 
-def _open_vectors(path: str, info: CacheInfo, mode: str) -> np.ndarray | None:
+def _open_vectors(path: str, info: CacheInfo, mode: Literal["r", "r+"]) -> np.memmap | None:
     """The cache array with the recorded shape, or None if it is missing or does not match.
 
     Opened read-only first: numpy's "r+" would silently extend a truncated file with zeros.
@@ -185,7 +187,7 @@ def ensure_teacher_vectors(
 def _encode_rows(
     teacher: Teacher,
     texts: list[str],
-    vectors: np.ndarray,
+    vectors: np.memmap,
     info: CacheInfo,
     info_path: str,
     progress: bool,
@@ -221,12 +223,12 @@ def _encode_rows(
                 vectors[row] = memo[text]
             else:
                 distinct.append(text)
-        for start in range(0, len(distinct), TEACHER_BATCH_SIZE):
-            batch = distinct[start : start + TEACHER_BATCH_SIZE]
-            embedded = teacher(batch)
-            vectors[[new[text] for text in batch]] = embedded
+        if distinct:
+            # Batches of similar length: the teacher pads (or pays per token) like ours does.
+            embedded = embed_in_length_order(teacher, distinct, TEACHER_BATCH_SIZE)
+            vectors[[new[text] for text in distinct]] = embedded
             if len(memo) < MEMO_LIMIT:
-                memo.update(zip(batch, embedded, strict=True))
+                memo.update(zip(distinct, embedded, strict=True))
         row_of.update(new)
         for row in range(chunk_start, chunk_end):
             text = texts[row]

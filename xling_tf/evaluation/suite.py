@@ -3,7 +3,7 @@
     from xling_tf.evaluation import suite
     from xling_tf.inference import load_text_encoder
 
-    encoder = load_text_encoder("exports/demo_multitask-en-fr")
+    encoder = load_text_encoder("exports/demo_distill")
     results = suite.run_suite(encoder, "quick", "results/q")
 
 `run_suite` takes any `EmbedFn` (`list[str] -> float32 [batch, d]`), so benchmarks can put

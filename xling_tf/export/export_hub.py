@@ -7,13 +7,15 @@ One model (unchanged since the first release):
 Every artifact from one restore of the checkpoint:
 
   python -m xling_tf.export.export_hub --model_dir runs/demo --export_dir exports/demo \
-      --text_api --serving [--serving_version 1]
+      --text_api --serving [--serving_version 1] [--serving_dtype bfloat16]
 
   exports/demo/text_encoder/   end-to-end text -> vector (always written with --export_dir)
   exports/demo/preprocessor/   --text_api: strings -> BERT-style int32 inputs (text_api.py)
   exports/demo/encoder/        --text_api: inputs dict -> pooled/sequence outputs
   exports/demo/serving/1/      --serving: text_encoder + TF Serving warmup requests
                                (serving.py); other versions in serving/ are kept
+  exports/demo/serving/batching_parameters.txt
+                               --serving: for TF Serving's --enable_batching
 
 The end-to-end model maps a 1-D string tensor to L2-normalised float32 [batch, output_dim]
 embeddings (--nonormalize: raw pooled vectors), with tokenization in the graph (a SentencePiece
@@ -25,8 +27,12 @@ an InvalidArgumentError) and returns {"outputs": float32 [batch, output_dim]}. F
 and folders 0755 (under umask 022), so a server running as another user can read them; the
 supported loaders are listed in docs/reliability.md.
 
-Every folder gets `assets.extra/xling_tf.json` (what it is, output_dim, the checkpoint, and
-the custom ops its graph needs, e.g. tensorflow_text's for SentencePiece).
+Every folder gets `assets.extra/xling_tf.json` (what it is, output_dim, the checkpoint, the
+serving dtype, and the custom ops its graph needs, e.g. tensorflow_text's for SentencePiece).
+
+`--serving_dtype` (float32 by default) is what every exported graph computes in, independent
+of the precision the model trained in: bfloat16 / float16 build the layers under Keras mixed
+precision (float32 weights; inputs and outputs unchanged).
 
 Each model is written to a temporary folder next to its destination and moved into place only
 once complete, so an interrupted export never replaces a good model with a broken one.
@@ -49,6 +55,7 @@ from xling_tf.export import text_api as text_api_lib
 from xling_tf.faults import UnreadableCheckpointError, checkpoint_problem
 from xling_tf.modeling.factory import build_tokenizer
 from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.precision import SERVING_POLICIES, float32_outputs, global_policy
 from xling_tf.tasks.translation_ranking import TranslationRankingConfig
 from xling_tf.tokenization.vocabulary import VOCAB_FILENAME, VOCAB_SUBDIR
 
@@ -125,10 +132,16 @@ def restore_trained_model(
 
 
 def build_text_encoder(tokenizer, encoder, normalize: bool = True) -> tf_keras.Model:
-    """strings [batch] -> float32 [batch, output_dim]: tokenizer, encoder, L2 normalisation."""
+    """strings [batch] -> float32 [batch, output_dim]: tokenizer, encoder, L2 normalisation.
+
+    The encoder computes in its own dtype policy (the serving dtype); the output is float32.
+    """
     text = tf_keras.layers.Input(shape=(), dtype=tf.string, name="inputs")
     pooled = encoder(tokenizer(text_api_lib.batch_of_strings(text)))["pooled_output"]
-    outputs = L2Normalization(name="l2_normalize")(pooled) if normalize else pooled
+    if normalize:
+        outputs = L2Normalization(name="l2_normalize")(pooled)  # casts to float32 first
+    else:
+        outputs = float32_outputs(pooled, "float32_outputs")
     return tf_keras.Model(text, outputs, name="text_encoder")
 
 
@@ -193,12 +206,14 @@ class RestoredModel:
       model: the task's DualEncoder, with the checkpoint's weights.
       tokenizer: a fresh tokenizer layer built from `params` (whatever type it configures).
       checkpoint_path: the restored checkpoint.
+      serving_dtype: what the exported graphs compute in (a key of SERVING_POLICIES).
     """
 
     params: cfg.ExperimentConfig
     model: tf_keras.Model
     tokenizer: tf_keras.layers.Layer
     checkpoint_path: str
+    serving_dtype: str = "float32"
 
     @property
     def encoder(self) -> tf_keras.layers.Layer:
@@ -215,16 +230,34 @@ class RestoredModel:
             "max_input_chars": getattr(tokenizer_config, "max_input_chars", None),
             "tokenizer": getattr(tokenizer_config, "type", "sentencepiece"),
             "checkpoint": os.path.basename(self.checkpoint_path),
+            # The dtype the graph computes in; inputs and outputs are the same for all.
+            "serving_dtype": self.serving_dtype,
         }
 
 
-def restore(model_dir: str, checkpoint_path: str | None = None) -> RestoredModel:
-    """Reads params.yaml and restores the newest (or the given) checkpoint of `model_dir`."""
+def check_serving_dtype(serving_dtype: str) -> str:
+    if serving_dtype not in SERVING_POLICIES:
+        raise ValueError(
+            f"serving_dtype must be one of {sorted(SERVING_POLICIES)}, got {serving_dtype!r}"
+        )
+    return serving_dtype
+
+
+def restore(
+    model_dir: str, checkpoint_path: str | None = None, serving_dtype: str = "float32"
+) -> RestoredModel:
+    """Reads params.yaml and restores the newest (or the given) checkpoint of `model_dir`.
+
+    The model's layers are built to compute in `serving_dtype` ("float32", "bfloat16" or
+    "float16", Keras mixed precision: float32 variables), independent of the precision the
+    run trained in and of the global policy of this process (which is left as it was).
+    """
+    check_serving_dtype(serving_dtype)
     params = load_experiment_params(model_dir)
-    model, checkpoint_path = restore_trained_model(params, model_dir, checkpoint_path)
-    return RestoredModel(
-        params, model, build_tokenizer(params.task.model.tokenizer), checkpoint_path
-    )
+    with global_policy(SERVING_POLICIES[serving_dtype]):
+        model, checkpoint_path = restore_trained_model(params, model_dir, checkpoint_path)
+        tokenizer = build_tokenizer(params.task.model.tokenizer)
+    return RestoredModel(params, model, tokenizer, checkpoint_path, serving_dtype)
 
 
 def graph_custom_ops(saved_model_dir: str) -> list[str]:
@@ -330,16 +363,25 @@ def save_encoder(restored: RestoredModel, export_path: str) -> str:
     return save_atomically(keras_saver(encoder, metadata), export_path)
 
 
-def save_serving(text_encoder_path: str, serving_dir: str, version: int) -> str:
-    """Writes `<serving_dir>/<version>/`: the text encoder plus TF Serving warmup requests.
+def save_serving(
+    text_encoder_path: str,
+    serving_dir: str,
+    version: int,
+    batching: serving_lib.ServerBatching | None = None,
+) -> str:
+    """Writes `<serving_dir>/<version>/`: the text encoder plus TF Serving warmup requests,
+    and `<serving_dir>/batching_parameters.txt` for server-side batching.
 
     A copy of the exported text encoder rather than a second save: byte-identical graph and
-    weights, so the served vectors are the tested ones, and no second round of tracing.
+    weights, so the served vectors are the tested ones, and no second round of tracing. The
+    warmup requests have one batch of each size `batching` allows (default ServerBatching()).
     """
+    batching = batching or serving_lib.ServerBatching()
+    warmup = serving_lib.warmup_batches(batching.allowed_batch_sizes)
 
     def save(tmp_dir: str) -> None:
         shutil.copytree(text_encoder_path, tmp_dir, dirs_exist_ok=True)
-        serving_lib.write_warmup_requests(tmp_dir)
+        serving_lib.write_warmup_requests(tmp_dir, warmup)
         metadata_path = os.path.join(tmp_dir, "assets.extra", METADATA_FILE)
         with open(metadata_path) as f:
             metadata = json.load(f)
@@ -347,21 +389,35 @@ def save_serving(text_encoder_path: str, serving_dir: str, version: int) -> str:
             {
                 "format": "xling_tf serving",
                 "serving_version": version,
-                "warmup_requests": len(serving_lib.WARMUP_BATCHES),
+                "warmup_requests": len(warmup),
+                "warmup_batch_sizes": [len(batch) for batch in warmup],
+                "batching_parameters": {
+                    **dataclasses.asdict(batching),
+                    "allowed_batch_sizes": list(batching.allowed_batch_sizes),
+                },
             }
         )
         with open(metadata_path, "w") as f:
             json.dump(metadata, f, indent=2)
 
-    return save_atomically(save, serving_lib.version_dir(serving_dir, version))
+    path = save_atomically(save, serving_lib.version_dir(serving_dir, version))
+    serving_lib.write_batching_parameters(serving_dir, batching)
+    return path
 
 
 def export_text_encoder(
-    model_dir: str, export_path: str, checkpoint_path: str | None = None, normalize: bool = True
+    model_dir: str,
+    export_path: str,
+    checkpoint_path: str | None = None,
+    normalize: bool = True,
+    serving_dtype: str = "float32",
 ) -> str:
-    """Restores the trained encoder and writes the text -> vector SavedModel."""
+    """Restores the trained encoder and writes the text -> vector SavedModel.
+
+    `serving_dtype`: what the graph computes in (see `restore`); recorded in the metadata.
+    """
     started = time.time()
-    restored = restore(model_dir, checkpoint_path)
+    restored = restore(model_dir, checkpoint_path, serving_dtype)
     save_text_encoder(restored, export_path, normalize=normalize)
     logging.info(
         "exported %s to %s in %.1fs", restored.checkpoint_path, export_path, time.time() - started
@@ -390,11 +446,15 @@ def export_all(
     text_api: bool = False,
     serving: bool = False,
     serving_version: int = 1,
+    serving_dtype: str = "float32",
+    batching: serving_lib.ServerBatching | None = None,
 ) -> dict[str, str]:
     """Restores the checkpoint once and writes every requested artifact under `export_dir`.
 
     Each artifact is swapped in atomically on its own; the end-to-end text encoder is
-    always written (the serving copy is made from it).
+    always written (the serving copy is made from it). Every artifact computes in
+    `serving_dtype` (see `restore`); `batching` configures TF Serving's server-side batching
+    and the warmup batch sizes (see serving.py).
 
     Returns:
       export_layout(...): artifact name -> absolute folder.
@@ -404,7 +464,7 @@ def export_all(
     # Fail before anything is written, not after the text encoder is replaced.
     if serving:
         serving_lib.serving_apis()  # the optional tensorflow-serving-api ([serving] extra)
-    restored = restore(model_dir, checkpoint_path)
+    restored = restore(model_dir, checkpoint_path, serving_dtype)
     if text_api:
         text_api_lib.check_supports_preprocessor(restored.tokenizer)
     paths[TEXT_ENCODER] = save_text_encoder(restored, paths[TEXT_ENCODER], normalize)
@@ -413,7 +473,7 @@ def export_all(
         paths[ENCODER] = save_encoder(restored, paths[ENCODER])
     if serving:
         paths[SERVING] = save_serving(
-            paths[TEXT_ENCODER], os.path.dirname(paths[SERVING]), serving_version
+            paths[TEXT_ENCODER], os.path.dirname(paths[SERVING]), serving_version, batching
         )
     logging.info(
         "exported %s to %s in %.1fs",
@@ -450,6 +510,32 @@ def define_flags() -> None:
         "requests; other versions already there are kept.",
     )
     flags.DEFINE_integer("serving_version", 1, "TF Serving version folder (an integer >= 0).")
+    flags.DEFINE_enum(
+        "serving_dtype",
+        "float32",
+        sorted(SERVING_POLICIES),
+        "What the exported graphs compute in, whatever the training precision: float32, or "
+        "bfloat16 / float16 (mixed precision, float32 weights and outputs; faster on CPUs "
+        "with native bfloat16 / on GPUs). Recorded as serving_dtype in the metadata.",
+    )
+    defaults = serving_lib.ServerBatching()
+    flags.DEFINE_integer(
+        "serving_max_batch_size",
+        defaults.max_batch_size,
+        "--serving: TF Serving batching, most sentences per model call; the allowed batch "
+        "sizes (and the warmup requests) are the powers of two up to it.",
+    )
+    flags.DEFINE_integer(
+        "serving_batch_timeout_micros",
+        defaults.batch_timeout_micros,
+        "--serving: TF Serving batching, longest wait for a batch to fill.",
+    )
+    flags.DEFINE_integer(
+        "serving_batch_threads",
+        None,
+        "--serving: TF Serving batching, batches run in parallel (default: this machine's "
+        "cores; set the serving machine's).",
+    )
 
 
 def main(_) -> None:
@@ -465,9 +551,25 @@ def main(_) -> None:
                 "--export_dir instead of --export_path"
             )
         export_text_encoder(
-            FLAGS.model_dir, FLAGS.export_path, FLAGS.checkpoint_path, normalize=FLAGS.normalize
+            FLAGS.model_dir,
+            FLAGS.export_path,
+            FLAGS.checkpoint_path,
+            normalize=FLAGS.normalize,
+            serving_dtype=FLAGS.serving_dtype,
         )
         return
+    try:
+        batching = serving_lib.ServerBatching(
+            max_batch_size=FLAGS.serving_max_batch_size,
+            batch_timeout_micros=FLAGS.serving_batch_timeout_micros,
+            **(
+                {"num_batch_threads": FLAGS.serving_batch_threads}
+                if FLAGS.serving_batch_threads is not None
+                else {}
+            ),
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
     paths = export_all(
         FLAGS.model_dir,
         FLAGS.export_dir,
@@ -476,6 +578,8 @@ def main(_) -> None:
         text_api=FLAGS.text_api,
         serving=FLAGS.serving,
         serving_version=FLAGS.serving_version,
+        serving_dtype=FLAGS.serving_dtype,
+        batching=batching,
     )
     for name, path in paths.items():
         print(f"{name}: {path}")

@@ -7,8 +7,17 @@ Serving ignores because the name is not a number.
 
 `assets.extra/tf_serving_warmup_requests` is a TFRecord file of `PredictionLog` protos that TF
 Serving replays once at load time, so the first real request does not pay for graph
-warm-up. Requests use batch sizes 1 and 8 because the tokenizer pads to the longest row of a
-batch: different batch shapes are what a live server sees.
+warm-up. There is one request per batch size the server's batching allows (below), each a mix
+of short and long sentences in several scripts, because kernels are prepared per shape and
+the tokenizer pads to the longest row of a batch: those shapes are what a live server sees.
+
+`<base>/batching_parameters.txt` (beside the version folders, since it configures the server,
+not one version) holds TF Serving's `BatchingParameters` in text format, for
+`tensorflow_model_server --enable_batching --batching_parameters_file=...`: the server then
+merges concurrent requests into batches of up to `max_batch_size` sentences, waiting at most
+`batch_timeout_micros` for a batch to fill, and pads each batch up to the next of
+`allowed_batch_sizes` (powers of two up to the maximum: at most half of a batch is padding,
+and the warmup requests cover every size).
 
 The protos come from `tensorflow-serving-api` (`pip install 'xling_tf[serving]'`), which is
 imported only when warmup requests are written or read, so every other export works without it.
@@ -16,10 +25,13 @@ imported only when warmup requests are written or read, so every other export wo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+from xling_tf.evaluation.embedding import DEFAULT_MODEL_BATCH_SIZE
 
 import tensorflow as tf
 
@@ -31,23 +43,107 @@ SIGNATURE = "serving_default"
 INPUT_KEY = "inputs"
 OUTPUT_KEY = "outputs"
 
-# Realistic traffic: short and long sentences, several scripts, batch sizes 1 and 8.
-WARMUP_BATCHES: tuple[tuple[str, ...], ...] = (
-    ("How do I reset my password?",),
-    ("Où se trouve la gare la plus proche ?",),
-    (
-        "The weather is lovely today.",
-        "Il fait très beau aujourd'hui.",
-        "Hoy hace muy buen tiempo.",
-        "Heute ist das Wetter wunderschön.",
-        "今天天气很好。",
-        "الطقس جميل اليوم.",
-        "Сегодня прекрасная погода.",
-        "I would like to book a table for two people tomorrow evening, preferably near the "
-        "window, and I have a nut allergy.",
-    ),
-    ("hello", "bonjour", "hola", "hallo", "你好", "مرحبا", "привет", "こんにちは"),
+BATCHING_FILE = "batching_parameters.txt"
+
+# Realistic traffic: short and long sentences, several scripts; batches take them in turn.
+WARMUP_SENTENCES: tuple[str, ...] = (
+    "How do I reset my password?",
+    "Où se trouve la gare la plus proche ?",
+    "The weather is lovely today.",
+    "Il fait très beau aujourd'hui.",
+    "Hoy hace muy buen tiempo.",
+    "Heute ist das Wetter wunderschön.",
+    "今天天气很好。",
+    "الطقس جميل اليوم.",
+    "Сегодня прекрасная погода.",
+    "I would like to book a table for two people tomorrow evening, preferably near the "
+    "window, and I have a nut allergy.",
+    "hello",
+    "bonjour",
+    "hola",
+    "hallo",
+    "你好",
+    "مرحبا",
+    "привет",
+    "こんにちは",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerBatching:
+    """TF Serving's server-side batching for this model (its `BatchingParameters` proto).
+
+    Attributes:
+      max_batch_size: most sentences in one model call (default: the batch size the
+        project embeds with, `DEFAULT_MODEL_BATCH_SIZE`: bigger batches were slower on a CPU).
+      batch_timeout_micros: longest wait for a batch to fill (adds at most this latency).
+      num_batch_threads: batches run in parallel; TF Serving advises the number of cores of
+        the serving machine.
+      max_enqueued_batches: queue length in batches; beyond it requests fail fast
+        (UNAVAILABLE) instead of waiting seconds.
+    """
+
+    max_batch_size: int = DEFAULT_MODEL_BATCH_SIZE
+    batch_timeout_micros: int = 2000
+    num_batch_threads: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    max_enqueued_batches: int = 16
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            minimum = 0 if field.name == "batch_timeout_micros" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{field.name} must be an integer >= {minimum}, got {value!r}")
+
+    @property
+    def allowed_batch_sizes(self) -> tuple[int, ...]:
+        """1, 2, 4, ... up to max_batch_size (always the last entry, as TF Serving requires)."""
+        sizes = [1 << i for i in range(self.max_batch_size.bit_length())]
+        if sizes[-1] != self.max_batch_size:
+            sizes.append(self.max_batch_size)
+        return tuple(sizes)
+
+    def to_text(self) -> str:
+        """The `tensorflow.serving.BatchingParameters` text proto for --batching_parameters_file."""
+        lines = [
+            f"max_batch_size {{ value: {self.max_batch_size} }}",
+            f"batch_timeout_micros {{ value: {self.batch_timeout_micros} }}",
+            f"max_enqueued_batches {{ value: {self.max_enqueued_batches} }}",
+            f"num_batch_threads {{ value: {self.num_batch_threads} }}",
+            *(f"allowed_batch_sizes: {size}" for size in self.allowed_batch_sizes),
+            # Inputs are one string per sentence: nothing of variable length to pad.
+            "pad_variable_length_inputs: false",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def warmup_batches(batch_sizes: Sequence[int]) -> list[tuple[str, ...]]:
+    """One batch per size in `batch_sizes`, WARMUP_SENTENCES taken in turn."""
+    batches = []
+    start = 0
+    for size in batch_sizes:
+        batches.append(
+            tuple(WARMUP_SENTENCES[(start + i) % len(WARMUP_SENTENCES)] for i in range(size))
+        )
+        start += size
+    return batches
+
+
+WARMUP_BATCHES: tuple[tuple[str, ...], ...] = tuple(
+    warmup_batches(ServerBatching(num_batch_threads=1).allowed_batch_sizes)
+)
+"""The default warmup: one request per allowed batch size of the default ServerBatching."""
+
+
+def write_batching_parameters(base_dir: str, batching: ServerBatching) -> str:
+    """Writes `<base_dir>/batching_parameters.txt` (replacing it atomically); returns its path."""
+    os.makedirs(base_dir, exist_ok=True)
+    path = os.path.join(base_dir, BATCHING_FILE)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(batching.to_text())
+    os.replace(tmp, path)
+    return path
 
 
 def serving_apis() -> tuple[ModuleType, ModuleType, ModuleType]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xling_tf.precision import float32_outputs
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
 import tensorflow as tf
@@ -159,8 +160,11 @@ def build_encoder_model(tokenizer: Any, encoder: tf_keras.layers.Layer) -> tf_ke
         for name, spec in encoder_input_specs(tokenizer).items()
     }
     outputs = encoder(inputs)
+    # TF Hub's contract is float32 outputs, whatever dtype the encoder computes in.
+    pooled = float32_outputs(outputs["pooled_output"], "pooled_output_float32")
+    sequence = float32_outputs(outputs["sequence_output"], "sequence_output_float32")
     return tf_keras.Model(
         inputs,
-        {key: outputs[key] for key in ("pooled_output", "sequence_output", "default")},
+        {"pooled_output": pooled, "sequence_output": sequence, "default": pooled},
         name="encoder",
     )

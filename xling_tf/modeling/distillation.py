@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from xling_tf.modeling.dual_encoder import encode_sides
+from xling_tf.modeling.dual_encoder import SharedEncoderModel, encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.normalization import L2Normalization
 
+import tensorflow as tf
 import tf_keras
 
 
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
-class DistillationModel(tf_keras.Model):
+class DistillationModel(SharedEncoderModel):
     """Embeds a sentence (and its translation) with the student, in the teacher's space.
 
     Call:
@@ -47,17 +48,13 @@ class DistillationModel(tf_keras.Model):
     def call(self, inputs: dict[str, Any], training: bool | None = None):
         names = [name for name in ("source", "target") if name in inputs]
         pooled = encode_sides(self.encoder, [inputs[name] for name in names], training=training)
-        outputs = {}
+        outputs: dict[str, tf.Tensor] = {}
         for name, student in zip(names, pooled, strict=True):
             mapped = self.teacher_map(student) if self.teacher_map is not None else student
             outputs[name] = self._l2_normalize(mapped)
             if self.keep_student:
                 outputs[f"{name}_student"] = self._l2_normalize(student)
         return outputs
-
-    @property
-    def checkpoint_items(self) -> dict[str, Any]:
-        return {"encoder": self.encoder}
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -66,11 +63,3 @@ class DistillationModel(tf_keras.Model):
             "keep_student": self.keep_student,
             "name": self.name,
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects=None):
-        config = dict(config)
-        config["encoder"] = tf_keras.layers.deserialize(
-            config["encoder"], custom_objects=custom_objects
-        )
-        return cls(**config)

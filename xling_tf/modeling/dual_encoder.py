@@ -41,8 +41,30 @@ def encode_sides(
     return tf.split(pooled, tf.stack(sizes), axis=0)
 
 
+class SharedEncoderModel(tf_keras.Model):
+    """A task model around the shared SentenceEncoder: checkpoints the encoder under
+    "encoder" (what exports restore) and rebuilds its serialised layers in `from_config`.
+    Subclasses put the encoder (and any head layer) under their config keys."""
+
+    _serialized_layers: tuple[str, ...] = ("encoder",)
+
+    @property
+    def checkpoint_items(self) -> dict[str, Any]:
+        return {"encoder": self.encoder}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects=None):
+        config = dict(config)
+        for key in cls._serialized_layers:
+            if config.get(key) is not None:
+                config[key] = tf_keras.layers.deserialize(
+                    config[key], custom_objects=custom_objects
+                )
+        return cls(**config)
+
+
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
-class DualEncoder(tf_keras.Model):
+class DualEncoder(SharedEncoderModel):
     """Encodes left, right (and hard-negative) sentences with one shared encoder.
 
     Call:
@@ -94,9 +116,7 @@ class DualEncoder(tf_keras.Model):
             )
         return outputs
 
-    @property
-    def checkpoint_items(self) -> dict[str, Any]:
-        return {"encoder": self.encoder}
+    _serialized_layers = ("encoder", "right_head")
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -107,15 +127,3 @@ class DualEncoder(tf_keras.Model):
             ),
             "name": self.name,
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects=None):
-        config = dict(config)
-        config["encoder"] = tf_keras.layers.deserialize(
-            config["encoder"], custom_objects=custom_objects
-        )
-        if config.get("right_head") is not None:
-            config["right_head"] = tf_keras.layers.deserialize(
-                config["right_head"], custom_objects=custom_objects
-            )
-        return cls(**config)

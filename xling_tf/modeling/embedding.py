@@ -1,4 +1,4 @@
-"""Token + position embeddings, with the paper's gradient multiplier on the embedding tables."""
+"""Token + position embeddings, with the paper's gradient multiplier on the token tables."""
 
 from __future__ import annotations
 
@@ -11,16 +11,30 @@ from official.nlp.modeling import layers as nlp_layers
 
 
 def scale_gradient(x: tf.Tensor, multiplier: float) -> tf.Tensor:
-    """Identity in the forward pass; multiplies the gradient flowing back through `x`.
+    """Exactly the identity in the forward pass; multiplies the gradient flowing back by
+    `multiplier`.
 
     The paper trains embeddings with a gradient multiplier of 100 under plain SGD: the tables
-    are sparse and would otherwise learn far slower than the Transformer. Written as
-    `m * x + (1 - m) * stop_gradient(x)` rather than `tf.custom_gradient` so it works unchanged
-    under every distribution strategy and in saved models.
+    are sparse and would otherwise learn far slower than the Transformer. A custom gradient
+    rather than `m * x + (1 - m) * stop_gradient(x)`: that sum is the identity only in exact
+    arithmetic; in bfloat16 (8 significant bits) `100 x - 99 x` lands about 24% away from x,
+    so the forward pass, and every export, would change with the multiplier.
+
+    Args:
+      x: float tensor of any shape and dtype (the layer's compute dtype).
+      multiplier: gradient scale; 1.0 returns `x` itself.
     """
     if multiplier == 1.0:
         return x
-    return multiplier * x + (1.0 - multiplier) * tf.stop_gradient(x)
+
+    @tf.custom_gradient
+    def identity_with_scaled_gradient(value: tf.Tensor):
+        def gradient(upstream: tf.Tensor) -> tf.Tensor:
+            return upstream * tf.cast(multiplier, upstream.dtype)
+
+        return tf.identity(value), gradient
+
+    return identity_with_scaled_gradient(x)
 
 
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
@@ -47,9 +61,11 @@ class TextEmbedding(tf_keras.layers.Layer):
         dropout_rate: float = 0.1,
         initializer_range: float = 0.02,
         ngram_buckets: int = 0,
+        trainable_word_embeddings: bool = True,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.trainable_word_embeddings = trainable_word_embeddings
         self.vocab_size = vocab_size
         self.width = width
         self.max_sequence_length = max_sequence_length
@@ -64,6 +80,9 @@ class TextEmbedding(tf_keras.layers.Layer):
             initializer=tf_utils.clone_initializer(initializer),
             name="word_embeddings",
         )
+        # Frozen when taken from a teacher (xling_tf/distillation/teacher_vocabulary.py): rows
+        # of pieces the training data never shows stay aligned with the rest.
+        self._word_embedding.trainable = trainable_word_embeddings
         # Created only when used, so SentencePiece models keep exactly their old variables.
         self._ngram_embedding = (
             nlp_layers.OnDeviceEmbedding(
@@ -99,10 +118,17 @@ class TextEmbedding(tf_keras.layers.Layer):
             # Id 0 pads the n-gram slots; its row is a real (trained) row, so mask it out.
             present = tf.cast(tf.not_equal(ngram_ids, 0), ngrams.dtype)[..., tf.newaxis]
             words += tf.reduce_sum(ngrams * present, axis=2)
+        # The multiplier is for the sparse token (and n-gram) tables only: every position row
+        # gets a gradient from every sentence, like any dense weight.
+        words = scale_gradient(words, self.gradient_multiplier)
         embeddings = words + self._position_embedding(words)
-        embeddings = scale_gradient(embeddings, self.gradient_multiplier)
         embeddings = self._norm(embeddings)
         return self._dropout(embeddings, training=training)
+
+    @property
+    def word_embeddings(self) -> tf.Variable:
+        """The token table, float32 [vocab_size, width]."""
+        return self._word_embedding.embeddings
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -115,6 +141,7 @@ class TextEmbedding(tf_keras.layers.Layer):
                 "dropout_rate": self.dropout_rate,
                 "initializer_range": self.initializer_range,
                 "ngram_buckets": self.ngram_buckets,
+                "trainable_word_embeddings": self.trainable_word_embeddings,
             }
         )
         return config

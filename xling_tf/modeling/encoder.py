@@ -1,6 +1,6 @@
 """The shared sentence encoder g: embeddings -> Transformer blocks -> masked pooling -> projection.
 
-This is the one network every task trains (PAPER.md, Figure 1). It follows Model Garden's
+This is the one network every task trains (the paper, Figure 1). It follows Model Garden's
 encoder interface, so anything that consumes a `BertEncoder` output dict can consume it.
 """
 
@@ -51,6 +51,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
         norm_first: bool = True,
         initializer_range: float = 0.02,
         ngram_buckets: int = 0,
+        trainable_word_embeddings: bool = True,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -71,6 +72,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
             "norm_first": norm_first,
             "initializer_range": initializer_range,
             "ngram_buckets": ngram_buckets,
+            "trainable_word_embeddings": trainable_word_embeddings,
         }
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
         self.embedding = TextEmbedding(
@@ -81,6 +83,7 @@ class SentenceEncoder(tf_keras.layers.Layer):
             dropout_rate=dropout_rate,
             initializer_range=initializer_range,
             ngram_buckets=ngram_buckets,
+            trainable_word_embeddings=trainable_word_embeddings,
             name="embeddings",
         )
         self.attention_mask = nlp_layers.SelfAttentionMask()

@@ -73,5 +73,6 @@ def build_encoder(
         norm_first=config.norm_first,
         initializer_range=config.initializer_range,
         ngram_buckets=ngram_buckets,
+        trainable_word_embeddings=not config.token_embeddings_file or config.train_token_embeddings,
         name=name,
     )

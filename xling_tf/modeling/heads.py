@@ -1,4 +1,4 @@
-"""Task heads on top of the shared encoder (PAPER.md, Figure 1).
+"""Task heads on top of the shared encoder (Chidambaram et al. 2019, Figure 1).
 
 Ranking tasks score (input, response) by the dot product of u = g(input) and v = head(g(response));
 the translation bridge has no head at all. NLI classifies the pair features (u, v, |u-v|, u*v).

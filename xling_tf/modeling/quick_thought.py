@@ -15,7 +15,7 @@ import tf_keras
 class QuickThoughtModel(tf_keras.Model):
     """u = g(current); v_prev = tower_prev(g(previous)); v_next = tower_next(g(next)).
 
-    The two context towers are separate (PAPER.md, Figure 1): "what came before" and "what
+    The two context towers are separate (the paper, Figure 1): "what came before" and "what
     comes next" are different relations, so one shared tower would blur them.
 
     Call:

@@ -9,7 +9,9 @@ from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_encoder, build_tokenizer
+from xling_tf.modeling.ranking_loss import same_example_mask
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 from official.core import base_task
@@ -29,6 +31,8 @@ class PairDataConfig(cfg.DataConfig):
       seed: shuffle seed (None: pair_dataset.DEFAULT_SHUFFLE_SEED; the order is reproducible).
       static_shapes: fixed batch shapes (padded to max_seq_length, no bucketing, partial
         batches dropped), as TPUs need; None: on under TPU and multi-worker strategies (train.py).
+      batch_per_file: every batch holds rows of one input file (give one file per language and
+        source translation); False mixes the lines of all files (shards of one corpus).
     """
 
     input_path: str = ""
@@ -41,6 +45,7 @@ class PairDataConfig(cfg.DataConfig):
     length_bucketing: bool = True
     seed: int | None = None
     static_shapes: bool | None = None
+    batch_per_file: bool = True
 
 
 @dataclasses.dataclass
@@ -58,6 +63,17 @@ class XlingTaskConfig(cfg.TaskConfig):
         default_factory=lambda: PairDataConfig(is_training=False)
     )
     loss_weight: float = 1.0
+
+
+def same_example_in_batch(features, column_names: Sequence[str]) -> tf.Tensor | None:
+    """bool [B, B] `same_example_mask` over the `input_word_ids` of the named text columns.
+
+    `features` is the batch as the pipeline gives it (Model Garden passes it to the loss and
+    metrics as `labels`); None (e.g. a loss computed from embeddings alone) gives None: no mask.
+    """
+    if features is None:
+        return None
+    return same_example_mask(*(features[name]["input_word_ids"] for name in column_names))
 
 
 class XlingTask(base_task.Task):
@@ -113,6 +129,7 @@ class XlingTask(base_task.Task):
             input_context=input_context,
             static_shapes=bool(params.static_shapes),
             row_vectors_path=self.row_vectors_path,
+            batch_per_file=params.batch_per_file,
         )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:
@@ -122,13 +139,31 @@ class XlingTask(base_task.Task):
         return self.task_config.loss_weight * loss
 
     def initialize(self, model: tf_keras.Model):
-        """Warm-starts from `init_checkpoint`: a training model_dir or one of its checkpoints.
+        """Starts a fresh run from what the config names (a resumed run restores instead).
 
-        Only the shared encoder is restored, so any task can start from any trained model.
+        `model.encoder.token_embeddings_file`: the token table (e.g. a teacher's). Then
+        `init_checkpoint`, a training model_dir or one of its checkpoints: only the shared
+        encoder is restored, so any task can start from any trained model.
         """
+        table = self.task_config.model.encoder.token_embeddings_file
+        if table:
+            if not model.encoder.built:  # variables are created on the first call
+                model.encoder(dummy_encoder_inputs(model.encoder), training=False)
+            model.encoder.embedding.word_embeddings.assign(np.load(table))
         path = self.task_config.init_checkpoint
         if not path:
             return
         if tf.io.gfile.isdir(path):
             path = tf.train.latest_checkpoint(path)
         tf.train.Checkpoint(encoder=model.encoder).read(path).expect_partial()
+
+
+def dummy_encoder_inputs(encoder: SentenceEncoder) -> dict[str, tf.Tensor]:
+    """A one-sentence batch of padding that builds `encoder`'s variables when called."""
+    inputs = {
+        "input_word_ids": tf.zeros([1, 2], tf.int32),
+        "input_mask": tf.ones([1, 2], tf.int32),
+    }
+    if encoder.get_config()["ngram_buckets"]:
+        inputs["input_ngram_ids"] = tf.zeros([1, 2, 1], tf.int32)
+    return inputs

@@ -20,7 +20,12 @@ from xling_tf.distillation.teachers import MUSE_V3
 from xling_tf.modeling.distillation import DistillationModel
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
-from xling_tf.tasks.base import PairDataConfig, XlingTask, XlingTaskConfig
+from xling_tf.tasks.base import (
+    PairDataConfig,
+    XlingTask,
+    XlingTaskConfig,
+    same_example_in_batch,
+)
 
 import numpy as np
 import tensorflow as tf
@@ -92,10 +97,10 @@ class DistillationTask(XlingTask):
         return self.task_config.teacher_vectors or None
 
     def build_inputs(self, params: PairDataConfig, input_context=None) -> tf.data.Dataset:
-        """(features {"source"[, "target"]: side}, teacher vectors float32 [B, d]) batches."""
+        """Batches of {"source"[, "target"]: side, "row_vectors": teacher float32 [B, d]}; the
+        model reads the sides, the loss reads the whole batch (Model Garden's `labels`)."""
         self._require_vectors()
-        dataset = super().build_inputs(params, input_context)
-        return dataset.map(_split_teacher_vectors, num_parallel_calls=tf.data.AUTOTUNE)
+        return super().build_inputs(params, input_context)
 
     def _distance(self, student: tf.Tensor, teacher: tf.Tensor) -> tf.Tensor:
         """Mean over the batch of the configured distance of unit vectors [B, d]."""
@@ -103,23 +108,26 @@ class DistillationTask(XlingTask):
         per_example = 2.0 - 2.0 * cosine if self.task_config.loss == "mse" else 1.0 - cosine
         return tf.reduce_mean(per_example)
 
-    def _ranking(self, model_outputs):
-        model_config = self.task_config.model
+    def _ranking(self, labels, model_outputs, margin: float):
         return in_batch_softmax_loss(
             model_outputs["source_student"],
             model_outputs["target_student"],
-            scale=model_config.logit_scale,
-            margin=model_config.logit_margin,
+            scale=self.task_config.model.logit_scale,
+            margin=margin,
             bidirectional=True,
+            same_example=same_example_in_batch(labels, self.column_names),
         )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        teacher = tf.math.l2_normalize(labels, axis=-1)
+        teacher = tf.math.l2_normalize(labels["row_vectors"], axis=-1)
         sides = [name for name in ("source", "target") if name in model_outputs]
         loss = tf.add_n([self._distance(model_outputs[name], teacher) for name in sides])
         loss /= len(sides)
         if self.task_config.ranking_weight:
-            loss += self.task_config.ranking_weight * self._ranking(model_outputs)[0]
+            margin = self.task_config.model.logit_margin
+            loss += (
+                self.task_config.ranking_weight * self._ranking(labels, model_outputs, margin)[0]
+            )
         return self.weighted(loss, aux_losses)
 
     def build_metrics(self, training: bool | None = None):
@@ -133,17 +141,13 @@ class DistillationTask(XlingTask):
 
     def process_metrics(self, metrics, labels, model_outputs, **kwargs):
         del kwargs
-        teacher = tf.math.l2_normalize(labels, axis=-1)
+        teacher = tf.math.l2_normalize(labels["row_vectors"], axis=-1)
         for metric in metrics:
             if metric.name == "teacher_cosine":
                 metric.update_state(tf.reduce_sum(model_outputs["source"] * teacher, axis=-1))
             elif metric.name == "translation_teacher_cosine":
                 metric.update_state(tf.reduce_sum(model_outputs["target"] * teacher, axis=-1))
             elif metric.name == "ranking_accuracy":
-                logits = self._ranking(model_outputs)[1]["left_to_right"]
+                # Accuracy without the training margin (it would under-report).
+                logits = self._ranking(labels, model_outputs, margin=0.0)[1]["left_to_right"]
                 metric.update_state(tf.range(tf.shape(logits)[0]), logits)
-
-
-def _split_teacher_vectors(features: dict) -> tuple[dict, tf.Tensor]:
-    features = dict(features)
-    return features, features.pop("row_vectors")

@@ -12,7 +12,7 @@ from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import ResponseTower
 from xling_tf.modeling.quick_thought import QuickThoughtModel
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
-from xling_tf.tasks.base import XlingTask, XlingTaskConfig
+from xling_tf.tasks.base import XlingTask, XlingTaskConfig, same_example_in_batch
 
 import tensorflow as tf
 import tf_keras
@@ -46,21 +46,23 @@ class QuickThoughtTask(XlingTask):
             name="quick_thought",
         )
 
-    def _rankings(self, model_outputs):
+    def _rankings(self, labels, model_outputs, margin: float):
         model_config = self.task_config.model
         return {
             context: in_batch_softmax_loss(
                 model_outputs["current"],
                 model_outputs[context],
                 scale=model_config.logit_scale,
-                margin=model_config.logit_margin,
+                margin=margin,
                 bidirectional=False,
+                same_example=same_example_in_batch(labels, ("current", context)),
             )
             for context in CONTEXTS
         }
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        losses = [loss for loss, _ in self._rankings(model_outputs).values()]
+        rankings = self._rankings(labels, model_outputs, self.task_config.model.logit_margin)
+        losses = [loss for loss, _ in rankings.values()]
         return self.weighted(tf.add_n(losses) / len(losses), aux_losses)
 
     def build_metrics(self, training: bool | None = None):
@@ -71,8 +73,8 @@ class QuickThoughtTask(XlingTask):
         ]
 
     def process_metrics(self, metrics, labels, model_outputs, **kwargs):
-        del labels, kwargs
-        rankings = self._rankings(model_outputs)
+        del kwargs
+        rankings = self._rankings(labels, model_outputs, margin=0.0)  # accuracy: no margin
         gold = tf.range(tf.shape(model_outputs["current"])[0])
         for metric in metrics:
             _, logits = rankings[metric.name.replace("_accuracy", "")]

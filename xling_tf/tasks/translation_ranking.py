@@ -12,7 +12,7 @@ import dataclasses
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
-from xling_tf.tasks.base import PairDataConfig, XlingTask, XlingTaskConfig
+from xling_tf.tasks.base import PairDataConfig, XlingTask, XlingTaskConfig, same_example_in_batch
 
 import tensorflow as tf
 import tf_keras
@@ -35,19 +35,20 @@ class TranslationRankingTask(XlingTask):
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
         return DualEncoder(encoder, normalize=self.task_config.model.normalize, name="dual_encoder")
 
-    def _ranking(self, model_outputs: dict[str, tf.Tensor]):
+    def _ranking(self, labels, model_outputs: dict[str, tf.Tensor], margin: float):
         model_config = self.task_config.model
         return in_batch_softmax_loss(
             model_outputs["left"],
             model_outputs["right"],
             hard_negatives=model_outputs.get("negatives"),
             scale=model_config.logit_scale,
-            margin=model_config.logit_margin,
+            margin=margin,
             bidirectional=model_config.bidirectional,
+            same_example=same_example_in_batch(labels, self.column_names),
         )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        loss, _ = self._ranking(model_outputs)
+        loss, _ = self._ranking(labels, model_outputs, self.task_config.model.logit_margin)
         return self.weighted(loss, aux_losses)
 
     def build_metrics(self, training: bool | None = None):
@@ -62,8 +63,10 @@ class TranslationRankingTask(XlingTask):
         ]
 
     def process_metrics(self, metrics, labels, model_outputs, **kwargs):
-        del labels, kwargs
-        _, logits = self._ranking(model_outputs)
+        del kwargs
+        # Accuracy is whether the gold candidate scores highest, not whether it does so by
+        # the training margin: on margin-penalised logits it would under-report.
+        _, logits = self._ranking(labels, model_outputs, margin=0.0)
         gold = tf.range(tf.shape(model_outputs["left"])[0])
         for metric in metrics:
             direction = metric.name.replace("_accuracy", "")

@@ -20,6 +20,7 @@ from absl import logging
 VOCAB_SUBDIR = "vocab"
 VOCAB_FILENAME = "sentencepiece.model"
 WORD_VOCAB_FILENAME = "words.txt"
+TOKEN_EMBEDDINGS_FILENAME = "token_embeddings.npy"
 
 
 def sentences_from_pair_files(files: Iterable[str], on_malformed: str = "skip") -> Iterator[str]:
@@ -136,17 +137,51 @@ def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> st
     if getattr(params.task.model.tokenizer, field):
         if not os.path.exists(path):
             raise FileNotFoundError(f"tokenizer.{field} not found: {path}")
+    elif params.task.model.tokenizer.vocabulary_from:
+        return _teacher_vocabulary(params, os.path.dirname(path), wait_seconds)
     elif not os.path.exists(path):
         if is_chief():
             _train_vocabulary(params, path)
         else:
-            deadline = time.time() + wait_seconds
-            while not os.path.exists(path):
-                if time.time() > deadline:
-                    raise TimeoutError(f"chief did not write the vocabulary {path} in time")
-                time.sleep(1.0)
+            _wait_for(path, wait_seconds)
     _set_vocabulary(params, field, path)
     return path
+
+
+def _teacher_vocabulary(params, folder: str, wait_seconds: float) -> str:
+    """`tokenizer.vocabulary_from`: the teacher's SentencePiece model and token table, written
+    once (by the chief) into `folder` and pointed at by the tokenizer and encoder configs."""
+    from xling_tf.distillation.teacher_vocabulary import prepare_vocabulary
+
+    model = params.task.model
+    path = os.path.join(folder, VOCAB_FILENAME)
+    table = os.path.join(folder, TOKEN_EMBEDDINGS_FILENAME)
+    if not (os.path.exists(path) and os.path.exists(table)):
+        if is_chief():
+            started = time.time()
+            prepare_vocabulary(model.tokenizer.vocabulary_from, model.encoder.hidden_size, folder)
+            logging.info(
+                "vocabulary of %s in %s (%.1fs)",
+                model.tokenizer.vocabulary_from,
+                folder,
+                time.time() - started,
+            )
+        else:
+            _wait_for(path, wait_seconds)
+            _wait_for(table, wait_seconds)
+    _set_vocabulary(params, "sentencepiece_model_file", path)
+    override = {"model": {"encoder": {"token_embeddings_file": table}}}
+    for task in [params.task, *task_configs(params)]:
+        task.override(override, is_strict=True)
+    return path
+
+
+def _wait_for(path: str, wait_seconds: float) -> None:
+    deadline = time.time() + wait_seconds
+    while not os.path.exists(path):
+        if time.time() > deadline:
+            raise TimeoutError(f"chief did not write the vocabulary {path} in time")
+        time.sleep(1.0)
 
 
 def _set_vocabulary(params, field: str, path: str) -> None:
