@@ -219,13 +219,14 @@ def _features_from_batch(
     return features
 
 
-def _first_line_numbers(files: Sequence[str]) -> list[int]:
-    """Global number of each file's first line when `files` are read one after another."""
+def _first_line_numbers(files: Sequence[str]) -> tuple[list[int], int]:
+    """(global number of each file's first line when `files` are read one after another,
+    total lines of all files)."""
     firsts, total = [], 0
     for path in files:
         firsts.append(total)
         total += count_lines(path)
-    return firsts
+    return firsts, total
 
 
 def count_lines(path: str) -> int:
@@ -238,8 +239,9 @@ def count_lines(path: str) -> int:
     return lines + (last != b"\n")
 
 
-def _check_row_vectors(path: str, row_vectors: np.ndarray, files: Sequence[str]) -> None:
-    lines = sum(count_lines(f) for f in files)
+def _check_row_vectors(
+    path: str, row_vectors: np.ndarray, files: Sequence[str], lines: int
+) -> None:
     if row_vectors.ndim != 2 or row_vectors.shape[0] != lines:
         raise ValueError(
             f"{path}: holds {row_vectors.shape} vectors, but {files} have {lines} lines "
@@ -331,7 +333,9 @@ def make_pair_dataset(
             default_value=-1,
         )
     # Every line travels with its global line number (its row in `row_vectors_path`).
-    first_lines = _first_line_numbers(files) if row_vectors_path else [0] * len(files)
+    first_lines, total_lines = (
+        _first_line_numbers(files) if row_vectors_path else ([0] * len(files), 0)
+    )
     if input_context:
         logging.info(
             "input pipeline %d of %d: %d rows per replica batch, %d replica(s) in sync",
@@ -383,7 +387,7 @@ def make_pair_dataset(
         padded_shapes["row_number"] = []
         padding_values["row_number"] = tf.constant(-1, tf.int64)
         row_vectors = np.load(row_vectors_path, mmap_mode="r")
-        _check_row_vectors(row_vectors_path, row_vectors, files)
+        _check_row_vectors(row_vectors_path, row_vectors, files, total_lines)
 
     def batches(group: list[int], index: int, rows: int) -> tf.data.Dataset:
         """Batches of the rows of the files `group` (indices into `files`)."""
