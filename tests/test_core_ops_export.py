@@ -97,7 +97,7 @@ def hashed_run(tmp_path_factory, corpus_dir) -> dict[str, str]:
 
 def test_short_training_lowers_the_loss_and_writes_a_word_vocabulary(hashed_run):
     model_dir = hashed_run["model_dir"]
-    losses = read_scalars(os.path.join(model_dir, "train"), "training_loss")
+    losses = read_scalars(os.path.join(model_dir, "train", "translation"), "training_loss")
     assert [step for step, _ in losses] == [5, 10, 15, 20]
     assert losses[-1][1] < 0.8 * losses[0][1], losses
     words = open(os.path.join(model_dir, "vocab.hidden", "words.txt"), encoding="utf-8")

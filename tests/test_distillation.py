@@ -332,6 +332,5 @@ def test_distillation_ablations_change_one_thing_each():
         "translation_en_de",
     ]
     assert ranking.task.model.tokenizer.vocabulary_from == main.task.model.tokenizer.vocabulary_from
-    for routine in core_ops.task.task_routines:
-        assert routine.task_config.model.tokenizer.type == "hashed_ngrams"
-        assert not routine.task_config.model.tokenizer.vocabulary_from
+    assert core_ops.task.model.tokenizer.type == "hashed_ngrams"
+    assert not core_ops.task.model.tokenizer.vocabulary_from

@@ -56,7 +56,7 @@ def test_a_few_mixed_precision_steps_on_cpu(tmp_path, corpus_dir, dtype):
     assert report["dense_compute_dtypes"] == [dtype]
     assert report["variable_dtypes"] == ["float32"]
 
-    losses = read_scalars(os.path.join(model_dir, "train"), "training_loss")
+    losses = read_scalars(os.path.join(model_dir, "train", "translation"), "training_loss")
     assert [step for step, _ in losses] == [2, 4]
     assert all(math.isfinite(loss) for _, loss in losses), losses
 

@@ -103,11 +103,11 @@ def test_annealing_sampler_follows_the_training_length():
 
 
 def test_quick_thought_loss_by_hand():
+    from xling_tf.configs.model import XlingModelConfig
     from xling_tf.tasks.quick_thought import QuickThoughtConfig, QuickThoughtTask
 
-    task = QuickThoughtTask(QuickThoughtConfig())
-    task.task_config.model.logit_scale = 1.0
-    task.task_config.model.logit_margin = 0.0
+    model = XlingModelConfig(logit_scale=1.0, logit_margin=0.0)
+    task = QuickThoughtTask(QuickThoughtConfig(), model_config=model)
     eye = tf.eye(2)
     swapped = tf.constant([[0.0, 1.0], [1.0, 0.0]])
     # previous: perfect diagonal [[1,0],[0,1]] -> log(1 + e^-1); next: anti-diagonal.
@@ -117,29 +117,37 @@ def test_quick_thought_loss_by_hand():
 
 
 def test_nli_loss_and_weight_by_hand():
+    from xling_tf.configs.model import XlingModelConfig
     from xling_tf.tasks.nli import NliConfig, NliTask
 
-    task = NliTask(NliConfig(loss_weight=2.0))
+    task = NliTask(NliConfig(loss_weight=2.0), model_config=XlingModelConfig())
     logits = tf.constant([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])
     loss = task.build_losses({"label": tf.constant([1, 0])}, {"logits": logits})
     expected = 2.0 * (math.log(3.0) + math.log(1 + 2 * math.exp(-10))) / 2
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
 
-def test_one_encoder_shared_by_every_task_model(sentencepiece_model):
+def test_one_encoder_shared_by_every_task_model_built_without_data(sentencepiece_model):
+    """Every task reads the experiment's one model config, and building the variables reads
+    no training file (the routines' input paths do not exist)."""
     from xling_tf.configs import experiments  # noqa: F401
-    from xling_tf.multitask import XlingMultiTaskModel
+    from xling_tf.multitask import XlingMultiTaskModel, build_multi_task
     from xling_tf.tokenization.vocabulary import ensure_vocabulary
 
     from official.core import exp_factory
-    from official.modeling.multitask import multitask as mg_multitask
 
     params = exp_factory.get_exp_config("tiny_multitask")
     params.task.model.tokenizer.sentencepiece_model_file = sentencepiece_model
-    ensure_vocabulary(params, "/nonexistent")  # a given vocabulary reaches every task
-    model = XlingMultiTaskModel(mg_multitask.MultiTask.from_config(params.task))
+    for routine in params.task.task_routines:
+        routine.task_config.train_data.input_path = "/nonexistent/train.tsv"
+    ensure_vocabulary(params, "/nonexistent")
+    multi_task = build_multi_task(params.task)
+    assert all(task.model_config is params.task.model for task in multi_task.tasks.values())
+    model = XlingMultiTaskModel(multi_task, params.task.model)
+    model.build()
     encoders = {id(m.encoder) for m in model.sub_tasks.values()}
     assert encoders == {id(model.encoder)} and len(model.sub_tasks) == 4
+    assert model.encoder.built and all(m.built for m in model.sub_tasks.values())
 
 
 TRAIN_SCRIPT = """
@@ -234,12 +242,14 @@ def test_multitask_main_job_with_an_nli_file(tmp_path):
 
 
 def test_one_way_response_ranking_reports_only_its_direction():
+    from xling_tf.configs.model import XlingModelConfig
     from xling_tf.tasks.response_ranking import ResponseRankingConfig, ResponseRankingTask
     from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
 
-    response = ResponseRankingTask(ResponseRankingConfig())
+    model = XlingModelConfig()
+    response = ResponseRankingTask(ResponseRankingConfig(), model_config=model)
     assert [m.name for m in response.build_metrics()] == ["left_to_right_accuracy"]
-    translation = TranslationRankingTask(TranslationRankingConfig())
+    translation = TranslationRankingTask(TranslationRankingConfig(), model_config=model)
     assert [m.name for m in translation.build_metrics()] == [
         "left_to_right_accuracy",
         "right_to_left_accuracy",

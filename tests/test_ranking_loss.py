@@ -101,11 +101,11 @@ def test_a_duplicated_pair_is_not_a_negative_of_itself():
 
 
 def test_task_masks_duplicates_and_reports_accuracy_without_the_margin():
+    from xling_tf.configs.model import XlingModelConfig
     from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
 
-    task = TranslationRankingTask(TranslationRankingConfig())
-    task.task_config.model.logit_scale = 1.0
-    task.task_config.model.logit_margin = 0.3
+    model = XlingModelConfig(logit_scale=1.0, logit_margin=0.3)
+    task = TranslationRankingTask(TranslationRankingConfig(), model_config=model)
     # Gold scores 1.0, the other in-batch scores 0.9: right, but by less than the margin.
     left = tf.constant([[1.0, 0.0], [0.0, 1.0]])
     right = tf.constant([[1.0, 0.9], [0.9, 1.0]])

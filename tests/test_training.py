@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_loss_falls_and_summaries_are_written(trained_run):
-    losses = read_scalars(os.path.join(trained_run, "train"), "training_loss")
+    # A single-task experiment trains as one routine, `translation` (one training path).
+    losses = read_scalars(os.path.join(trained_run, "train", "translation"), "training_loss")
     assert [step for step, _ in losses] == [10, 20, 30, 40]
     assert losses[-1][1] < 0.6 * losses[0][1], losses
     rates = read_scalars(os.path.join(trained_run, "train"), "examples_per_second")
@@ -77,7 +78,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path, corpus_dir):
     log = result.stdout + result.stderr
     assert "MirroredStrategy with 2 replica(s)" in log
     assert _checkpoint_steps(model_dir)[-1] == 10
-    losses = read_scalars(os.path.join(model_dir, "train"), "training_loss")
+    losses = read_scalars(os.path.join(model_dir, "train", "translation"), "training_loss")
     assert len(losses) == 2 and all(loss > 0 for _, loss in losses)
 
 
@@ -99,3 +100,34 @@ def test_malformed_training_row_names_file_and_line(tmp_path, corpus_dir):
         )
     )
     assert "1 malformed rows skipped" in result.stderr
+
+
+def test_one_model_config_shapes_the_trained_and_the_exported_model(tmp_path, corpus_dir):
+    """`task.model` is the only model config: overriding its encoder depth changes the model
+    training builds (every routine), the checkpoint and the export, and params.yaml holds no
+    routine-level copy that could disagree."""
+    from xling_tf.export.export_hub import restore
+
+    import tensorflow as tf
+    from official.modeling import hyperparams
+
+    model_dir = str(tmp_path / "deeper")
+    run_python(
+        train_args(
+            model_dir,
+            os.path.join(corpus_dir, "train.tsv"),
+            "task.model.encoder.num_layers=2,trainer.train_steps=2,trainer.checkpoint_interval=2,"
+            "trainer.steps_per_loop=2,trainer.summary_interval=2",
+        )
+    )
+    saved = hyperparams.read_yaml_to_params_dict(os.path.join(model_dir, "params.yaml")).as_dict()
+    assert saved["task"]["model"]["encoder"]["num_layers"] == 2
+    assert [r["task_config"]["model"] for r in saved["task"]["task_routines"]] == [None]
+    layers = {
+        name.split("/")[2]
+        for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(model_dir))
+        if name.startswith("encoder/") and "transformer" in name.split("/")[2]
+    }
+    assert len(layers) == 2, sorted(layers)  # tiny's own config has one layer
+    restored = restore(model_dir)  # export builds from the same config and restores it all
+    assert restored.encoder.get_config()["num_layers"] == 2

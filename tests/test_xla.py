@@ -36,7 +36,7 @@ def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir, strategy):
         assert "  enable_xla: true\n" in f.read()  # --jit_compile sets runtime.enable_xla
     assert "train step compiled with XLA: True" in log
     assert "Compiled cluster using XLA!" in log
-    losses = read_scalars(os.path.join(model_dir, "train"), "training_loss")
+    losses = read_scalars(os.path.join(model_dir, "train", "translation"), "training_loss")
     assert [step for step, _ in losses] == [5, 10]
     assert losses[1][1] < 0.6 * losses[0][1], losses
 

@@ -20,29 +20,33 @@ list, and a list override needs one entry per routine, `{}` for those left alone
 
 Every sampler's choice depends on the global step alone, so a resumed run replays it
 (xling_tf/data_order.py).
+
+The model config lives once, at `task.model`: `build_multi_task` hands it to every routine's
+task. A single-task experiment (`demo`, `tiny`) is a one-routine multi-task experiment here
+(`as_multitask`), so every run takes the one training path (xling_tf/trainer.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
-from xling_tf.configs.model import DualEncoderConfig
-from xling_tf.data_order import task_batches_consumed
-from xling_tf.faults import NonFiniteLossGuard, PreemptionSaver, checkpoint_step
-from xling_tf.progress import ProgressLogger
+from xling_tf.configs.model import XlingModelConfig
+from xling_tf.modeling.factory import build_sentence_encoder
+from xling_tf.tasks.translation_ranking import TranslationExperimentTaskConfig
 
 import tensorflow as tf
 import tf_keras
-from absl import logging
 from official.core import config_definitions as cfg
-from official.core import train_utils
+from official.core import task_factory
 from official.modeling import hyperparams
-from official.modeling.multitask import base_model, configs, interleaving_trainer
+from official.modeling.multitask import base_model, configs
 from official.modeling.multitask import multitask as mg_multitask
 from official.modeling.multitask import task_sampler as mg_sampler
-from official.modeling.multitask import train_lib as mg_train_lib
+
+# The routine name of a single-task experiment run as a multi-task one (its TensorBoard
+# curves are under <model_dir>/train/translation/).
+SINGLE_TASK_ROUTINE = "translation"
 
 
 @dataclasses.dataclass
@@ -79,10 +83,10 @@ class XlingMultiTaskTrainerConfig(configs.MultiTaskTrainerConfig):
 
 @dataclasses.dataclass
 class XlingMultiTaskConfig(configs.MultiTaskConfig):
-    """`model` is the shared tokenizer + encoder; experiment factories copy it into every
-    routine's task config so each task's input pipeline uses the same tokenizer."""
+    """`model` is the experiment's one model config (tokenizer + shared encoder + scoring):
+    every routine's task reads it (`build_multi_task`); routines hold no copy."""
 
-    model: DualEncoderConfig = dataclasses.field(default_factory=DualEncoderConfig)
+    model: XlingModelConfig = dataclasses.field(default_factory=XlingModelConfig)
 
 
 @dataclasses.dataclass
@@ -145,12 +149,12 @@ def build_task_sampler(
 
 
 class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
-    """Every task's model around one shared SentenceEncoder."""
+    """Every task's model around one shared SentenceEncoder, built from `task.model`."""
 
-    def __init__(self, multi_task: mg_multitask.MultiTask, **kwargs: Any):
-        # Every routine carries the same model config (the experiment copies the shared one
-        # into each), so any task can build the encoder they all share.
-        self.encoder = next(iter(multi_task.tasks.values())).build_encoder()
+    def __init__(
+        self, multi_task: mg_multitask.MultiTask, model_config: XlingModelConfig, **kwargs: Any
+    ):
+        self.encoder = build_sentence_encoder(model_config)
         self._multi_task = multi_task
         super().__init__(**kwargs)
 
@@ -161,22 +165,17 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
         }
 
     def build(self) -> None:
-        """Creates every variable up front (the optimizer builds its slots from them)."""
+        """Creates every variable up front (the optimizer builds its slots from them).
+
+        Each task model is called on placeholder text through the tokenizer
+        (`XlingTask.example_features`): no training file is read.
+        """
         for name, task in self._multi_task.tasks.items():
-            dataset = task.build_inputs(
-                dataclasses.replace(
-                    task.task_config.train_data,
-                    global_batch_size=2,
-                    is_training=False,
-                    length_bucketing=False,
-                )
-            )
-            features = next(iter(dataset.take(1)))
-            self.sub_tasks[name](features, training=False)
+            self.sub_tasks[name](task.example_features(), training=False)
 
     def initialize(self) -> None:
         """A fresh run's starting weights (see XlingTask.initialize); every task shares the
-        encoder, so the first task's config decides."""
+        encoder and the model config, so the first task's `init_checkpoint` decides."""
         name, task = next(iter(self._multi_task.tasks.items()))
         task.initialize(self.sub_tasks[name])
 
@@ -186,138 +185,49 @@ class XlingMultiTaskModel(base_model.MultiTaskBaseModel):
         return {"encoder": self.encoder}
 
 
-class ProgressInterleavingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
-    """Model Garden's interleaving trainer plus step logs with examples/s and ETA, and a stop
-    naming the step and task when a loss turns NaN/Inf (before anything is checkpointed)."""
+def build_multi_task(
+    config: XlingMultiTaskConfig, logging_dir: str | None = None
+) -> mg_multitask.MultiTask:
+    """Model Garden's `MultiTask.from_config`, with `config.model` handed to every task.
 
-    def __init__(
-        self,
-        *args,
-        total_steps: int,
-        batch_sizes: dict[str, int],
-        checkpoint_dir: str | None = None,
-        resume_step: int = 0,
-        **kwargs,
-    ):
-        super().__init__(*args, **kwargs)
-        self._task_names = list(self.multi_task.tasks)
-        self._loss_guard = NonFiniteLossGuard(
-            self._task_names, checkpoint_dir, lambda: self.multi_task_model.trainable_variables
-        )
-        if resume_step:
-            self._continue_data_order(resume_step)
-        self.preemption_saver: PreemptionSaver | None = None
-        self._progress = ProgressLogger(
-            self.global_step,
-            total_steps,
-            lambda: sum(
-                int(self.task_step_counter(name).numpy()) * size
-                for name, size in batch_sizes.items()
-            ),
-        )
-
-    def _continue_data_order(self, resume_step: int) -> None:
-        """Skips, in each task's data, the batches the first `resume_step` steps trained on,
-        and restores the per-task step counters (they are not in the checkpoint)."""
-        counts = task_batches_consumed(self._task_sampler, len(self._task_names), resume_step)
-        datasets = {}
-        for (name, task), count in zip(self.multi_task.tasks.items(), counts, strict=True):
-            datasets[name] = self.strategy.distribute_datasets_from_function(
-                functools.partial(_inputs_after, task, count)
+    Raises ValueError if a routine sets a model config of its own (Model Garden's
+    `TaskConfig.model`): it would be ignored, so it could silently disagree with `task.model`.
+    """
+    tasks, eval_steps, weights = {}, {}, {}
+    for routine in config.task_routines:
+        name = routine.task_name or routine.task_config.name
+        if routine.task_config.model is not None:
+            raise ValueError(
+                f"routine {name!r} sets task_config.model: the model is configured once, at "
+                "task.model, for every routine"
             )
-            self.task_step_counter(name).assign(count)
-        self.train_dataset = datasets  # orbit's setter: replaces the datasets built by super()
-        logging.info(
-            "resuming at step %d: skipping %s batches",
-            resume_step,
-            dict(zip(datasets, counts, strict=True)),
+        tasks[name] = task_factory.get_task(
+            routine.task_config, logging_dir=logging_dir, name=name, model_config=config.model
         )
-
-    def train_step(self, iterator_map):
-        super().train_step(iterator_map)
-        totals = [self.training_losses[name].total for name in self._task_names]
-        self._loss_guard.record(self.global_step, totals)
-
-    def train_loop_end(self):
-        # Raising here, inside trainer.train(), keeps orbit from saving NaN weights.
-        self._loss_guard.check(int(self.global_step.numpy()))
-        result = super().train_loop_end()
-        for name in self.multi_task.tasks:
-            result[name]["steps"] = self.task_step_counter(name).value()
-        self._progress(result)
-        if self.preemption_saver is not None:
-            self.preemption_saver(result)
-        return result
+        eval_steps[name] = routine.eval_steps
+        weights[name] = routine.task_weight
+    return mg_multitask.MultiTask(tasks, task_eval_steps=eval_steps, task_weights=weights)
 
 
-def _inputs_after(task, batches: int, input_context=None) -> tf.data.Dataset:
-    """The task's training data from its `batches`-th batch on."""
-    return task.build_inputs(task.task_config.train_data, input_context).skip(batches)
+def as_multitask(params: cfg.ExperimentConfig) -> XlingMultiTaskExperimentConfig:
+    """`params` as a multi-task experiment: a single-task one becomes one routine.
 
-
-def run_multitask(
-    params: XlingMultiTaskExperimentConfig,
-    model_dir: str,
-    mode: str,
-    strategy: tf.distribute.Strategy,
-):
-    """Builds tasks, the shared-encoder model and the trainer; runs Model Garden's loop."""
-    with strategy.scope():
-        multi_task = mg_multitask.MultiTask.from_config(params.task, logging_dir=model_dir)
-        model = XlingMultiTaskModel(multi_task)
-        optimizer = train_utils.create_optimizer(multi_task, params)
-        trainer = None
-        if "train" in mode:
-            trainer = ProgressInterleavingTrainer(
-                multi_task=multi_task,
-                multi_task_model=model,
-                optimizer=optimizer,
-                task_sampler=build_task_sampler(
-                    params.trainer.task_sampler,
-                    multi_task.task_weights,
-                    params.trainer.train_steps,
-                ),
-                total_steps=params.trainer.train_steps,
-                batch_sizes={
-                    name: task.task_config.train_data.global_batch_size
-                    for name, task in multi_task.tasks.items()
-                },
-                checkpoint_dir=model_dir,
-                resume_step=checkpoint_step(model_dir),
-            )
-    if trainer is not None and strategy.cluster_resolver is None:
-        # Model Garden's multi-task loop takes no train actions: the trainer saves on a signal.
-        saver = PreemptionSaver(
-            functools.partial(
-                tf.train.CheckpointManager,
-                trainer.checkpoint,
-                directory=model_dir,
-                max_to_keep=params.trainer.max_to_keep,
-                step_counter=trainer.global_step,
-            ),
-            trainer.global_step,
-        )
-        if saver.install():
-            trainer.preemption_saver = saver
-    logging.info(
-        "multi-task training of %s with %s sampling, task weights %s",
-        list(multi_task.tasks),
-        params.trainer.task_sampler.type,
-        dict(multi_task.task_weights),
+    A single-task experiment's `task` (`TranslationExperimentTaskConfig`) splits into the
+    experiment's model (`task.model`) and the routine `SINGLE_TASK_ROUTINE`; runtime and
+    trainer settings carry over. A multi-task experiment comes back as it is.
+    """
+    if isinstance(params, XlingMultiTaskExperimentConfig):
+        return params
+    if not isinstance(params.task, TranslationExperimentTaskConfig):
+        raise TypeError(f"not an xling experiment task: {type(params.task).__name__}")
+    return XlingMultiTaskExperimentConfig(
+        task=XlingMultiTaskConfig(
+            model=params.task.model,
+            task_routines=(task_routine(SINGLE_TASK_ROUTINE, params.task.routine_config()),),
+        ),
+        trainer=XlingMultiTaskTrainerConfig(params.trainer.as_dict()),
+        runtime=params.runtime,
     )
-    try:
-        return mg_train_lib.run_experiment(
-            distribution_strategy=strategy,
-            task=multi_task,
-            model=model,
-            mode=mode,
-            params=params,
-            model_dir=model_dir,
-            trainer=trainer,
-        )
-    finally:
-        if trainer is not None and trainer.preemption_saver is not None:
-            trainer.preemption_saver.uninstall()
 
 
 def task_routine(

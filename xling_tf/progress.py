@@ -41,10 +41,6 @@ class ProgressLogger:
         self._last_examples = examples_done()
         self._last_time = time.time()
 
-    @classmethod
-    def fixed_batch(cls, global_step, total_steps: int, global_batch_size: int):
-        return cls(global_step, total_steps, lambda: int(global_step.numpy()) * global_batch_size)
-
     def __call__(self, train_output: dict[str, Any]) -> None:
         step, examples, now = int(self._global_step.numpy()), self._examples_done(), time.time()
         steps = step - self._last_step

@@ -218,15 +218,12 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def model_fields(config: dict[str, Any]) -> dict[str, Any]:
-    """{dotted name: value} of every field under a `model` key of `config["task"]`.
+    """{dotted name: value} of every field of the experiment's model config `task.model`.
 
-    Single-task runs have `task.model.*`; multi-task ones also each routine's copy.
+    Every experiment has it, single- or multi-task; it is the only model config (routines of
+    runs made before it was have a copy, which was always equal, so it is not compared).
     """
-    return {
-        name: value
-        for name, value in _flatten(config.get("task", {}), "task")
-        if "model" in name.split(".")
-    }
+    return dict(_flatten(config.get("task", {}).get("model", {}), "task.model"))
 
 
 def _same_file(old: str, new: str) -> bool:

@@ -24,20 +24,18 @@ from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
 from xling_tf.distillation.teacher_cache import prepare_teacher_vectors
 from xling_tf.distribution import STRATEGIES, build_strategy
 from xling_tf.errors import UserError
-from xling_tf.faults import PreemptionSaver, checkpoint_step, newest_readable_checkpoint
+from xling_tf.faults import newest_readable_checkpoint
 from xling_tf.precision import resolve_mixed_precision
-from xling_tf.progress import ProgressLogger
 from xling_tf.run_guard import TrainingLock, check_model_config
 from xling_tf.tokenization.vocabulary import ensure_vocabulary, is_chief, task_configs
-from xling_tf.trainer import build_trainer
+from xling_tf.trainer import run_experiment
 
 import tensorflow as tf
 from absl import app, flags, logging
 from official.common import flags as tfm_flags
 from official.core import config_definitions as cfg
-from official.core import exp_factory, task_factory, train_lib, train_utils
+from official.core import exp_factory, train_utils
 from official.modeling import performance
-from official.modeling.multitask import configs as mt_configs
 
 FLAGS = flags.FLAGS
 
@@ -138,6 +136,10 @@ def run(
 ):
     """Trains and/or evaluates `params` in `model_dir`; returns (model, eval logs).
 
+    Every experiment takes one path: a single-task one runs as a one-routine multi-task
+    experiment (`multitask.as_multitask`; its params.yaml is written in that form), so XLA,
+    the batch log, multi-worker restore and the loss guard work alike for all
+    (xling_tf/trainer.py).
     A training first takes the model_dir's lock (the chief only, for multi-worker runs:
     workers share the folder), skips unreadable newest checkpoints, and checks that the model
     config matches the run's checkpoints, all before writing anything else. The vocabulary is
@@ -151,6 +153,7 @@ def run(
       batch_log: debugging; a file to append every training batch's fingerprint to.
       force_unlock: take over the model_dir's lock even from an owner that looks alive.
     """
+    params = multitask.as_multitask(params)
     chief_trains = "train" in mode and is_chief()
     with TrainingLock(model_dir, force_unlock) if chief_trains else contextlib.nullcontext():
         checkpoint = None
@@ -162,7 +165,7 @@ def run(
 
 
 def _run(
-    params: cfg.ExperimentConfig,
+    params: multitask.XlingMultiTaskExperimentConfig,
     model_dir: str,
     mode: str,
     cpu_replicas: int,
@@ -193,64 +196,7 @@ def _run(
     )
     if "train" in mode and strategy.extended.should_checkpoint:
         train_utils.serialize_config(params, model_dir)  # chief only: workers share model_dir
-    if isinstance(params, mt_configs.MultiTaskExperimentConfig):
-        return multitask.run_multitask(params, model_dir, mode, strategy)
-    with strategy.scope():
-        task = task_factory.get_task(params.task, logging_dir=model_dir)
-    resume_step = checkpoint_step(model_dir, checkpoint) if checkpoint else 0
-    trainer = build_trainer(params, task, strategy, model_dir, mode, resume_step, batch_log)
-    runner = train_lib.OrbitExperimentRunner(
-        distribution_strategy=strategy,
-        task=task,
-        mode=mode,
-        params=params,
-        model_dir=model_dir,
-        trainer=trainer,
-        # Only the chief writes TensorBoard summaries: another worker's events would mix its
-        # own (per-worker) metric values into the same model_dir/train curves.
-        save_summary=strategy.extended.should_checkpoint,
-    )
-    if resume_step and not strategy.extended.should_checkpoint:
-        # Model Garden points a non-chief worker's CheckpointManager at a private temporary
-        # directory, where it finds nothing to restore; restore the chief's checkpoint instead
-        # so every worker resumes from the same weights.
-        with strategy.scope():
-            trainer.checkpoint.restore(checkpoint)
-    saver = install_train_actions(runner, params) if "train" in mode else None
-    try:
-        return runner.run()
-    finally:
-        if saver is not None:
-            saver.uninstall()
-
-
-def install_train_actions(
-    runner: train_lib.OrbitExperimentRunner, params
-) -> PreemptionSaver | None:
-    """Non-finite-loss check first (it must run before anything saves), then progress logs,
-    Model Garden's own actions, and the SIGTERM/SIGINT checkpoint (single-worker runs;
-    multi-worker ones have Model Garden's coordinated preemption action).
-
-    Returns the installed PreemptionSaver (to `uninstall` after the run), if any.
-    """
-    trainer = runner.trainer
-    actions = [
-        trainer.check_training_is_finite,
-        ProgressLogger.fixed_batch(
-            trainer.global_step,
-            params.trainer.train_steps,
-            params.task.train_data.global_batch_size,
-        ),
-        *runner.controller.train_actions,
-    ]
-    installed = None
-    if runner.strategy.cluster_resolver is None:
-        saver = PreemptionSaver(lambda: runner.checkpoint_manager, trainer.global_step)
-        if saver.install():
-            actions.append(saver)
-            installed = saver
-    runner.controller.train_actions = tuple(actions)
-    return installed
+    return run_experiment(params, model_dir, mode, strategy, checkpoint, batch_log)
 
 
 def main(_) -> None:

@@ -1,30 +1,56 @@
-"""Model Garden's single-task trainer plus XLA, a non-finite-loss guard and data-order skip.
+"""The one training loop: Model Garden's interleaving multi-task trainer plus what runs need.
 
-`base_trainer.Trainer.train_step` only jit-compiles the task's step with `runtime.enable_xla`
-when GPUs are configured, and compiling the whole `task.train_step` fails with Model Garden's
-optimizers (`apply_gradients` calls `merge_call`, which cannot run inside a compiled
-function). This trainer honours `enable_xla` on any device by compiling the forward pass, the
-loss and the gradients (`tf.function(jit_compile=True)`) and applying the gradients outside;
-a TPUStrategy compiles the whole step anyway. After every step it records, in the graph,
-whether the loss became non-finite (faults.NonFiniteLossGuard), and with `batch_log` it
-records each batch's fingerprint (data_order.BatchRecorder).
+Every experiment trains here, a single-task one as a one-routine multi-task experiment
+(multitask.as_multitask). On top of `MultiTaskInterleavingTrainer` (one task's step per global
+step, chosen by a sampler) the trainer adds:
+
+  XLA           `runtime.enable_xla` (`--jit_compile`) compiles each task's forward pass, loss
+                and gradients (`tf.function(jit_compile=True)`) and applies the gradients
+                outside: Model Garden's optimizers call `merge_call` in `apply_gradients`,
+                which cannot run inside a compiled function. A TPUStrategy compiles the whole
+                step anyway.
+  loss guard    records, in the graph, the first step whose loss turns NaN/Inf and stops the
+                run naming step and task before anything is checkpointed (faults.py).
+  batch log     `--batch_log` appends each training batch's fingerprint (data_order.py).
+  data order    a resumed run skips, in each task's data, the batches already trained on.
+  progress      step logs with examples/s and ETA; SIGTERM/Ctrl-C checkpoints (single worker).
+
+`run_experiment` builds the tasks, the shared-encoder model and this trainer, and runs orbit's
+controller like Model Garden's `train_lib`, with multi-worker care: only the chief writes
+checkpoints and summaries into model_dir, and other workers restore the chief's checkpoint.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from xling_tf.data_order import BatchRecorder
-from xling_tf.faults import NonFiniteLossGuard
+from xling_tf.data_order import BatchRecorder, task_batches_consumed
+from xling_tf.faults import NonFiniteLossGuard, PreemptionSaver, checkpoint_step
+from xling_tf.multitask import (
+    XlingMultiTaskExperimentConfig,
+    XlingMultiTaskModel,
+    build_multi_task,
+    build_task_sampler,
+)
+from xling_tf.progress import ProgressLogger
 
+import orbit
 import tensorflow as tf
 import tf_keras
 from absl import logging
-from official.core import base_task, base_trainer, train_utils
-from official.core import config_definitions as cfg
+from official.core import base_task, train_utils
+from official.modeling.multitask import evaluator as mg_evaluator
+from official.modeling.multitask import interleaving_trainer
+from official.modeling.multitask import multitask as mg_multitask
 
 
-def uses_jit_compile(params: cfg.ExperimentConfig, strategy: tf.distribute.Strategy) -> bool:
+def uses_jit_compile(
+    params: XlingMultiTaskExperimentConfig, strategy: tf.distribute.Strategy
+) -> bool:
     """`runtime.enable_xla`, except on TPUs, where the whole step is compiled anyway.
 
     Works with any number of replicas: only the per-replica compute is compiled, the
@@ -33,126 +59,292 @@ def uses_jit_compile(params: cfg.ExperimentConfig, strategy: tf.distribute.Strat
     return params.runtime.enable_xla and not isinstance(strategy, tf.distribute.TPUStrategy)
 
 
-class XlingTrainer(base_trainer.Trainer):
-    """base_trainer.Trainer with `jit_compile`, `loss_guard` and `batch_log` options.
+class _RecordingIterator:
+    """Wraps a distributed iterator: every batch taken from it is fingerprinted first."""
+
+    def __init__(self, iterator: Iterator, record: Callable[[Any], None]):
+        self._iterator = iterator
+        self._record = record
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        inputs = next(self._iterator)
+        self._record(inputs)
+        return inputs
+
+
+class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
+    """Model Garden's interleaving trainer with XLA, loss guard, batch log, resume and progress.
 
     Args:
-      config, task, model, optimizer, train, evaluate, train_dataset, checkpoint_exporter:
-        as for `base_trainer.Trainer`.
-      jit_compile: compile the forward pass, loss and gradients of each step with XLA.
-      loss_guard: records the step of a non-finite loss (create it in the strategy scope).
+      multi_task, multi_task_model, optimizer, task_sampler: as for the interleaving trainer.
+      total_steps: the step training stops at (progress logs).
+      batch_sizes: routine name -> global batch size (examples/s).
+      checkpoint_dir: where checkpoints go (named by the loss guard's error).
+      resume_step: global step of the checkpoint the run restores; each task's data skips
+        the batches the first `resume_step` steps trained on.
+      jit_compile: compile each task's forward pass, loss and gradients with XLA.
       batch_log: a file to append each step's batch fingerprints to (debugging/tests).
     """
 
     def __init__(
         self,
         *args: Any,
+        total_steps: int,
+        batch_sizes: dict[str, int],
+        checkpoint_dir: str | None = None,
+        resume_step: int = 0,
         jit_compile: bool = False,
-        loss_guard: NonFiniteLossGuard | None = None,
         batch_log: str | None = None,
         **kwargs: Any,
     ):
-        self._loss_guard = loss_guard
-        self._batch_recorder = BatchRecorder(batch_log) if batch_log else None
         super().__init__(*args, **kwargs)
-        self._task_train_step = self._compiled_train_step if jit_compile else self.task.train_step
-        self._loss_and_gradients = tf.function(self._loss_and_gradients_fn, jit_compile=True)
+        self._task_names = list(self.multi_task.tasks)
+        self._loss_guard = NonFiniteLossGuard(
+            self._task_names, checkpoint_dir, lambda: self.multi_task_model.trainable_variables
+        )
+        self._batch_recorder = BatchRecorder(batch_log) if batch_log else None
+        if jit_compile:
+            self._task_train_step_map = {
+                name: self._compiled_task_step(name, task)
+                for name, task in self.multi_task.tasks.items()
+            }
         logging.info("train step compiled with XLA: %s", jit_compile)
+        if resume_step:
+            self._continue_data_order(resume_step)
+        self.preemption_saver: PreemptionSaver | None = None
+        self._progress = ProgressLogger(
+            self.global_step,
+            total_steps,
+            lambda: sum(
+                int(self.task_step_counter(name).numpy()) * size
+                for name, size in batch_sizes.items()
+            ),
+        )
 
-    def _loss_and_gradients_fn(self, features: Any) -> tuple[tf.Tensor, list, Any]:
-        """Forward pass, loss and gradients: the XLA-compiled part of the step.
+    def _compiled_task_step(self, name: str, task: base_task.Task) -> Callable[[Any], None]:
+        """`task.train_step` of routine `name` with its compute in XLA; same metrics and loss.
 
-        Returns (float32 [] loss, gradients of the trainable variables in order, outputs).
         Follows `base_task.Task.train_step`: the loss is divided by the replica count, and
         scaled for float16 when the optimizer is a LossScaleOptimizer.
         """
-        model, optimizer = self.model, self.optimizer
-        with tf.GradientTape() as tape:
-            outputs = model(features, training=True)
-            loss = self.task.build_losses(
-                labels=features, model_outputs=outputs, aux_losses=model.losses
+        model = self.multi_task_model.sub_tasks[name]
+        optimizer = self.optimizer
+        scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+
+        @tf.function(jit_compile=True)
+        def loss_and_gradients(features: Any) -> tuple[tf.Tensor, list, Any]:
+            """-> (float32 [] loss, gradients of the trainable variables in order, outputs)."""
+            with tf.GradientTape() as tape:
+                outputs = model(features, training=True)
+                loss = task.build_losses(
+                    labels=features, model_outputs=outputs, aux_losses=model.losses
+                )
+                scaled_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+                if scaled:
+                    scaled_loss = optimizer.get_scaled_loss(scaled_loss)
+            return loss, tape.gradient(scaled_loss, model.trainable_variables), outputs
+
+        def step_fn(inputs: Any) -> None:
+            loss, grads, outputs = loss_and_gradients(inputs)
+            if scaled:
+                grads = optimizer.get_unscaled_gradients(grads)
+            optimizer.apply_gradients(list(zip(grads, model.trainable_variables, strict=True)))
+            task.process_metrics(self.training_metrics[name], inputs, outputs)
+            self.training_losses[name].update_state(loss)
+
+        return step_fn
+
+    def _continue_data_order(self, resume_step: int) -> None:
+        """Skips, in each task's data, the batches the first `resume_step` steps trained on,
+        and restores the per-task step counters (they are not in the checkpoint)."""
+        counts = task_batches_consumed(self._task_sampler, len(self._task_names), resume_step)
+        datasets = {}
+        for (name, task), count in zip(self.multi_task.tasks.items(), counts, strict=True):
+            datasets[name] = self.strategy.distribute_datasets_from_function(
+                functools.partial(_inputs_after, task, count)
             )
-            scaled_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
-            if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
-                scaled_loss = optimizer.get_scaled_loss(scaled_loss)
-        return loss, tape.gradient(scaled_loss, model.trainable_variables), outputs
+            self.task_step_counter(name).assign(count)
+        self.train_dataset = datasets  # orbit's setter: replaces the datasets built by super()
+        logging.info(
+            "resuming at step %d: skipping %s batches",
+            resume_step,
+            dict(zip(datasets, counts, strict=True)),
+        )
 
-    def _compiled_train_step(self, inputs, model, optimizer, metrics=None) -> dict[str, Any]:
-        """`task.train_step` with its compute in XLA; same arguments and logs."""
-        loss, grads, outputs = self._loss_and_gradients(inputs)
-        if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
-            grads = optimizer.get_unscaled_gradients(grads)
-        optimizer.apply_gradients(list(zip(grads, model.trainable_variables, strict=True)))
-        if metrics:
-            self.task.process_metrics(metrics, inputs, outputs)
-        return {self.task.loss: loss}
+    def _record_batch(self, inputs: Any) -> None:
+        assert self._batch_recorder is not None
+        self._batch_recorder.record(self.strategy, self.global_step, inputs)
 
-    def check_training_is_finite(self, train_output: Any = None) -> None:
-        """An orbit train action: raises faults.NonFiniteLossError after a bad block.
-
-        Orbit runs train actions before it saves a checkpoint, so NaN weights never reach disk.
-        """
-        if self._loss_guard is not None:
-            self._loss_guard.check(int(self.global_step.numpy()))
-
-    def next_train_inputs(self, iterator):
-        inputs = next(iterator)
+    def train_step(self, iterator_map):
         if self._batch_recorder is not None:
-            self._batch_recorder.record(self.strategy, self.global_step, inputs)
-        return inputs
+            iterator_map = {
+                name: _RecordingIterator(iterator, self._record_batch)
+                for name, iterator in iterator_map.items()
+            }
+        super().train_step(iterator_map)
+        totals = [self.training_losses[name].total for name in self._task_names]
+        self._loss_guard.record(self.global_step, totals)
 
-    def train_step(self, iterator):
-        def step_fn(inputs):
-            logs = self._task_train_step(
-                inputs, model=self.model, optimizer=self.optimizer, metrics=self.train_metrics
+    def train_loop_end(self):
+        # Raising here, inside trainer.train(), keeps orbit from saving NaN weights.
+        self._loss_guard.check(int(self.global_step.numpy()))
+        result = super().train_loop_end()
+        for name in self.multi_task.tasks:
+            result[name]["steps"] = self.task_step_counter(name).value()
+        self._progress(result)
+        if self.preemption_saver is not None:
+            self.preemption_saver(result)
+        return result
+
+
+def _inputs_after(task, batches: int, input_context=None) -> tf.data.Dataset:
+    """The task's training data from its `batches`-th batch on."""
+    return task.build_inputs(task.task_config.train_data, input_context).skip(batches)
+
+
+def _train_actions(
+    params: XlingMultiTaskExperimentConfig,
+    trainer: XlingTrainer,
+    checkpoint_manager: tf.train.CheckpointManager,
+) -> list[orbit.Action]:
+    """Model Garden's on-demand checkpoint on preemption, for multi-worker runs (single-worker
+    runs have the trainer's PreemptionSaver)."""
+    if params.trainer.preemption_on_demand_checkpoint and trainer.strategy.cluster_resolver:
+        return [
+            orbit.actions.SaveCheckpointIfPreempted(
+                trainer.strategy.cluster_resolver,
+                checkpoint_manager,
+                trainer.global_step,
+                keep_running_after_save=True,
             )
-            self._train_loss.update_state(logs[self.task.loss])
-            self.global_step.assign_add(1)
-
-        inputs = self.next_train_inputs(iterator)
-        self.strategy.run(step_fn, args=(inputs,), options=self._runtime_options)
-        if self._loss_guard is not None:
-            self._loss_guard.record(self.global_step, [self._train_loss.total])
+        ]
+    return []
 
 
-def build_trainer(
-    params: cfg.ExperimentConfig,
-    task: base_task.Task,
-    strategy: tf.distribute.Strategy,
+def run_experiment(
+    params: XlingMultiTaskExperimentConfig,
     model_dir: str,
     mode: str,
-    resume_step: int = 0,
+    strategy: tf.distribute.Strategy,
+    checkpoint: str | None = None,
     batch_log: str | None = None,
-) -> XlingTrainer:
-    """Builds the trainer in `strategy`'s scope; its training data starts at `resume_step`.
+) -> tuple[tf_keras.Model, dict[str, Any]]:
+    """Builds tasks, the shared-encoder model and the trainer; runs orbit's loop.
 
     Args:
-      resume_step: global step of the checkpoint the run will restore; that many batches
-        are skipped per input pipeline (see data_order.py), so the data order continues.
+      mode: "train", "eval", "train_and_eval" or "continuous_eval" (Model Garden's modes).
+      checkpoint: the checkpoint a training resumes from (None: a fresh run); the data order
+        continues after it, and a non-chief worker restores it explicitly.
+      batch_log: debugging; a file to append every training batch's fingerprint to.
+    Returns:
+      (the multi-task model, the last evaluation's logs or {}).
     """
     train = "train" in mode
-
-    def train_inputs(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        dataset = task.build_inputs(params.task.train_data, input_context)
-        return dataset.skip(resume_step) if resume_step else dataset
-
+    chief = strategy.extended.should_checkpoint
     with strategy.scope():
-        model = task.build_model()
-        optimizer = train_utils.create_optimizer(task, params)
-        guard = NonFiniteLossGuard([None], model_dir, lambda: model.trainable_variables)
-        train_dataset = strategy.distribute_datasets_from_function(train_inputs) if train else None
-        if resume_step:
-            logging.info("resuming at step %d: skipping %d batches", resume_step, resume_step)
-        return XlingTrainer(
-            params,
-            task,
-            model=model,
-            optimizer=optimizer,
-            train=train,
-            evaluate="eval" in mode,
-            train_dataset=train_dataset,
-            checkpoint_exporter=train_utils.maybe_create_best_ckpt_exporter(params, model_dir),
-            jit_compile=uses_jit_compile(params, strategy),
-            loss_guard=guard,
-            batch_log=batch_log,
+        multi_task: mg_multitask.MultiTask = build_multi_task(params.task, logging_dir=model_dir)
+        model = XlingMultiTaskModel(multi_task, params.task.model)
+        trainer = None
+        if train:
+            trainer = XlingTrainer(
+                multi_task=multi_task,
+                multi_task_model=model,
+                optimizer=train_utils.create_optimizer(multi_task, params),
+                task_sampler=build_task_sampler(
+                    params.trainer.task_sampler,
+                    multi_task.task_weights,
+                    params.trainer.train_steps,
+                ),
+                total_steps=params.trainer.train_steps,
+                batch_sizes={
+                    name: task.task_config.train_data.global_batch_size
+                    for name, task in multi_task.tasks.items()
+                },
+                checkpoint_dir=model_dir,
+                resume_step=checkpoint_step(model_dir, checkpoint) if checkpoint else 0,
+                jit_compile=uses_jit_compile(params, strategy),
+                batch_log=batch_log,
+            )
+        evaluator = None
+        if "eval" in mode:
+            evaluator = mg_evaluator.MultiTaskEvaluator(
+                eval_tasks=multi_task.tasks.values(),
+                model=model,
+                eval_steps=multi_task.task_eval_steps,
+                global_step=trainer.global_step if trainer else None,
+                checkpoint_exporter=train_utils.maybe_create_best_ckpt_exporter(params, model_dir),
+            )
+    state = trainer or evaluator
+    assert state is not None, f"unknown mode {mode!r}"
+    checkpoint_manager = tf.train.CheckpointManager(
+        state.checkpoint,
+        # Workers share model_dir: only the chief writes there (Model Garden's single-task
+        # runner does the same), the others into a private folder that is never read.
+        directory=model_dir if chief else tempfile.mkdtemp(),
+        max_to_keep=params.trainer.max_to_keep if chief else 1,
+        step_counter=state.global_step,
+        checkpoint_interval=params.trainer.checkpoint_interval,
+        init_fn=model.initialize,
+    )
+    controller = orbit.Controller(
+        strategy=strategy,
+        trainer=trainer,
+        evaluator=evaluator,
+        global_step=state.global_step,
+        steps_per_loop=params.trainer.steps_per_loop,
+        checkpoint_manager=checkpoint_manager,
+        # Only the chief writes TensorBoard summaries: another worker's events would mix its
+        # own (per-worker) metric values into the same model_dir/train curves.
+        summary_dir=os.path.join(model_dir, "train") if chief else None,
+        eval_summary_dir=os.path.join(model_dir, "validation") if chief else None,
+        summary_interval=params.trainer.summary_interval if chief else None,
+        train_actions=_train_actions(params, trainer, checkpoint_manager) if trainer else None,
+    )
+    if checkpoint and trainer is not None and not chief:
+        # The controller restored from this worker's (empty) private folder; restore the
+        # chief's checkpoint instead so every worker resumes from the same weights.
+        with strategy.scope():
+            trainer.checkpoint.restore(checkpoint)
+    if trainer is not None and strategy.cluster_resolver is None:
+        saver = PreemptionSaver(lambda: checkpoint_manager, trainer.global_step)
+        if saver.install():
+            trainer.preemption_saver = saver
+    logging.info(
+        "training %s with %s sampling, task weights %s",
+        list(multi_task.tasks),
+        params.trainer.task_sampler.type,
+        dict(multi_task.task_weights),
+    )
+    try:
+        with strategy.scope():
+            _run_mode(controller, params, mode, evaluator)
+        return model, {}
+    finally:
+        if trainer is not None and trainer.preemption_saver is not None:
+            trainer.preemption_saver.uninstall()
+
+
+def _run_mode(controller: orbit.Controller, params, mode: str, evaluator) -> None:
+    """Runs `mode` on the controller (Model Garden's train_lib modes)."""
+    trainer = params.trainer
+    if mode == "train":
+        controller.train(steps=trainer.train_steps)
+    elif mode == "train_and_eval":
+        controller.train_and_evaluate(
+            train_steps=trainer.train_steps,
+            eval_steps=trainer.validation_steps,
+            eval_interval=trainer.validation_interval,
         )
+    elif mode == "eval":
+        controller.evaluate(steps=trainer.validation_steps)
+    elif mode == "continuous_eval":
+        controller.evaluate_continuously(
+            steps=trainer.validation_steps,
+            timeout=trainer.continuous_eval_timeout,
+            timeout_fn=lambda: evaluator.global_step.numpy() >= trainer.train_steps,
+        )
+    else:
+        raise NotImplementedError(f"unknown mode {mode!r}")

@@ -6,7 +6,8 @@
   translation_only       its ablation: the same model and steps, translation ranking alone
   xling_multitask        one model for en, fr, es, de (three translation bridges + native tasks)
   xling_translation_only its ablation
-  demo                   the single-task translation-ranking demo (3 x 256, 48 tokens)
+  demo                   the single-task translation-ranking demo (3 x 256, 48 tokens); training
+                         runs a single-task experiment as one routine, `translation`
   paper, paper_en_es,    the paper: 3 x 320 Transformer, 512-d output, 64 tokens, batch 100,
   paper_en_de            SGD lr 0.008, embedding gradient multiplier 100, round robin
   tiny, tiny_multitask   seconds-long configs for tests and smoke runs
@@ -20,11 +21,14 @@ Data paths are left empty: pass them with --params_override or a YAML --config_f
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from xling_tf.configs.model import DualEncoderConfig, EncoderConfig, TokenizerConfig
-from xling_tf.tasks.translation_ranking import PairDataConfig, TranslationRankingConfig
+from xling_tf.configs.model import EncoderConfig, TokenizerConfig, XlingModelConfig
+from xling_tf.tasks.translation_ranking import (
+    PairDataConfig,
+    TranslationExperimentTaskConfig,
+    TranslationRankingConfig,
+)
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -84,14 +88,14 @@ def _trainer(
 
 
 def _translation_experiment(
-    model: DualEncoderConfig,
+    model: XlingModelConfig,
     batch_size: int,
     trainer: cfg.TrainerConfig,
     mixed_precision: str | None = "auto",
 ) -> cfg.ExperimentConfig:
     return cfg.ExperimentConfig(
         runtime=cfg.RuntimeConfig(mixed_precision_dtype=mixed_precision),
-        task=TranslationRankingConfig(
+        task=TranslationExperimentTaskConfig(
             model=model,
             train_data=PairDataConfig(global_batch_size=batch_size, is_training=True),
             validation_data=PairDataConfig(global_batch_size=batch_size, is_training=False),
@@ -116,7 +120,7 @@ def _demo_trainer(
 def demo() -> cfg.ExperimentConfig:
     """CPU demo: 3 x 256 Transformer, 48 tokens, batch 128, AdamW 1e-3, about 12 min."""
     train_steps = 800
-    model = DualEncoderConfig(
+    model = XlingModelConfig(
         tokenizer=TokenizerConfig(vocab_size=8000, max_seq_length=48),
         encoder=EncoderConfig(
             hidden_size=256,
@@ -136,7 +140,7 @@ def demo() -> cfg.ExperimentConfig:
 def tiny() -> cfg.ExperimentConfig:
     """Seconds-long config for tests: 1 x 32 Transformer, 16 tokens, batch 16."""
     train_steps = 20
-    model = DualEncoderConfig(
+    model = XlingModelConfig(
         tokenizer=TokenizerConfig(
             vocab_size=300, max_seq_length=16, vocab_training_sentences=20_000
         ),
@@ -179,13 +183,14 @@ def set_train_steps(params: cfg.ExperimentConfig, train_steps: int) -> None:
 
 
 def _multitask_experiment(
-    model: DualEncoderConfig,
+    model: XlingModelConfig,
     routines: dict[str, tuple],
     trainer: cfg.TrainerConfig,
     sampler: str = "round_robin",
     mixed_precision: str | None = "auto",
 ):
-    """routines: name -> (task config without model, task weight); `model` is shared."""
+    """routines: name -> (task config, task weight); `model` is the experiment's one model
+    config (`task.model`), which every routine's task reads: routines hold no copy of it."""
     from xling_tf.multitask import (
         XlingMultiTaskConfig,
         XlingMultiTaskExperimentConfig,
@@ -194,14 +199,9 @@ def _multitask_experiment(
         task_routine,
     )
 
-    task_routines = []
-    for name, (task_config, weight) in routines.items():
-        # One tokenizer + encoder config everywhere; each task keeps its loss direction
-        # (response ranking scores input -> reply only, translation both ways).
-        bidirectional = task_config.model.bidirectional
-        task_config.model = copy.deepcopy(model)
-        task_config.model.bidirectional = bidirectional
-        task_routines.append(task_routine(name, task_config, weight))
+    task_routines = [
+        task_routine(name, task_config, weight) for name, (task_config, weight) in routines.items()
+    ]
     return XlingMultiTaskExperimentConfig(
         task=XlingMultiTaskConfig(model=model, task_routines=tuple(task_routines)),
         trainer=XlingMultiTaskTrainerConfig(
@@ -326,8 +326,8 @@ def xling_translation_only():
     return _demo_multitask_experiment(["fr", "es", "de"], XLING_STEPS, native_tasks=False)
 
 
-def _paper_model() -> DualEncoderConfig:
-    return DualEncoderConfig(
+def _paper_model() -> XlingModelConfig:
+    return XlingModelConfig(
         tokenizer=TokenizerConfig(vocab_size=32000, max_seq_length=64),
         encoder=EncoderConfig(
             hidden_size=320,
@@ -388,7 +388,6 @@ def add_nli_routine(params, input_path: str, language: str = "en", batch_size: i
     from xling_tf.tasks.nli import NliConfig
 
     config = NliConfig(
-        model=params.task.model,
         train_data=PairDataConfig(global_batch_size=batch_size, input_path=input_path),
     )
     params.task.task_routines = tuple(params.task.task_routines) + (
@@ -425,13 +424,13 @@ def _distillation_routines(
 MUSE_V3_VOCABULARY = "xling_tf.distillation.teacher_vocabulary.muse_v3_vocabulary"
 
 
-def student_model() -> DualEncoderConfig:
+def student_model() -> XlingModelConfig:
     """The demo student: 2 x 256 Transformer, 48 tokens, 512-d output (the teacher's size, so
     no map is needed and its vectors live in the teacher's space). It tokenizes like mUSE v3
     (128k SentencePiece pieces) and starts from mUSE's token table, projected to 256 and
     frozen, which beat a vocabulary trained on the Bible on the development split (RESULTS.md,
     "Distillation")."""
-    return DualEncoderConfig(
+    return XlingModelConfig(
         tokenizer=TokenizerConfig(max_seq_length=48, vocabulary_from=MUSE_V3_VOCABULARY),
         encoder=EncoderConfig(
             hidden_size=256,
@@ -503,6 +502,4 @@ def demo_distill_core_ops():
     params = demo_distill()
     tokenizer = {"type": "hashed_ngrams", "vocabulary_from": "", "vocab_size": 50_000}
     params.task.model.override({"tokenizer": tokenizer}, is_strict=True)
-    for routine in params.task.task_routines:
-        routine.task_config.model.override({"tokenizer": tokenizer}, is_strict=True)
     return params

@@ -1,4 +1,9 @@
-"""Dataclass configs of the tokenizer, the shared encoder and the dual-encoder head."""
+"""Dataclass configs of the model: the tokenizer, the shared encoder and how embeddings score.
+
+`XlingModelConfig` is an experiment's ONE model config (`task.model`): training (every
+routine), export, evaluation, the vocabulary step and the run guard all read it; task
+routines hold only what is per task (data, loss weight, heads, the loss direction).
+"""
 
 from __future__ import annotations
 
@@ -85,14 +90,19 @@ class EncoderConfig(base_config.Config):
 
 
 @dataclasses.dataclass
-class DualEncoderConfig(base_config.Config):
-    """Tokenizer + shared encoder + how two sides are scored against each other.
+class XlingModelConfig(base_config.Config):
+    """The sentence encoder model: tokenizer + shared encoder + how two embeddings score.
+
+    One per experiment, at `task.model`. The scoring fields belong to the model, not to a task,
+    because they go with the embedding space: cosine scores (`normalize`) lie in [-1, 1] and
+    need a `logit_scale` for a sharp softmax, raw dot products (the paper) do not. Every
+    ranking loss of the experiment uses them; the loss direction is per task
+    (`TranslationRankingConfig.bidirectional`).
 
     Attributes:
-      normalize: L2-normalise embeddings, so scores are cosine similarities.
+      normalize: L2-normalise embeddings, so scores are cosine similarities (exports too).
       logit_scale: multiplies the scores before the softmax (needed with cosine scores).
       logit_margin: additive margin subtracted from the gold score (LaBSE uses 0.3).
-      bidirectional: rank targets given sources and sources given targets.
     """
 
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
@@ -100,4 +110,3 @@ class DualEncoderConfig(base_config.Config):
     normalize: bool = True
     logit_scale: float = 20.0
     logit_margin: float = 0.0
-    bidirectional: bool = True

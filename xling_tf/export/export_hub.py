@@ -53,17 +53,17 @@ import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
 from xling_tf.export import serving as serving_lib
 from xling_tf.export import text_api as text_api_lib
 from xling_tf.faults import UnreadableCheckpointError, checkpoint_problem
-from xling_tf.modeling.factory import build_tokenizer
+from xling_tf.modeling.dual_encoder import DualEncoder
+from xling_tf.modeling.factory import build_sentence_encoder, build_tokenizer
 from xling_tf.modeling.normalization import L2Normalization
 from xling_tf.precision import SERVING_POLICIES, float32_outputs, global_policy
-from xling_tf.tasks.translation_ranking import TranslationRankingConfig
+from xling_tf.tasks.translation_ranking import TranslationExperimentTaskConfig
 from xling_tf.tokenization.vocabulary import VOCAB_FILENAME, VOCAB_SUBDIR
 
 import tensorflow as tf
 import tf_keras
 from absl import app, flags, logging
 from official.core import config_definitions as cfg
-from official.core import task_factory
 from official.modeling import hyperparams
 
 METADATA_FILE = "xling_tf.json"
@@ -80,7 +80,7 @@ def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
     if not os.path.exists(yaml_path):
         raise FileNotFoundError(f"{yaml_path} not found: is {model_dir!r} a training model_dir?")
     model_config = hyperparams.read_yaml_to_params_dict(yaml_path).as_dict()["task"]["model"]
-    params = cfg.ExperimentConfig(task=TranslationRankingConfig())
+    params = cfg.ExperimentConfig(task=TranslationExperimentTaskConfig())
     params.override({"task": {"model": model_config}}, is_strict=False)
     from xling_tf.tokenization.vocabulary import WORD_VOCAB_FILENAME
 
@@ -113,8 +113,10 @@ def restore_trained_model(
     checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(model_dir)
     if not checkpoint_path:
         raise FileNotFoundError(f"no checkpoint in {model_dir}: train first")
-    task = task_factory.get_task(params.task, logging_dir=model_dir)
-    model = task.build_model()
+    model_config = params.task.model
+    model = DualEncoder(
+        build_sentence_encoder(model_config), normalize=model_config.normalize, name="dual_encoder"
+    )
     tokenizer = build_tokenizer(params.task.model.tokenizer)
     # Build the variables before restoring so a mismatch is an error, not a silent no-op.
     model.embed(tokenizer(tf.constant(["warm up"])))

@@ -1,8 +1,8 @@
-"""Builds the tokenizer layer and the shared encoder from their configs."""
+"""Builds the tokenizer layer and the shared encoder from the model config."""
 
 from __future__ import annotations
 
-from xling_tf.configs.model import EncoderConfig, TokenizerConfig
+from xling_tf.configs.model import EncoderConfig, TokenizerConfig, XlingModelConfig
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.tokenization.hashed_ngram_tokenizer import HashedNgramTokenizer
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
@@ -75,4 +75,22 @@ def build_encoder(
         ngram_buckets=ngram_buckets,
         trainable_word_embeddings=not config.token_embeddings_file or config.train_token_embeddings,
         name=name,
+    )
+
+
+def build_sentence_encoder(
+    model: XlingModelConfig, name: str = "sentence_encoder"
+) -> SentenceEncoder:
+    """The shared encoder of `model` (`task.model`), sized to its tokenizer's vocabulary.
+
+    The one way training, export and evaluation build the encoder; the tokenizer's
+    vocabulary file must exist (it decides the token table's size).
+    """
+    tokenizer = build_tokenizer(model.tokenizer)
+    return build_encoder(
+        model.encoder,
+        vocab_size=tokenizer.vocab_size,
+        max_sequence_length=model.tokenizer.max_seq_length,
+        name=name,
+        ngram_buckets=getattr(tokenizer, "ngram_buckets", 0),
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from xling_tf.modeling.dual_encoder import encode_sides
+from xling_tf.modeling.dual_encoder import SharedEncoderModel, encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import NliClassifier
 
 import tf_keras
 
 
-class NliModel(tf_keras.Model):
+@tf_keras.utils.register_keras_serializable(package="xling_tf")
+class NliModel(SharedEncoderModel):
     """logits = classifier(g(premise), g(hypothesis)).
 
     Call:
@@ -31,6 +32,11 @@ class NliModel(tf_keras.Model):
         )
         return {"logits": self.classifier((premise, hypothesis), training=training)}
 
-    @property
-    def checkpoint_items(self) -> dict[str, Any]:
-        return {"encoder": self.encoder}
+    _serialized_layers = ("encoder", "classifier")
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "encoder": tf_keras.layers.serialize(self.encoder),
+            "classifier": tf_keras.layers.serialize(self.classifier),
+            "name": self.name,
+        }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xling_tf.modeling.dual_encoder import encode_sides
+from xling_tf.modeling.dual_encoder import SharedEncoderModel, encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import ResponseTower
 from xling_tf.modeling.normalization import L2Normalization
@@ -12,7 +12,8 @@ from xling_tf.modeling.normalization import L2Normalization
 import tf_keras
 
 
-class QuickThoughtModel(tf_keras.Model):
+@tf_keras.utils.register_keras_serializable(package="xling_tf")
+class QuickThoughtModel(SharedEncoderModel):
     """u = g(current); v_prev = tower_prev(g(previous)); v_next = tower_next(g(next)).
 
     The two context towers are separate (the paper, Figure 1): "what came before" and "what
@@ -53,6 +54,13 @@ class QuickThoughtModel(tf_keras.Model):
             outputs = {name: self._l2_normalize(x) for name, x in outputs.items()}
         return outputs
 
-    @property
-    def checkpoint_items(self) -> dict[str, Any]:
-        return {"encoder": self.encoder}
+    _serialized_layers = ("encoder", "previous_tower", "next_tower")
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "encoder": tf_keras.layers.serialize(self.encoder),
+            "previous_tower": tf_keras.layers.serialize(self.previous_tower),
+            "next_tower": tf_keras.layers.serialize(self.next_tower),
+            "normalize": self.normalize,
+            "name": self.name,
+        }

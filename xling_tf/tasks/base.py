@@ -1,14 +1,19 @@
-"""What every xling task shares: TSV rows tokenized in tf.data, one shared sentence encoder."""
+"""What every xling task shares: TSV rows tokenized in tf.data, one shared sentence encoder.
+
+A task config holds only what is per task (data, loss weight, heads, loss direction); the
+model (tokenizer, encoder, scoring) is the experiment's one `task.model`, handed to every task
+as `model_config` when it is built (multitask.build_multi_task).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 
-from xling_tf.configs.model import DualEncoderConfig
+from xling_tf.configs.model import XlingModelConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.factory import build_encoder, build_tokenizer
+from xling_tf.modeling.factory import build_sentence_encoder, build_tokenizer
 from xling_tf.modeling.ranking_loss import same_example_mask
 
 import numpy as np
@@ -50,14 +55,13 @@ class PairDataConfig(cfg.DataConfig):
 
 @dataclasses.dataclass
 class XlingTaskConfig(cfg.TaskConfig):
-    """Fields every task has. In a multi-task experiment `model` is the shared encoder's.
+    """Fields every task has; the model is not one of them (it is the experiment's `task.model`).
 
     Attributes:
       loss_weight: multiplies this task's loss (interleaved multi-task training applies each
         task's own weight on its own steps).
     """
 
-    model: DualEncoderConfig = dataclasses.field(default_factory=DualEncoderConfig)
     train_data: PairDataConfig = dataclasses.field(default_factory=PairDataConfig)
     validation_data: PairDataConfig = dataclasses.field(
         default_factory=lambda: PairDataConfig(is_training=False)
@@ -81,6 +85,12 @@ class XlingTask(base_task.Task):
 
     Subclasses set `column_names` (and `label_names` for classification) and implement
     `build_task_model(encoder)`, `build_losses`, `build_metrics` and `process_metrics`.
+
+    Args:
+      params: the task's config.
+      logging_dir, name: as for `base_task.Task`.
+      model_config: the experiment's model (`task.model`); defaults to `params.model` for a
+        single-task config that carries it (`TranslationExperimentTaskConfig`).
     """
 
     column_names: Sequence[str] = ("left", "right")
@@ -88,19 +98,37 @@ class XlingTask(base_task.Task):
     # A float32 .npy [lines, d] of one vector per input line, read into "row_vectors".
     row_vectors_path: str | None = None
 
-    def build_encoder(self) -> SentenceEncoder:
-        model_config = self.task_config.model
-        tokenizer = build_tokenizer(model_config.tokenizer)
-        return build_encoder(
-            model_config.encoder,
-            vocab_size=tokenizer.vocab_size,
-            max_sequence_length=model_config.tokenizer.max_seq_length,
-            ngram_buckets=getattr(tokenizer, "ngram_buckets", 0),
-        )
+    def __init__(
+        self,
+        params: cfg.TaskConfig,
+        logging_dir: str | None = None,
+        name: str | None = None,
+        model_config: XlingModelConfig | None = None,
+    ):
+        super().__init__(params, logging_dir=logging_dir, name=name)
+        model_config = model_config or getattr(params, "model", None)
+        if model_config is None:
+            raise ValueError(
+                f"task {name or type(self).__name__} was built without a model config: pass "
+                "model_config=params.task.model (the experiment's one model config)"
+            )
+        self.model_config: XlingModelConfig = model_config
 
     def build_model(self, encoder: SentenceEncoder | None = None) -> tf_keras.Model:
         """The task's model around `encoder` (a new one unless shared by a multi-task model)."""
-        return self.build_task_model(encoder or self.build_encoder())
+        return self.build_task_model(encoder or build_sentence_encoder(self.model_config))
+
+    def example_features(self, batch_size: int = 2) -> dict[str, dict[str, tf.Tensor]]:
+        """A batch shaped like the model's inputs, from placeholder text, not from the data.
+
+        Calling the task's model on it creates every variable without reading a file: each
+        column is a string tensor [batch_size] through the model's tokenizer, so the sides have
+        the pipeline's structure and dtypes ({"input_word_ids", "input_mask": int32 [B, T],
+        ...}).
+        """
+        tokenizer = build_tokenizer(self.model_config.tokenizer)
+        text = tf.constant(["build"] * batch_size)
+        return {name: tokenizer(text) for name in self.column_names}
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
         raise NotImplementedError
@@ -115,7 +143,7 @@ class XlingTask(base_task.Task):
         )
         return make_pair_dataset(
             params.input_path,
-            tokenizer=build_tokenizer(self.task_config.model.tokenizer),
+            tokenizer=build_tokenizer(self.model_config.tokenizer),
             batch_size=batch_size,
             num_hard_negatives=params.num_hard_negatives,
             column_names=self.column_names,
@@ -141,11 +169,11 @@ class XlingTask(base_task.Task):
     def initialize(self, model: tf_keras.Model):
         """Starts a fresh run from what the config names (a resumed run restores instead).
 
-        `model.encoder.token_embeddings_file`: the token table (e.g. a teacher's). Then
+        `task.model.encoder.token_embeddings_file`: the token table (e.g. a teacher's). Then
         `init_checkpoint`, a training model_dir or one of its checkpoints: only the shared
         encoder is restored, so any task can start from any trained model.
         """
-        table = self.task_config.model.encoder.token_embeddings_file
+        table = self.model_config.encoder.token_embeddings_file
         if table:
             if not model.encoder.built:  # variables are created on the first call
                 model.encoder(dummy_encoder_inputs(model.encoder), training=False)

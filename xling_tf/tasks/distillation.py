@@ -112,7 +112,7 @@ class DistillationTask(XlingTask):
         return in_batch_softmax_loss(
             model_outputs["source_student"],
             model_outputs["target_student"],
-            scale=self.task_config.model.logit_scale,
+            scale=self.model_config.logit_scale,
             margin=margin,
             bidirectional=True,
             same_example=same_example_in_batch(labels, self.column_names),
@@ -124,7 +124,7 @@ class DistillationTask(XlingTask):
         loss = tf.add_n([self._distance(model_outputs[name], teacher) for name in sides])
         loss /= len(sides)
         if self.task_config.ranking_weight:
-            margin = self.task_config.model.logit_margin
+            margin = self.model_config.logit_margin
             loss += (
                 self.task_config.ranking_weight * self._ranking(labels, model_outputs, margin)[0]
             )

@@ -36,18 +36,18 @@ class QuickThoughtTask(XlingTask):
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
         widths = tuple(self.task_config.tower_hidden_widths) + (
-            self.task_config.model.encoder.output_dim,
+            self.model_config.encoder.output_dim,
         )
         return QuickThoughtModel(
             encoder,
             previous_tower=ResponseTower(widths, name="previous_tower"),
             next_tower=ResponseTower(widths, name="next_tower"),
-            normalize=self.task_config.model.normalize,
+            normalize=self.model_config.normalize,
             name="quick_thought",
         )
 
     def _rankings(self, labels, model_outputs, margin: float):
-        model_config = self.task_config.model
+        model_config = self.model_config
         return {
             context: in_batch_softmax_loss(
                 model_outputs["current"],
@@ -61,7 +61,7 @@ class QuickThoughtTask(XlingTask):
         }
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        rankings = self._rankings(labels, model_outputs, self.task_config.model.logit_margin)
+        rankings = self._rankings(labels, model_outputs, self.model_config.logit_margin)
         losses = [loss for loss, _ in rankings.values()]
         return self.weighted(tf.add_n(losses) / len(losses), aux_losses)
 

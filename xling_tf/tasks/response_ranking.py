@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.heads import ResponseTower
@@ -26,9 +25,7 @@ class ResponseRankingConfig(TranslationRankingConfig):
     encoder's output size (the paper: 320 then 512, tanh), so u and v share a space.
     """
 
-    model: DualEncoderConfig = dataclasses.field(
-        default_factory=lambda: DualEncoderConfig(bidirectional=False)
-    )
+    bidirectional: bool = False
     response_tower_hidden_widths: tuple[int, ...] = (320,)
 
 
@@ -39,10 +36,10 @@ class ResponseRankingTask(TranslationRankingTask):
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
         return DualEncoder(
             encoder,
-            normalize=self.task_config.model.normalize,
+            normalize=self.model_config.normalize,
             right_head=ResponseTower(
                 tuple(self.task_config.response_tower_hidden_widths)
-                + (self.task_config.model.encoder.output_dim,),
+                + (self.model_config.encoder.output_dim,),
                 name="response_tower",
             ),
             name="response_ranking",

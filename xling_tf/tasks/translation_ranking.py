@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from xling_tf.configs.model import XlingModelConfig
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
@@ -18,14 +19,44 @@ import tensorflow as tf
 import tf_keras
 from official.core import task_factory
 
-__all__ = ["PairDataConfig", "TranslationRankingConfig", "TranslationRankingTask"]
+__all__ = [
+    "PairDataConfig",
+    "TranslationExperimentTaskConfig",
+    "TranslationRankingConfig",
+    "TranslationRankingTask",
+]
 
 
 @dataclasses.dataclass
 class TranslationRankingConfig(XlingTaskConfig):
-    """Rows: `source \\t target [\\t hard negative ...]`."""
+    """Rows: `source \\t target [\\t hard negative ...]`.
+
+    Attributes:
+      bidirectional: rank targets given sources and sources given targets (the loss direction
+        is the task's: a translation is symmetric, a reply is not).
+    """
+
+    bidirectional: bool = True
 
 
+@dataclasses.dataclass
+class TranslationExperimentTaskConfig(TranslationRankingConfig):
+    """`task` of a single-task translation experiment (`demo`, `tiny`): the task's fields and
+    the experiment's one model config, so `task.train_data.*` and `task.model.*` read as in
+    Model Garden's single-task experiments. Training runs it as a one-routine multi-task
+    experiment (`multitask.as_multitask`): one training path for every experiment.
+    """
+
+    model: XlingModelConfig = dataclasses.field(default_factory=XlingModelConfig)
+
+    def routine_config(self) -> TranslationRankingConfig:
+        """The task's fields without the model: the config of its one routine."""
+        fields = self.as_dict()
+        del fields["model"]
+        return TranslationRankingConfig(fields)
+
+
+@task_factory.register_task_cls(TranslationExperimentTaskConfig)
 @task_factory.register_task_cls(TranslationRankingConfig)
 class TranslationRankingTask(XlingTask):
     """In-batch softmax ranking of pairs over one shared sentence encoder (no head)."""
@@ -33,29 +64,29 @@ class TranslationRankingTask(XlingTask):
     column_names = ("left", "right")
 
     def build_task_model(self, encoder: SentenceEncoder) -> tf_keras.Model:
-        return DualEncoder(encoder, normalize=self.task_config.model.normalize, name="dual_encoder")
+        return DualEncoder(encoder, normalize=self.model_config.normalize, name="dual_encoder")
 
     def _ranking(self, labels, model_outputs: dict[str, tf.Tensor], margin: float):
-        model_config = self.task_config.model
+        model_config = self.model_config
         return in_batch_softmax_loss(
             model_outputs["left"],
             model_outputs["right"],
             hard_negatives=model_outputs.get("negatives"),
             scale=model_config.logit_scale,
             margin=margin,
-            bidirectional=model_config.bidirectional,
+            bidirectional=self.task_config.bidirectional,
             same_example=same_example_in_batch(labels, self.column_names),
         )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        loss, _ = self._ranking(labels, model_outputs, self.task_config.model.logit_margin)
+        loss, _ = self._ranking(labels, model_outputs, self.model_config.logit_margin)
         return self.weighted(loss, aux_losses)
 
     def build_metrics(self, training: bool | None = None):
         del training
         # A one-way task (response ranking) has no right-to-left ranking to score.
         directions = ["left_to_right"]
-        if self.task_config.model.bidirectional:
+        if self.task_config.bidirectional:
             directions.append("right_to_left")
         return [
             tf_keras.metrics.SparseCategoricalAccuracy(name=f"{direction}_accuracy")

@@ -170,9 +170,7 @@ def _teacher_vocabulary(params, folder: str, wait_seconds: float) -> str:
             _wait_for(path, wait_seconds)
             _wait_for(table, wait_seconds)
     _set_vocabulary(params, "sentencepiece_model_file", path)
-    override = {"model": {"encoder": {"token_embeddings_file": table}}}
-    for task in [params.task, *task_configs(params)]:
-        task.override(override, is_strict=True)
+    params.task.override({"model": {"encoder": {"token_embeddings_file": table}}}, is_strict=True)
     return path
 
 
@@ -185,9 +183,5 @@ def _wait_for(path: str, wait_seconds: float) -> None:
 
 
 def _set_vocabulary(params, field: str, path: str) -> None:
-    """Points the shared model config, and every task's copy of it, at one vocabulary file."""
-    override = {"model": {"tokenizer": {field: path}}}
-    params.task.override(override, is_strict=True)
-    for task in task_configs(params):
-        if task is not params.task:
-            task.override(override, is_strict=True)
+    """Points the experiment's one model config (`task.model`) at the vocabulary file."""
+    params.task.override({"model": {"tokenizer": {field: path}}}, is_strict=True)
