@@ -164,7 +164,7 @@ def build_model_garden(params) -> tuple[Any, tf_keras.Model, tf.data.Dataset, Mo
             normalize=ours.normalize,
             logit_scale=ours.logit_scale,
             logit_margin=ours.logit_margin,
-            bidirectional=ours.bidirectional,
+            bidirectional=params.task.bidirectional,
             encoder=bert,
         )
     )

@@ -241,6 +241,65 @@ def test_multitask_main_job_with_an_nli_file(tmp_path):
         ), task
 
 
+DEEPER_SCRIPT = """
+import sys
+import xling_tf
+from official.core import exp_factory
+from xling_tf import train
+from xling_tf.configs import experiments
+model_dir, translation, quick_thought, response, nli = sys.argv[1:6]
+params = exp_factory.get_exp_config("tiny_multitask")
+paths = {"translation_en_fr": translation, "quick_thought_en": quick_thought,
+         "response_en": response, "nli_en": nli}
+for routine in params.task.task_routines:
+    routine.task_config.train_data.input_path = paths[routine.task_name]
+experiments.set_train_steps(params, 4)
+params.trainer.steps_per_loop = params.trainer.summary_interval = 4
+params.trainer.checkpoint_interval = 4
+params.override({"task": {"model": {"encoder": {"num_layers": 2}}}}, is_strict=True)
+train.run(params, model_dir)
+"""
+
+
+@pytest.mark.slow
+def test_one_model_config_shapes_the_trained_and_the_exported_model(tmp_path, multitask_data):
+    """`task.model` is the only model config: overriding its encoder depth after the
+    experiment is made (as --params_override does) changes the model every routine trains,
+    the checkpoint and the export alike (routines used to keep a copy made before)."""
+    from xling_tf.export.export_hub import restore
+
+    model_dir = str(tmp_path / "deeper")
+    run_python(["-c", DEEPER_SCRIPT, model_dir, *multitask_data])
+    blocks = {
+        name.split("/")[2]
+        for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(model_dir))
+        if name.startswith("encoder/blocks/")
+    }
+    assert blocks == {"0", "1"}  # tiny_multitask's own config has one Transformer block
+    assert restore(model_dir).encoder.get_config()["num_layers"] == 2
+
+
+def test_a_single_task_experiment_is_one_routine_reading_the_one_model_config():
+    from xling_tf.configs import experiments  # noqa: F401
+    from xling_tf.multitask import SINGLE_TASK_ROUTINE, as_multitask, build_multi_task
+
+    from official.core import exp_factory
+
+    single = exp_factory.get_exp_config("tiny")
+    single.override({"task": {"model": {"encoder": {"num_layers": 3}}}}, is_strict=True)
+    params = as_multitask(single)
+    assert params.task.model.encoder.num_layers == 3
+    (routine,) = params.task.task_routines
+    assert routine.task_name == SINGLE_TASK_ROUTINE and routine.task_config.model is None
+    assert routine.task_config.train_data.as_dict() == single.task.train_data.as_dict()
+    assert params.trainer.train_steps == single.trainer.train_steps
+    assert params.runtime.as_dict() == single.runtime.as_dict()
+    # A routine cannot carry a second model config that would silently disagree.
+    routine.task_config.model = single.task.model
+    with pytest.raises(ValueError, match="configured once, at task.model"):
+        build_multi_task(params.task)
+
+
 def test_one_way_response_ranking_reports_only_its_direction():
     from xling_tf.configs.model import XlingModelConfig
     from xling_tf.tasks.response_ranking import ResponseRankingConfig, ResponseRankingTask

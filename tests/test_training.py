@@ -101,33 +101,3 @@ def test_malformed_training_row_names_file_and_line(tmp_path, corpus_dir):
     )
     assert "1 malformed rows skipped" in result.stderr
 
-
-def test_one_model_config_shapes_the_trained_and_the_exported_model(tmp_path, corpus_dir):
-    """`task.model` is the only model config: overriding its encoder depth changes the model
-    training builds (every routine), the checkpoint and the export, and params.yaml holds no
-    routine-level copy that could disagree."""
-    from xling_tf.export.export_hub import restore
-
-    import tensorflow as tf
-    from official.modeling import hyperparams
-
-    model_dir = str(tmp_path / "deeper")
-    run_python(
-        train_args(
-            model_dir,
-            os.path.join(corpus_dir, "train.tsv"),
-            "task.model.encoder.num_layers=2,trainer.train_steps=2,trainer.checkpoint_interval=2,"
-            "trainer.steps_per_loop=2,trainer.summary_interval=2",
-        )
-    )
-    saved = hyperparams.read_yaml_to_params_dict(os.path.join(model_dir, "params.yaml")).as_dict()
-    assert saved["task"]["model"]["encoder"]["num_layers"] == 2
-    assert [r["task_config"]["model"] for r in saved["task"]["task_routines"]] == [None]
-    layers = {
-        name.split("/")[2]
-        for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(model_dir))
-        if name.startswith("encoder/") and "transformer" in name.split("/")[2]
-    }
-    assert len(layers) == 2, sorted(layers)  # tiny's own config has one layer
-    restored = restore(model_dir)  # export builds from the same config and restores it all
-    assert restored.encoder.get_config()["num_layers"] == 2
