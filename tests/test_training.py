@@ -100,4 +100,3 @@ def test_malformed_training_row_names_file_and_line(tmp_path, corpus_dir):
         )
     )
     assert "1 malformed rows skipped" in result.stderr
-
