@@ -106,7 +106,8 @@ class XlingTask(base_task.Task):
         model_config: XlingModelConfig | None = None,
     ):
         super().__init__(params, logging_dir=logging_dir, name=name)
-        model_config = model_config or getattr(params, "model", None)
+        if model_config is None:
+            model_config = getattr(params, "model", None)
         if model_config is None:
             raise ValueError(
                 f"task {name or type(self).__name__} was built without a model config: pass "
