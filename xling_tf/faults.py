@@ -57,8 +57,8 @@ class NonFiniteLossGuard:
     """Records the first step whose loss is NaN/Inf (in the graph); raises after the block.
 
     Args:
-      task_names: names of the losses passed to `record`, in order (one name, or None, for a
-        single-task run: its name is then left out of the error).
+      task_names: names of the losses passed to `record`, in order (the trainer's routine
+        names; a None name is left out of the error).
       checkpoint_dir: where checkpoints go (named in the error).
       variables: returns the trainable variables (built lazily); they are also checked
         before a checkpoint may be written, since the update made by the last step of a
