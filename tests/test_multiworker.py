@@ -91,8 +91,13 @@ def test_two_workers_agree_on_weights_and_split_the_global_batch(tmp_path, corpu
     # The workers read different shards of the data, so their batches differ at every step.
     assert all(a.fingerprint != b.fingerprint for a, b in zip(*batches, strict=True))
 
-    # Only the chief writes summaries (one events file), ...
-    assert len(os.listdir(os.path.join(model_dir, "train"))) == 1
+    # Only the chief writes summaries (one events file per folder: train/ and its routine's), ...
+    events = {
+        folder: [name for name in files if name.startswith("events.out.tfevents.")]
+        for folder, _, files in os.walk(os.path.join(model_dir, "train"))
+    }
+    assert sorted(events) == [os.path.join(model_dir, "train", *p) for p in [(), ("translation",)]]
+    assert all(len(names) == 1 for names in events.values()), events
     # ... and trains the vocabulary; the other worker waited for its file.
     assert "vocabulary written to" in logs[0]
     assert "vocabulary written to" not in logs[1]
