@@ -171,6 +171,30 @@ def _mine(args: argparse.Namespace) -> None:
     )
 
 
+def _mine_negatives(args: argparse.Namespace) -> None:
+    from xling_tf.evaluation.ann_index import AnnConfig
+    from xling_tf.inference import load_encoder
+    from xling_tf.mine_negatives import mine_hard_negatives
+
+    if not os.path.isfile(args.pairs):
+        raise FileNotFoundError(f"--pairs {args.pairs} is not a file")
+    summary = mine_hard_negatives(
+        load_encoder(args.model),
+        args.pairs,
+        args.out,
+        args.work_dir or f"{args.out}.work",
+        k=args.k,
+        ann=AnnConfig(index=args.ann_index, nprobe=args.nprobe),
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    print(
+        f"wrote {summary.rows_written} rows with {args.k} hard negatives -> "
+        f"{summary.output_path} (resumed after {summary.rows_resumed} rows, "
+        f"{summary.rows_dropped} dropped: too few distinct negatives)"
+    )
+
+
 def _eval_retrieval(args: argparse.Namespace) -> None:
     from xling_tf.evaluation import retrieval, translation_retrieval
     from xling_tf.inference import load_text_encoder
@@ -331,6 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_mine)
+
+    p = sub.add_parser("mine-negatives", help="add k hard-negative target columns to a pairs TSV")
+    p.add_argument("--model", required=True, help="first-pass export or module:function")
+    p.add_argument("--pairs", required=True, help="TSV: source<TAB>target per line")
+    p.add_argument("--out", required=True, help="TSV: source, target, k negatives")
+    p.add_argument("--k", type=int, default=5, help="hard negatives per row (the paper: 5)")
+    p.add_argument("--work_dir", default=None, help="embeddings and resume state (<out>.work)")
+    p.add_argument("--ann_index", default="auto", help="FAISS index_factory string; Flat: exact")
+    p.add_argument("--nprobe", type=int, default=16, help="FAISS IVF cells scanned per query")
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_mine_negatives)
 
     p = sub.add_parser("demo", help="the README main job: data, train, export, evaluate")
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")

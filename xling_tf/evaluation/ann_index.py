@@ -27,7 +27,14 @@ from xling_tf.evaluation.retrieval import l2_normalize
 
 import numpy as np
 
-__all__ = ["AnnConfig", "build_index", "faiss_knn", "faiss_knn_both_ways", "import_faiss"]
+__all__ = [
+    "AnnConfig",
+    "build_index",
+    "faiss_knn",
+    "faiss_knn_both_ways",
+    "import_faiss",
+    "search_index",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +115,7 @@ def build_index(candidates: np.ndarray, config: AnnConfig = AnnConfig()) -> Any:
     return index
 
 
-def _search(
+def search_index(
     index: Any, queries: np.ndarray, k: int, batch_size: int, skip_self: bool = False
 ) -> Neighbors:
     """k best ids of `index` for each query row (most similar first; -1 / -inf if fewer).
@@ -154,12 +161,12 @@ def faiss_knn_both_ways(
             f"source and target dimensions differ: {np.shape(source)[-1]} vs {np.shape(target)[-1]}"
         )
     _check_k(k, min(len(source), len(target)))
-    forward = _search(build_index(target, config), source, k, config.batch_size)
-    backward = _search(build_index(source, config), target, k, config.batch_size)
+    forward = search_index(build_index(target, config), source, k, config.batch_size)
+    backward = search_index(build_index(source, config), target, k, config.batch_size)
     return forward, backward
 
 
 def faiss_knn(x: np.ndarray, k: int, config: AnnConfig = AnnConfig()) -> Neighbors:
     """Approximate `knn.cosine_knn`: the k nearest other rows of every row of `x` [n, d]."""
     _check_k(k, len(x) - 1)
-    return _search(build_index(x, config), x, k, config.batch_size, skip_self=True)
+    return search_index(build_index(x, config), x, k, config.batch_size, skip_self=True)

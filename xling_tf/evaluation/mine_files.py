@@ -27,7 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from xling_tf.evaluation.ann_index import AnnConfig
 
-__all__ = ["MineSummary", "line_offsets", "mine_files"]
+__all__ = ["MineSummary", "embedded_npy", "line_offsets", "mine_files", "read_line"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,12 +51,13 @@ def line_offsets(path: str | os.PathLike) -> np.ndarray:
     return np.asarray(offsets, dtype=np.int64)
 
 
-def _read_line(f: BinaryIO, offset: int) -> str:
+def read_line(f: BinaryIO, offset: int) -> str:
+    """The line of binary file `f` that starts at byte `offset`, decoded, without its newline."""
     f.seek(offset)
     return f.readline().decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def _embedded(
+def embedded_npy(
     embed_fn: EmbedFn, text_path: Path, npy_path: Path, batch_size: int, progress: bool
 ) -> np.ndarray:
     """Memory-mapped [lines, d] vectors of `text_path`, embedded now unless already saved."""
@@ -98,8 +99,8 @@ def mine_files(
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    source = _embedded(embed_fn, Path(source_path), work / "source.npy", batch_size, progress)
-    target = _embedded(embed_fn, Path(target_path), work / "target.npy", batch_size, progress)
+    source = embedded_npy(embed_fn, Path(source_path), work / "source.npy", batch_size, progress)
+    target = embedded_npy(embed_fn, Path(target_path), work / "target.npy", batch_size, progress)
     mined = mining.mine_bitext(source, target, k=k, search=search, ann=ann)
     candidates = mined.candidates(strategy)
     if threshold is not None:
@@ -113,8 +114,8 @@ def mine_files(
         open(temporary, "w", encoding="utf-8") as out,
     ):
         for i in order:
-            source_text = _read_line(source_file, source_offsets[candidates.source_ids[i]])
-            target_text = _read_line(target_file, target_offsets[candidates.target_ids[i]])
+            source_text = read_line(source_file, source_offsets[candidates.source_ids[i]])
+            target_text = read_line(target_file, target_offsets[candidates.target_ids[i]])
             out.write(f"{candidates.scores[i]:.6f}\t{source_text}\t{target_text}\n")
     os.replace(temporary, output_path)
     return MineSummary(len(source), len(target), len(order), str(output_path))
