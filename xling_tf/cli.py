@@ -143,8 +143,25 @@ def _embed(args: argparse.Namespace) -> None:
     print(f"embedded {count} sentences -> {args.output}")
 
 
-def _mine(args: argparse.Namespace) -> None:
+def _add_search_flags(p: argparse.ArgumentParser) -> None:
+    """The FAISS index, model batch and progress flags of `mine` and `mine-negatives`."""
+    p.add_argument("--ann_index", default="auto", help="FAISS index_factory string; Flat: exact")
+    p.add_argument("--nprobe", type=int, default=16, help="FAISS IVF cells scanned per query")
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments `_add_search_flags`' flags give (ann, batch_size, progress)."""
     from xling_tf.evaluation.ann_index import AnnConfig
+
+    ann = AnnConfig(index=args.ann_index, nprobe=args.nprobe)
+    return {"ann": ann, "batch_size": args.batch_size, "progress": not args.quiet}
+
+
+def _mine(args: argparse.Namespace) -> None:
     from xling_tf.evaluation.mine_files import mine_files
     from xling_tf.inference import load_encoder
 
@@ -161,9 +178,7 @@ def _mine(args: argparse.Namespace) -> None:
         strategy=args.strategy,
         threshold=args.threshold,
         search=args.search,
-        ann=AnnConfig(index=args.ann_index, nprobe=args.nprobe),
-        batch_size=args.batch_size,
-        progress=not args.quiet,
+        **_search_options(args),
     )
     print(
         f"mined {summary.num_pairs} pairs from {summary.num_source} x {summary.num_target} "
@@ -172,7 +187,6 @@ def _mine(args: argparse.Namespace) -> None:
 
 
 def _mine_negatives(args: argparse.Namespace) -> None:
-    from xling_tf.evaluation.ann_index import AnnConfig
     from xling_tf.inference import load_encoder
     from xling_tf.mine_negatives import mine_hard_negatives
 
@@ -184,9 +198,7 @@ def _mine_negatives(args: argparse.Namespace) -> None:
         args.out,
         args.work_dir or f"{args.out}.work",
         k=args.k,
-        ann=AnnConfig(index=args.ann_index, nprobe=args.nprobe),
-        batch_size=args.batch_size,
-        progress=not args.quiet,
+        **_search_options(args),
     )
     print(
         f"wrote {summary.rows_written} rows with {args.k} hard negatives -> "
@@ -348,12 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["exact", "faiss", "auto"],
         help="neighbour search; auto: FAISS above 100k rows (needs xling_tf[ann])",
     )
-    p.add_argument("--ann_index", default="auto", help="FAISS index_factory string")
-    p.add_argument("--nprobe", type=int, default=16, help="FAISS IVF cells scanned per query")
-    p.add_argument(
-        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_search_flags(p)
     p.set_defaults(func=_mine)
 
     p = sub.add_parser("mine-negatives", help="add k hard-negative target columns to a pairs TSV")
@@ -362,12 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="TSV: source, target, k negatives")
     p.add_argument("--k", type=int, default=5, help="hard negatives per row (the paper: 5)")
     p.add_argument("--work_dir", default=None, help="embeddings and resume state (<out>.work)")
-    p.add_argument("--ann_index", default="auto", help="FAISS index_factory string; Flat: exact")
-    p.add_argument("--nprobe", type=int, default=16, help="FAISS IVF cells scanned per query")
-    p.add_argument(
-        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_search_flags(p)
     p.set_defaults(func=_mine_negatives)
 
     p = sub.add_parser("demo", help="the README main job: data, train, export, evaluate")
