@@ -103,6 +103,9 @@ class XlingModelConfig(base_config.Config):
       normalize: L2-normalise embeddings, so scores are cosine similarities (exports too).
       logit_scale: multiplies the scores before the softmax (needed with cosine scores).
       logit_margin: additive margin subtracted from the gold score (LaBSE uses 0.3).
+      cross_replica_negatives: under several replicas, rank each replica's rows against the
+        whole global batch (all replicas' targets and sources, all-gathered; LaBSE) rather
+        than its own rows only; changes nothing with one replica (docs/scaling.md).
     """
 
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
@@ -110,3 +113,4 @@ class XlingModelConfig(base_config.Config):
     normalize: bool = True
     logit_scale: float = 20.0
     logit_margin: float = 0.0
+    cross_replica_negatives: bool = True
