@@ -51,7 +51,13 @@ def _report(command: str, error: BaseException, verbose: bool) -> int:
     """Prints `error` as one line (after its traceback with `verbose`); returns the exit code."""
     if verbose:
         traceback.print_exception(error)
-    print(f"xling-tf {command}: error: {error}", file=sys.stderr)
+    # gin appends "  In call to configurable 'X'" lines to errors raised inside a configurable
+    # (Model Garden's multi-task trainer builds the input pipelines in its constructor): the
+    # user's problem is the message without them.
+    message = "\n".join(
+        line for line in str(error).splitlines() if not line.startswith("  In call to configurable")
+    )
+    print(f"xling-tf {command}: error: {message}", file=sys.stderr)
     return USER_ERROR_EXIT_CODE
 
 
