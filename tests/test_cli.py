@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import MAIN_JOB_EXPERIMENT, MAIN_JOB_TEST_PAIRS, run_python
 
 CLI = ["-m", "xling_tf.cli"]
 
@@ -112,21 +112,18 @@ def test_cli_errors_name_the_file(exported_model, tmp_path):
 
 
 @pytest.mark.slow
-def test_main_job_end_to_end_on_real_bible_text(tmp_path):
-    """The README main job with the tiny experiment: data, train, export, evaluate, table."""
-    result = run_python(
-        CLI + ["demo", "--workdir", str(tmp_path), "--experiment", "tiny", "--train_steps", "30"]
-    )
-    assert "[4/4]" in result.stdout and "P@1 (999 distractors)" in result.stdout
-    results = json.loads((tmp_path / "results" / "tiny-en-fr" / "results.json").read_text())
-    assert results["retrieval"]["en-fr"]["num_pairs"] >= 7800
-    assert results["retrieval"]["en-fr"]["distractors"]["num_pools"] == 7
+def test_main_job_end_to_end_on_real_bible_text(main_job_run):
+    """The README main job (conftest.main_job_run): data, train, export, evaluate, table."""
+    workdir = main_job_run["workdir"]
+    assert "[4/4]" in main_job_run["stdout"] and "P@1 (999 distractors)" in main_job_run["stdout"]
+    run_name = f"{MAIN_JOB_EXPERIMENT}-en-fr"
+    results = json.loads(open(os.path.join(workdir, "results", run_name, "results.json")).read())
+    # --max_test_pairs keeps the first held-out pairs: two pools of 1000.
+    assert results["retrieval"]["en-fr"]["num_pairs"] == MAIN_JOB_TEST_PAIRS
+    assert results["retrieval"]["en-fr"]["distractors"]["num_pools"] == MAIN_JOB_TEST_PAIRS // 1000
     # 30 steps of a 1-layer model is no translator, but it is far above chance (0.001).
     assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] > 0.005
     assert results["train_examples_per_second"] > 0
     # Running it again is safe: training resumes at its last step and trains nothing more.
-    again = run_python(
-        CLI + ["demo", "--workdir", str(tmp_path), "--experiment", "tiny", "--train_steps", "30"]
-    )
-    assert "step 10/30" not in again.stdout + again.stderr
-    assert os.listdir(tmp_path / "exports") == ["tiny-en-fr"]
+    assert "step 10/30" not in main_job_run["again"]
+    assert os.listdir(os.path.join(workdir, "exports")) == [run_name]

@@ -99,13 +99,15 @@ def run_main_job(
     params_override: dict | None = None,
     nli_file: str | None = None,
     nli_split: str | None = None,
+    max_test_pairs: int | None = None,
 ) -> dict:
     """Runs every stage and prints the results table; returns the results dict.
 
     A multi-task experiment gets every routine's data built (translation pairs, Quick-Thought
     triples, conversations, and NLI from `nli_file` when given, restricted to the SICK
     SemEval_set `nli_split` if set); retrieval is measured on the held-out New Testament
-    pairs of every translation routine (a single-task experiment: of `language_pair`).
+    pairs of every translation routine (a single-task experiment: of `language_pair`), or
+    on the first `max_test_pairs` of them (a quicker check; None: all of them).
     """
     from xling_tf import train
     from xling_tf.export.export_hub import export_text_encoder
@@ -124,7 +126,10 @@ def run_main_job(
 
     names = ", ".join(f"{s}-{t}" for s, t in eval_pairs)
     print(f"[1/4] building Bible {names} pairs (New Testament held out) in {data_dir}", flush=True)
-    corpora = {pair: bible.build_translation_corpus(data_dir, *pair) for pair in eval_pairs}
+    corpora = {
+        pair: bible.build_translation_corpus(data_dir, *pair, max_test_pairs=max_test_pairs)
+        for pair in eval_pairs
+    }
     description = _prepare_training_data(
         params,
         data_dir,
