@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import MAIN_JOB_EXPERIMENT, MAIN_JOB_TEST_PAIRS, run_python
+from conftest import MAIN_JOB_EXPERIMENT, MAIN_JOB_STEPS, MAIN_JOB_TEST_PAIRS, run_python
 
 CLI = ["-m", "xling_tf.cli"]
 
@@ -116,12 +116,12 @@ def test_main_job_end_to_end_on_real_bible_text(main_job_run):
     assert "[4/4]" in main_job_run["stdout"] and "P@1 (999 distractors)" in main_job_run["stdout"]
     run_name = f"{MAIN_JOB_EXPERIMENT}-en-fr"
     results = json.loads(open(os.path.join(workdir, "results", run_name, "results.json")).read())
-    # --max_test_pairs keeps the first held-out pairs: two pools of 1000.
+    # --max_test_pairs keeps the first held-out pairs, in pools of 1000.
     assert results["retrieval"]["en-fr"]["num_pairs"] == MAIN_JOB_TEST_PAIRS
     assert results["retrieval"]["en-fr"]["distractors"]["num_pools"] == MAIN_JOB_TEST_PAIRS // 1000
-    # 30 steps of a 1-layer model is no translator, but it is far above chance (0.001).
+    # 15 translation steps of a 1-layer model is no translator, but far above chance (0.001).
     assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] > 0.005
     assert results["train_examples_per_second"] > 0
     # Running it again is safe: training resumes at its last step and trains nothing more.
-    assert "step 10/30" not in main_job_run["again"]
+    assert f"step 10/{MAIN_JOB_STEPS}" not in main_job_run["again"]
     assert os.listdir(os.path.join(workdir, "exports")) == [run_name]

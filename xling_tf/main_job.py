@@ -126,10 +126,7 @@ def run_main_job(
 
     names = ", ".join(f"{s}-{t}" for s, t in eval_pairs)
     print(f"[1/4] building Bible {names} pairs (New Testament held out) in {data_dir}", flush=True)
-    corpora = {
-        pair: bible.build_translation_corpus(data_dir, *pair, max_test_pairs=max_test_pairs)
-        for pair in eval_pairs
-    }
+    corpora = {pair: bible.build_translation_corpus(data_dir, *pair) for pair in eval_pairs}
     description = _prepare_training_data(
         params,
         data_dir,
@@ -170,8 +167,10 @@ def run_main_job(
     rows = []
     for pair, corpus in corpora.items():
         name = "-".join(pair)
-        print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
-        aligned = translation_retrieval.read_aligned_pairs(corpus.test_path)
+        aligned = translation_retrieval.read_aligned_pairs(
+            corpus.test_path, max_pairs=max_test_pairs
+        )
+        print(f"[4/4] {name} retrieval on {len(aligned)} held-out pairs", flush=True)
         for model_name, embed_fn in encoders.items():
             result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
             retrieval_results.setdefault(model_name, {})[name] = result
