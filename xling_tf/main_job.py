@@ -165,7 +165,7 @@ def run_main_job(
         # The teacher's numbers come from the same run, on the same pairs.
         encoders[f"teacher {teacher.rpartition('.')[2]}"] = load_teacher(teacher)
     # The English test side is the same for every pair: encode each sentence once.
-    encoders = {name: CachedEmbedder(embed_fn) for name, embed_fn in encoders.items()}
+    cached = {name: CachedEmbedder(embed_fn) for name, embed_fn in encoders.items()}
     retrieval_results: dict[str, dict] = {}
     rows = []
     for pair, corpus in corpora.items():
@@ -174,7 +174,7 @@ def run_main_job(
             corpus.test_path, max_pairs=max_test_pairs
         )
         print(f"[4/4] {name} retrieval on {len(aligned)} held-out pairs", flush=True)
-        for model_name, embed_fn in encoders.items():
+        for model_name, embed_fn in cached.items():
             before = embed_fn.stats()
             result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
             # Speed over the sentences this pair encoded (not over the memo's lookups).
