@@ -100,13 +100,15 @@ def run_main_job(
     params_override: dict | None = None,
     nli_file: str | None = None,
     nli_split: str | None = None,
+    max_test_pairs: int | None = None,
 ) -> dict:
     """Runs every stage and prints the results table; returns the results dict.
 
     A multi-task experiment gets every routine's data built (translation pairs, Quick-Thought
     triples, conversations, and NLI from `nli_file` when given, restricted to the SICK
     SemEval_set `nli_split` if set); retrieval is measured on the held-out New Testament
-    pairs of every translation routine (a single-task experiment: of `language_pair`).
+    pairs of every translation routine (a single-task experiment: of `language_pair`), or
+    on the first `max_test_pairs` of them (a quicker check; None: all of them).
     """
     from xling_tf import train
     from xling_tf.export.export_hub import export_text_encoder
@@ -163,14 +165,16 @@ def run_main_job(
         # The teacher's numbers come from the same run, on the same pairs.
         encoders[f"teacher {teacher.rpartition('.')[2]}"] = load_teacher(teacher)
     # The English test side is the same for every pair: encode each sentence once.
-    encoders = {name: CachedEmbedder(embed_fn) for name, embed_fn in encoders.items()}
+    cached = {name: CachedEmbedder(embed_fn) for name, embed_fn in encoders.items()}
     retrieval_results: dict[str, dict] = {}
     rows = []
     for pair, corpus in corpora.items():
         name = "-".join(pair)
-        print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
-        aligned = translation_retrieval.read_aligned_pairs(corpus.test_path)
-        for model_name, embed_fn in encoders.items():
+        aligned = translation_retrieval.read_aligned_pairs(
+            corpus.test_path, max_pairs=max_test_pairs
+        )
+        print(f"[4/4] {name} retrieval on {len(aligned)} held-out pairs", flush=True)
+        for model_name, embed_fn in cached.items():
             before = embed_fn.stats()
             result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
             # Speed over the sentences this pair encoded (not over the memo's lookups).
