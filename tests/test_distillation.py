@@ -320,12 +320,17 @@ def test_distillation_ablations_change_one_thing_each():
         )
     )
     for other in (alone, ranking, core_ops):
-        assert other.trainer.train_steps == main.trainer.train_steps
         assert other.task.model.encoder.as_dict() == main.task.model.encoder.as_dict()
+    for other in (alone, core_ops):
+        assert other.trainer.train_steps == main.trainer.train_steps
     routines = [r.task_name for r in main.task.task_routines]
-    assert routines == ["distill_en_fr", "distill_en_es", "distill_en_de"]
-    assert all(r.task_config.ranking_weight == 1.0 for r in main.task.task_routines)
+    assert routines == ["distill_en", "distill_en_fr", "distill_en_es", "distill_en_de"]
+    general, *paired = main.task.task_routines
+    assert not general.task_config.paired and general.task_config.ranking_weight == 0.0
+    assert all(r.task_config.ranking_weight == 1.0 for r in paired)
     assert all(r.task_config.ranking_weight == 0.0 for r in alone.task.task_routines)
+    # Ranking alone gets the steps demo_distill's round robin gives its three pair routines.
+    assert ranking.trainer.train_steps == main.trainer.train_steps * 3 // 4
     assert [r.task_name for r in ranking.task.task_routines] == [
         "translation_en_fr",
         "translation_en_es",
