@@ -33,6 +33,7 @@ def main() -> None:
         parser.error("give exactly one of --model_dir and --model")
 
     import xling_tf  # noqa: F401
+    from xling_tf.data.pairs import read_aligned_pairs
     from xling_tf.data.sts import read_sts
     from xling_tf.evaluation import sts, translation_retrieval
     from xling_tf.evaluation.embedding import embed_texts
@@ -53,9 +54,7 @@ def main() -> None:
         embed, name = load_encoder(args.model), args.model
     scores: dict[str, object] = {"model": name}
     for pair in PAIRS:
-        aligned = translation_retrieval.read_aligned_pairs(
-            os.path.join(args.data_dir, pair, "dev.tsv")
-        )
+        aligned = read_aligned_pairs(os.path.join(args.data_dir, pair, "dev.tsv"))
         result = translation_retrieval.evaluate_retrieval(embed, aligned, progress=False)
         scores[f"dev P@1 {pair}"] = round(result["distractors"]["mean"]["p@1"], 4)
     if args.sick:

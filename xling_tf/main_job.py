@@ -12,7 +12,7 @@ import time
 
 import xling_tf  # noqa: F401
 from xling_tf.configs import experiments  # also registers the experiments
-from xling_tf.data import bible, multitask_corpus
+from xling_tf.data import bible, multitask_corpus, pairs
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.tensorboard_logs import read_scalars
 
@@ -166,7 +166,7 @@ def run_main_job(
     for pair, corpus in corpora.items():
         name = "-".join(pair)
         print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
-        aligned = translation_retrieval.read_aligned_pairs(corpus.test_path)
+        aligned = pairs.read_aligned_pairs(corpus.test_path)
         for model_name, embed_fn in encoders.items():
             result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
             retrieval_results.setdefault(model_name, {})[name] = result

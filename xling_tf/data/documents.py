@@ -5,8 +5,11 @@ Plain text format: one sentence per line, a blank line between documents.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
+
+from xling_tf.data import pairs
+
+import tensorflow as tf
 
 
 def read_documents(path: str) -> list[list[str]]:
@@ -14,16 +17,15 @@ def read_documents(path: str) -> list[list[str]]:
 
     Invalid UTF-8 bytes are replaced by U+FFFD; surrounding whitespace is stripped.
     """
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"documents file not found: {path}")
     documents: list[list[str]] = [[]]
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            sentence = " ".join(line.split())
-            if sentence:
-                documents[-1].append(sentence)
-            elif documents[-1]:
-                documents.append([])
+    for _, line, _ in pairs.iter_decoded_lines(path, errors="replace"):
+        sentence = " ".join((line or "").split())
+        if sentence:
+            documents[-1].append(sentence)
+        elif documents[-1]:
+            documents.append([])
     return [doc for doc in documents if doc]
 
 
