@@ -287,7 +287,7 @@ print("OPS", " ".join(sorted(ops)))
 
 
 def test_text_embedding_sums_nonzero_ngrams():
-    from xling_tf.modeling.embedding import TextEmbedding
+    from xling_tf.modeling.token_embedding import TextEmbedding
 
     layer = TextEmbedding(
         vocab_size=20, width=8, max_sequence_length=6, dropout_rate=0.0, ngram_buckets=50
@@ -314,7 +314,7 @@ def test_text_embedding_sums_nonzero_ngrams():
 
 
 def test_text_embedding_without_table_rejects_ngram_ids():
-    from xling_tf.modeling.embedding import TextEmbedding
+    from xling_tf.modeling.token_embedding import TextEmbedding
 
     layer = TextEmbedding(vocab_size=20, width=8, max_sequence_length=6)
     layer(tf.constant([[1, 2]]))

@@ -11,7 +11,7 @@ import dataclasses
 from xling_tf.configs.model import DualEncoderConfig
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.heads import ResponseTower
+from xling_tf.modeling.heads import DenseTower
 from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
 
 import tf_keras
@@ -40,7 +40,7 @@ class ResponseRankingTask(TranslationRankingTask):
         return DualEncoder(
             encoder,
             normalize=self.task_config.model.normalize,
-            right_head=ResponseTower(
+            right_head=DenseTower(
                 tuple(self.task_config.response_tower_hidden_widths)
                 + (self.task_config.model.encoder.output_dim,),
                 name="response_tower",
