@@ -407,11 +407,27 @@ DEMO_DISTILL_STEPS = 900
 
 
 def _distillation_routines(
-    targets, batch_size: int, ranking_weight: float, teacher: str | None = None
+    targets,
+    batch_size: int,
+    ranking_weight: float,
+    teacher: str | None = None,
+    general_english: bool = False,
 ) -> dict[str, tuple]:
+    """distill_en_<target> for each target (Bible + UI-string pairs, with translation ranking
+    at `ranking_weight`), plus `distill_en` (WordNet's English examples, monolingual) when
+    `general_english`."""
     from xling_tf.tasks.distillation import DistillationConfig
 
     routines = {}
+    if general_english:
+        config = DistillationConfig(
+            paired=False,
+            ranking_weight=0.0,
+            train_data=PairDataConfig(global_batch_size=batch_size),
+        )
+        if teacher is not None:
+            config.teacher = teacher
+        routines["distill_en"] = (config, 1.0)
     for target in targets:
         config = DistillationConfig(
             ranking_weight=ranking_weight, train_data=PairDataConfig(global_batch_size=batch_size)
@@ -456,6 +472,17 @@ def demo_distill():
     """
     routines = _distillation_routines(["fr", "es", "de"], batch_size=128, ranking_weight=1.0)
     return _multitask_experiment(student_model(), routines, _demo_distill_trainer())
+
+
+@exp_factory.register_config_factory("demo_distill_general")
+def demo_distill_general():
+    """demo_distill plus a fourth routine, `distill_en`: monolingual distillation on WordNet's
+    English usage examples (general-domain text), round robin, the pairs' steps unchanged."""
+    routines = _distillation_routines(
+        ["fr", "es", "de"], batch_size=128, ranking_weight=1.0, general_english=True
+    )
+    trainer = _demo_trainer(DEMO_DISTILL_STEPS * 4 // 3, warmup_steps=50, checkpoint_every=300)
+    return _multitask_experiment(student_model(), routines, trainer)
 
 
 def _demo_distill_trainer() -> cfg.TrainerConfig:

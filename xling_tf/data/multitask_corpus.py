@@ -8,6 +8,8 @@ Routine names say what they read:
 * `nli_<lang>`: a file the user points at (SNLI/MNLI jsonl, XNLI or SICK tsv).
 * `distill_<src>_<tgt>`: Bible verse pairs plus UI-string pairs, for distillation from a
   teacher encoder (data/distillation_corpus.py).
+* `distill_en`: monolingual general-domain English (WordNet's usage examples,
+  data/wordnet_examples.py), for distillation with `paired=False`.
 
 `<langs>` is one language code or several joined by "_" (`quick_thought_en_fr_es_de`; task
 names must be Python identifiers). The experiments use one routine per task and language
@@ -28,6 +30,8 @@ LANGUAGE_SEPARATOR = "_"
 TASK_KINDS = ("translation", "quick_thought", "response", "nli", "distill")
 # Kinds whose routines read (source, target) pairs: retrieval is measured on each.
 PAIR_KINDS = ("translation", "distill")
+# Pair kinds that also take one language: a monolingual routine (`distill_en`).
+MONOLINGUAL_KINDS = ("distill",)
 
 
 def parse_routine(routine: str) -> tuple[str, list[str]]:
@@ -37,7 +41,8 @@ def parse_routine(routine: str) -> tuple[str, list[str]]:
         if routine.startswith(kind + "_"):
             languages = routine[len(kind) + 1 :].split(LANGUAGE_SEPARATOR)
             if not all(languages) or (kind in PAIR_KINDS and len(languages) != 2):
-                break
+                if not (kind in MONOLINGUAL_KINDS and len(languages) == 1):
+                    break
             return kind, languages
     raise ValueError(
         f"routine name must be <task>_<lang>[_<lang>...] with task one of {TASK_KINDS} "
@@ -50,7 +55,7 @@ def translation_pairs(routine_names: Iterable[str]) -> list[tuple[str, str]]:
     pairs_: list[tuple[str, str]] = []
     for routine in routine_names:
         kind, languages = parse_routine(routine)
-        if kind in PAIR_KINDS and tuple(languages) not in pairs_:
+        if kind in PAIR_KINDS and len(languages) == 2 and tuple(languages) not in pairs_:
             pairs_.append((languages[0], languages[1]))
     return pairs_
 
@@ -79,10 +84,19 @@ def build_routine_file(
     if kind == "translation":
         source, target = languages
         return bible.build_translation_corpus(out_dir, source, target).train_path
-    if kind == "distill":
+    if kind == "distill" and languages == ["en"]:
+        from xling_tf.data.wordnet_examples import build_wordnet_corpus
+
+        return build_wordnet_corpus(out_dir)
+    if kind == "distill" and len(languages) == 2:
         from xling_tf.data.distillation_corpus import build_distillation_corpus
 
         return build_distillation_corpus(out_dir, *languages)
+    if kind == "distill":
+        raise ValueError(
+            f"no monolingual distillation text for {languages[0]!r} (only distill_en: "
+            "WordNet's English examples); use distill_<src>_<tgt> for translation pairs"
+        )
     if kind == "nli":
         if not nli_file:
             raise ValueError(f"routine {routine} needs an NLI file (--nli_file)")
