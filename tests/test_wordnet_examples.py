@@ -3,9 +3,9 @@
 import io
 import tarfile
 
-import pytest
-
 from xling_tf.data import multitask_corpus, wordnet_examples
+
+import pytest
 
 # Two synsets in WordNet's data-file format, one license line and one gloss without examples.
 DATA_NOUN = (

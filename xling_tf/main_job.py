@@ -12,7 +12,8 @@ import time
 
 import xling_tf  # noqa: F401
 from xling_tf.configs import experiments  # also registers the experiments
-from xling_tf.data import bible, multitask_corpus, pairs
+from xling_tf.data import bible, multitask_corpus
+from xling_tf.data.pairs import read_aligned_pairs
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.embedding_cache import CachedEmbedder
 from xling_tf.evaluation.tensorboard_logs import read_scalars
@@ -163,14 +164,14 @@ def run_main_job(
         # The teacher's numbers come from the same run, on the same pairs.
         encoders[f"teacher {teacher.rpartition('.')[2]}"] = load_teacher(teacher)
     # The English test side is the same for every pair: encode each sentence once.
-    encoders = {name: CachedEmbedder(embed_fn) for name, embed_fn in encoders.items()}
+    cached = {name: CachedEmbedder(embed_fn) for name, embed_fn in encoders.items()}
     retrieval_results: dict[str, dict] = {}
     rows = []
     for pair, corpus in corpora.items():
         name = "-".join(pair)
         print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
-        aligned = pairs.read_aligned_pairs(corpus.test_path)
-        for model_name, embed_fn in encoders.items():
+        aligned = read_aligned_pairs(corpus.test_path)
+        for model_name, embed_fn in cached.items():
             before = embed_fn.stats()
             result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
             # Speed over the sentences this pair encoded (not over the memo's lookups).
