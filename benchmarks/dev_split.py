@@ -21,6 +21,43 @@ import numpy as np
 PAIRS = ("en-fr", "en-es", "en-de")
 
 
+def checkpoint_encoder(model_dir: str, checkpoint: str | None = None):
+    """(embed_fn, checkpoint path) of a training run's checkpoint (default: the newest)."""
+    from xling_tf.export.export_hub import restore
+
+    import tensorflow as tf
+
+    restored = restore(model_dir, checkpoint)
+
+    def embed(texts):
+        return restored.model.embed(restored.tokenizer(tf.constant(texts))).numpy()
+
+    return embed, restored.checkpoint_path
+
+
+def dev_scores(embed, data_dir: str, sick: str | None) -> dict[str, float]:
+    """P@1 (999 distractors) on every `<data_dir>/en-xx/dev.tsv`, Spearman on SICK TRAIN."""
+    from xling_tf.data.pairs import read_aligned_pairs
+    from xling_tf.data.sts import read_sts
+    from xling_tf.evaluation import sts, translation_retrieval
+    from xling_tf.evaluation.embedding import embed_texts
+
+    scores: dict[str, float] = {}
+    for pair in PAIRS:
+        aligned = read_aligned_pairs(os.path.join(data_dir, pair, "dev.tsv"))
+        result = translation_retrieval.evaluate_retrieval(embed, aligned, progress=False)
+        scores[f"dev P@1 {pair}"] = round(result["distractors"]["mean"]["p@1"], 4)
+    if sick:
+        rows = read_sts(sick, "TRAIN")
+        left = embed_texts(embed, [a for a, _, _ in rows], batch_size=256, progress=False)
+        right = embed_texts(embed, [b for _, b, _ in rows], batch_size=256, progress=False)
+        gold = np.array([score for _, _, score in rows])
+        scores["SICK TRAIN Spearman"] = round(
+            sts.similarity_correlations(left, right, gold)["spearman"], 4
+        )
+    return scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", required=True, help="the main job's data/bible folder")
@@ -33,39 +70,14 @@ def main() -> None:
         parser.error("give exactly one of --model_dir and --model")
 
     import xling_tf  # noqa: F401
-    from xling_tf.data.pairs import read_aligned_pairs
-    from xling_tf.data.sts import read_sts
-    from xling_tf.evaluation import sts, translation_retrieval
-    from xling_tf.evaluation.embedding import embed_texts
 
     if args.model_dir:
-        from xling_tf.export.export_hub import restore
-
-        import tensorflow as tf
-
-        restored = restore(args.model_dir, args.checkpoint)
-        name = restored.checkpoint_path
-
-        def embed(texts):
-            return restored.model.embed(restored.tokenizer(tf.constant(texts))).numpy()
+        embed, name = checkpoint_encoder(args.model_dir, args.checkpoint)
     else:
         from xling_tf.inference import load_encoder
 
         embed, name = load_encoder(args.model), args.model
-    scores: dict[str, object] = {"model": name}
-    for pair in PAIRS:
-        aligned = read_aligned_pairs(os.path.join(args.data_dir, pair, "dev.tsv"))
-        result = translation_retrieval.evaluate_retrieval(embed, aligned, progress=False)
-        scores[f"dev P@1 {pair}"] = round(result["distractors"]["mean"]["p@1"], 4)
-    if args.sick:
-        rows = read_sts(args.sick, "TRAIN")
-        left = embed_texts(embed, [a for a, _, _ in rows], batch_size=256, progress=False)
-        right = embed_texts(embed, [b for _, b, _ in rows], batch_size=256, progress=False)
-        gold = np.array([score for _, _, score in rows])
-        scores["SICK TRAIN Spearman"] = round(
-            sts.similarity_correlations(left, right, gold)["spearman"], 4
-        )
-    print(json.dumps(scores))
+    print(json.dumps({"model": name, **dev_scores(embed, args.data_dir, args.sick)}))
 
 
 if __name__ == "__main__":

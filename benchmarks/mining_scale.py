@@ -40,12 +40,15 @@ def planted_pool(
     return source, target, {(i, int(p)) for i, p in enumerate(positions)}
 
 
-def peak_rss_kib() -> int:
-    """Peak resident set size of this process image in KiB (Linux VmHWM; else ru_maxrss)."""
+def peak_rss_kib(field: str = "VmHWM") -> int:
+    """Peak resident set size of this process image in KiB (Linux VmHWM; else ru_maxrss).
+
+    `field="VmRSS"`: the current resident set size instead of the peak.
+    """
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
     except OSError:
         pass

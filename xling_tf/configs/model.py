@@ -93,6 +93,9 @@ class DualEncoderConfig(base_config.Config):
       logit_scale: multiplies the scores before the softmax (needed with cosine scores).
       logit_margin: additive margin subtracted from the gold score (LaBSE uses 0.3).
       bidirectional: rank targets given sources and sources given targets.
+      cross_replica_negatives: under several replicas, rank each replica's rows against the
+        whole global batch (all replicas' targets and sources, all-gathered; LaBSE) rather
+        than its own rows only; changes nothing with one replica (docs/scaling.md).
     """
 
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
@@ -101,3 +104,4 @@ class DualEncoderConfig(base_config.Config):
     logit_scale: float = 20.0
     logit_margin: float = 0.0
     bidirectional: bool = True
+    cross_replica_negatives: bool = True

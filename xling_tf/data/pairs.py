@@ -99,11 +99,11 @@ def _iter_raw_lines(path: str) -> Iterator[bytes]:
             yield pending
 
 
-def count_lines(path: str) -> int:
+def count_lines(path: str | os.PathLike) -> int:
     """Lines of `path` as `iter_decoded_lines` and `tf.data.TextLineDataset` split them
     ("\\n"; a last line without one counts; an empty file has 0), without decoding them."""
     lines, last = 0, b"\n"
-    with tf.io.gfile.GFile(path, "rb") as f:
+    with tf.io.gfile.GFile(os.fspath(path), "rb") as f:
         while chunk := f.read(_READ_CHUNK):
             lines += chunk.count(b"\n")
             last = chunk[-1:]

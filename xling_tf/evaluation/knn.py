@@ -6,6 +6,10 @@ space. Both are served by one tiled search: the [n, m] similarity matrix is neve
 one [batch_size, batch_size] tile at a time, and each row keeps a running top-k list, so memory
 is O((n + m) * k + batch_size**2) whatever n and m are (50k x 50k works on a laptop).
 
+`search="faiss"` (or "auto" above `AUTO_EXACT_MAX_ROWS` candidates) hands both functions to
+the approximate FAISS index of `ann_index.py` instead; exact search is the default and the
+reference it is measured against.
+
 Ties are broken deterministically: among equal similarities the lower candidate index wins,
 both inside a tile and when merging tiles, so results never depend on `batch_size`.
 Similarities are computed in the input precision (float32 unless an input is float64).
@@ -14,12 +18,28 @@ Similarities are computed in the input precision (float32 unless an input is flo
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from xling_tf.evaluation.retrieval import l2_normalize
 
 import numpy as np
 
-__all__ = ["Neighbors", "as_embedding_matrix", "cosine_knn", "cosine_knn_both_ways"]
+if TYPE_CHECKING:
+    from xling_tf.evaluation.ann_index import AnnConfig
+
+__all__ = [
+    "AUTO_EXACT_MAX_ROWS",
+    "SEARCH_METHODS",
+    "Neighbors",
+    "as_embedding_matrix",
+    "cosine_knn",
+    "cosine_knn_both_ways",
+]
+
+SEARCH_METHODS = ("exact", "faiss", "auto")
+# "auto" searches exactly up to this many candidate rows: there the exact search takes
+# seconds to a minute on a CPU and the index would only add error.
+AUTO_EXACT_MAX_ROWS = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,8 +140,20 @@ class _RunningTopK:
         return Neighbors(self.indices, self.similarities)
 
 
+def uses_faiss(search: str, num_candidates: int) -> bool:
+    """Whether `search` (one of SEARCH_METHODS) picks FAISS for `num_candidates` rows."""
+    if search not in SEARCH_METHODS:
+        raise ValueError(f"search must be one of {SEARCH_METHODS}, got {search!r}")
+    return search == "faiss" or (search == "auto" and num_candidates > AUTO_EXACT_MAX_ROWS)
+
+
 def cosine_knn_both_ways(
-    source: np.ndarray, target: np.ndarray, k: int, batch_size: int = 4096
+    source: np.ndarray,
+    target: np.ndarray,
+    k: int,
+    batch_size: int = 4096,
+    search: str = "exact",
+    ann: AnnConfig | None = None,
 ) -> tuple[Neighbors, Neighbors]:
     """k nearest targets of every source row and k nearest sources of every target row.
 
@@ -130,11 +162,18 @@ def cosine_knn_both_ways(
       target: [m, d] float embeddings.
       k: neighbours per row; must be <= min(n, m).
       batch_size: tile side; peak extra memory is a few [batch_size, batch_size] arrays.
+      search: "exact", "faiss" (approximate, `ann_index.faiss_knn_both_ways`) or "auto"
+        (FAISS above AUTO_EXACT_MAX_ROWS rows on the larger side).
+      ann: the FAISS index settings (default `AnnConfig()`).
 
     Returns:
       (source_to_target with [n, k] arrays, target_to_source with [m, k] arrays). Every
       similarity tile is computed once and used for both directions.
     """
+    if uses_faiss(search, max(len(source), len(target))):
+        from xling_tf.evaluation import ann_index
+
+        return ann_index.faiss_knn_both_ways(source, target, k, ann or ann_index.AnnConfig())
     source = l2_normalize(as_embedding_matrix("source", source))
     target = l2_normalize(as_embedding_matrix("target", target))
     if source.shape[1] != target.shape[1]:
@@ -154,12 +193,22 @@ def cosine_knn_both_ways(
     return forward.result(), backward.result()
 
 
-def cosine_knn(x: np.ndarray, k: int, batch_size: int = 4096) -> Neighbors:
+def cosine_knn(
+    x: np.ndarray,
+    k: int,
+    batch_size: int = 4096,
+    search: str = "exact",
+    ann: AnnConfig | None = None,
+) -> Neighbors:
     """k nearest other rows of every row of `x` [n, d] (a row is never its own neighbour).
 
     A duplicate row is a neighbour like any other (similarity 1). Returns [n, k] arrays;
-    k must be <= n - 1.
+    k must be <= n - 1. `search`, `ann`: as in `cosine_knn_both_ways`.
     """
+    if uses_faiss(search, len(x)):
+        from xling_tf.evaluation import ann_index
+
+        return ann_index.faiss_knn(x, k, ann or ann_index.AnnConfig())
     x = l2_normalize(as_embedding_matrix("x", x))
     _check_k_and_batch(k, batch_size, x.shape[0] - 1)
     neighbors = _RunningTopK(x.shape[0], k, x.dtype)

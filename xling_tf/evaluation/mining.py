@@ -34,11 +34,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xling_tf.evaluation import knn
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from xling_tf.evaluation.ann_index import AnnConfig
 
 STRATEGIES = ("forward", "backward", "intersection")
 
@@ -115,7 +118,12 @@ def _best_by_margin(
 
 
 def mine_bitext(
-    source: np.ndarray, target: np.ndarray, k: int = 4, batch_size: int = 4096
+    source: np.ndarray,
+    target: np.ndarray,
+    k: int = 4,
+    batch_size: int = 4096,
+    search: str = "exact",
+    ann: AnnConfig | None = None,
 ) -> MinedPairs:
     """Mines translation pairs between two embedding pools with ratio-margin scoring.
 
@@ -124,6 +132,7 @@ def mine_bitext(
       target: [m, d] float embeddings of the target pool.
       k: neighbourhood size of the margin and number of candidates per row; <= min(n, m).
       batch_size: tile side of the exact search; memory O((n + m) * k + batch_size**2).
+      search, ann: exact or FAISS neighbour search, see `knn.cosine_knn_both_ways`.
 
     Returns:
       MinedPairs with forward (n pairs), backward (m pairs) and intersection candidates.
@@ -131,7 +140,7 @@ def mine_bitext(
     Raises:
       ValueError: empty or non-finite input, different dimensions, or a bad k.
     """
-    forward_nn, backward_nn = knn.cosine_knn_both_ways(source, target, k, batch_size)
+    forward_nn, backward_nn = knn.cosine_knn_both_ways(source, target, k, batch_size, search, ann)
     source_mean = forward_nn.similarities.astype(np.float64).mean(axis=1)  # [n]
     target_mean = backward_nn.similarities.astype(np.float64).mean(axis=1)  # [m]
     best_target, forward_scores = _best_by_margin(forward_nn, source_mean, target_mean)
@@ -238,6 +247,8 @@ def evaluate_mining(
     threshold: float | None = None,
     calibration_fraction: float = 0.5,
     seed: int = 0,
+    search: str = "exact",
+    ann: AnnConfig | None = None,
 ) -> dict[str, Any]:
     """Mines the two pools and reports F1 with an honestly chosen threshold.
 
@@ -264,6 +275,7 @@ def evaluate_mining(
       threshold: a fixed threshold instead of calibration.
       calibration_fraction: share of source rows used to choose the threshold, in (0, 1).
       seed: seed of the calibration split.
+      search, ann: exact or FAISS neighbour search, see `knn.cosine_knn_both_ways`.
 
     Returns:
       {"precision", "recall", "f1", "threshold", "threshold_source" ("given" or
@@ -276,7 +288,9 @@ def evaluate_mining(
         that leaves either part without gold pairs.
     """
     gold_set = _check_gold(gold)
-    mined = mine_bitext(source_vecs, target_vecs, k=k, batch_size=batch_size)
+    mined = mine_bitext(
+        source_vecs, target_vecs, k=k, batch_size=batch_size, search=search, ann=ann
+    )
     n, m = len(mined.forward), len(mined.backward)
     for s, t in gold_set:
         if not (0 <= s < n and 0 <= t < m):

@@ -65,15 +65,19 @@ class XlingTaskConfig(cfg.TaskConfig):
     loss_weight: float = 1.0
 
 
-def same_example_in_batch(features, column_names: Sequence[str]) -> tf.Tensor | None:
-    """bool [B, B] `same_example_mask` over the `input_word_ids` of the named text columns.
+def same_example_in_batch(
+    features, column_names: Sequence[str], cross_replica: bool = False
+) -> tf.Tensor | None:
+    """bool [B, G] `same_example_mask` over the `input_word_ids` of the named text columns.
 
     `features` is the batch as the pipeline gives it (Model Garden passes it to the loss and
     metrics as `labels`); None (e.g. a loss computed from embeddings alone) gives None: no mask.
     """
     if features is None:
         return None
-    return same_example_mask(*(features[name]["input_word_ids"] for name in column_names))
+    return same_example_mask(
+        *(features[name]["input_word_ids"] for name in column_names), cross_replica=cross_replica
+    )
 
 
 class XlingTask(base_task.Task):

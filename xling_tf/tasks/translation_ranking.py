@@ -11,7 +11,7 @@ import dataclasses
 
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
+from xling_tf.modeling.ranking_loss import gold_columns, in_batch_softmax_loss
 from xling_tf.tasks.base import PairDataConfig, XlingTask, XlingTaskConfig, same_example_in_batch
 
 import tensorflow as tf
@@ -44,7 +44,10 @@ class TranslationRankingTask(XlingTask):
             scale=model_config.logit_scale,
             margin=margin,
             bidirectional=model_config.bidirectional,
-            same_example=same_example_in_batch(labels, self.column_names),
+            same_example=same_example_in_batch(
+                labels, self.column_names, model_config.cross_replica_negatives
+            ),
+            cross_replica=model_config.cross_replica_negatives,
         )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
@@ -67,7 +70,9 @@ class TranslationRankingTask(XlingTask):
         # Accuracy is whether the gold candidate scores highest, not whether it does so by
         # the training margin: on margin-penalised logits it would under-report.
         _, logits = self._ranking(labels, model_outputs, margin=0.0)
-        gold = tf.range(tf.shape(model_outputs["left"])[0])
+        gold = gold_columns(
+            tf.shape(model_outputs["left"])[0], self.task_config.model.cross_replica_negatives
+        )
         for metric in metrics:
             direction = metric.name.replace("_accuracy", "")
             if direction in logits:

@@ -1,0 +1,64 @@
+r"""Train one variant of an experiment on the main job's data and score it on the dev split.
+
+  python benchmarks/dev_variant.py --workdir WORKDIR --name lr2e-3 \
+      --experiment demo_distill --train_steps 800 \
+      --params_override '{"trainer": {"optimizer_config": {"learning_rate":
+          {"polynomial": {"initial_learning_rate": 0.002}}}}}' \
+      --sick ../shared/data/sick-train-trial.tsv
+
+WORKDIR is a main job's workdir (`xling-tf demo --workdir WORKDIR`): its data/ and cached
+teacher vectors are reused, the variant trains in WORKDIR/runs/NAME, nothing is exported and
+nothing is measured on the New Testament. Prints one JSON line: the variant, its training
+seconds and `dev_split.dev_scores` of its last checkpoint (P@1 with 999 distractors on the
+Old Testament development chapters, Spearman on SICK's TRAIN rows). This is how the demo's
+hyperparameters are chosen (RESULTS.md, "Distillation").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from dev_split import checkpoint_encoder, dev_scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", required=True, help="a main job's workdir")
+    parser.add_argument("--name", required=True, help="the variant's run folder name")
+    parser.add_argument("--experiment", default="demo_distill")
+    parser.add_argument("--train_steps", type=int, default=0, help="0: the experiment's")
+    parser.add_argument("--params_override", default="{}", help="JSON dict for params.override")
+    parser.add_argument("--sick", default=None, help="SICK file (its TRAIN rows are used)")
+    args = parser.parse_args()
+
+    import xling_tf  # noqa: F401
+    from xling_tf import main_job, train
+    from xling_tf.configs import experiments
+    from xling_tf.data import bible
+
+    from official.core import exp_factory
+
+    params = exp_factory.get_exp_config(args.experiment)
+    data_dir = os.path.join(args.workdir, "data", "bible")
+    corpus = bible.build_translation_corpus(data_dir, "en", "fr")
+    cache_dir = os.path.join(args.workdir, "cache")
+    main_job._prepare_training_data(params, data_dir, corpus, None, None, cache_dir)
+    if args.train_steps:
+        experiments.set_train_steps(params, args.train_steps)
+    params.override(json.loads(args.params_override), is_strict=True)
+    model_dir = os.path.join(args.workdir, "runs", args.name)
+    started = time.time()
+    train.run(params, model_dir, mode="train")
+    seconds = time.time() - started
+    embed, checkpoint = checkpoint_encoder(model_dir)
+    scores = dev_scores(embed, data_dir, args.sick)
+    print(
+        json.dumps({"variant": args.name, "checkpoint": checkpoint, "train_s": seconds, **scores})
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Cross-replica negatives: R replicas of b rows give the loss, gradient and accuracy of one
+replica holding the whole global batch (tests/cross_replica_check.py runs the replicas)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import xling_tf  # noqa: F401
+
+import numpy as np
+import pytest
+from cross_replica_check import single_replica_reference
+from test_multiworker import _free_ports
+
+from conftest import REPO, run_python
+
+CHECK = os.path.join("tests", "cross_replica_check.py")
+
+
+def _assert_matches_one_replica(result: dict, reference: dict) -> None:
+    np.testing.assert_allclose(result["loss"], reference["loss"], rtol=1e-5)
+    np.testing.assert_allclose(result["gradient"], reference["gradient"], rtol=1e-4, atol=1e-6)
+    assert result["accuracy"] == pytest.approx(reference["accuracy"])
+    # Not vacuous: each replica's own softmax (b candidates) gives another loss.
+    assert abs(result["per_replica_loss"] - reference["loss"]) > 0.05
+
+
+def test_two_mirrored_replicas_equal_one_replica_with_the_global_batch():
+    reference = single_replica_reference()
+    assert 0.0 < min(reference["accuracy"].values()) < 1.0, reference["accuracy"]
+    result = json.loads(run_python([CHECK, "mirrored"]).stdout.splitlines()[-1])
+    _assert_matches_one_replica(result, reference)
+
+
+@pytest.mark.slow
+def test_two_workers_equal_one_replica_with_the_global_batch(tmp_path):
+    ports = ",".join(map(str, _free_ports(2)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    logs = [open(tmp_path / f"worker{i}.log", "w+", encoding="utf-8") for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, CHECK, "worker", str(i), ports],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=logs[i],
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        outputs = [w.communicate(timeout=300)[0] for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    errors = [(tmp_path / f"worker{i}.log").read_text(encoding="utf-8")[-3000:] for i in range(2)]
+    assert [w.returncode for w in workers] == [0, 0], errors
+    reference = single_replica_reference()
+    for output in outputs:
+        _assert_matches_one_replica(json.loads(output.splitlines()[-1]), reference)

@@ -1,0 +1,64 @@
+"""`xling-tf mine-negatives`: k hard-negative columns per pair, never the translation."""
+
+from __future__ import annotations
+
+import random
+
+from xling_tf import cli
+
+import pytest
+
+pytest.importorskip("faiss")
+
+ENCODER = "fake_teachers:hashed_trigrams"  # deterministic character-trigram vectors
+K = 3
+
+
+def _pairs(path) -> list[tuple[str, str]]:
+    """Pairs whose targets come in near-duplicate families (close, wrong targets), one pair
+    twice and one target shared by two sources (a duplicate translation)."""
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(60)]
+    pairs = []
+    for family in range(40):
+        stem = " ".join(rng.sample(words, 4))
+        for member in range(4):
+            pairs.append((f"src {family} {member} {stem}", f"{stem} x{member}"))
+    pairs.append(pairs[0])
+    pairs.append(("another source", pairs[5][1]))
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return pairs
+
+
+def _run(tmp_path, model=ENCODER, extra=()):
+    args = ["mine-negatives", "--model", model, "--pairs", str(tmp_path / "train.tsv")]
+    args += ["--out", str(tmp_path / "train_hn.tsv"), "--k", str(K), "--ann_index", "Flat"]
+    return cli.main([*args, "--quiet", *extra])
+
+
+def test_hard_negatives_are_close_wrong_targets_and_a_rerun_resumes(tmp_path):
+    pairs = _pairs(tmp_path / "train.tsv")
+    assert _run(tmp_path) == 0
+    out = tmp_path / "train_hn.tsv"
+    text = out.read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines()]
+    assert [(r[0], r[1]) for r in rows] == pairs  # every row, in order
+    targets = {t for _, t in pairs}
+    for source, target, *negatives in rows:
+        assert len(negatives) == K == len(set(negatives))
+        assert target not in negatives and source not in negatives
+        assert set(negatives) <= targets
+    # The hard negatives of a family member are its siblings (same stem, another suffix).
+    stem = pairs[0][1].rsplit(" ", 1)[0]
+    assert all(n.startswith(stem) for n in rows[0][2:])
+
+    # Resume: a run cut off after the first chunk (plus half-written bytes) is completed
+    # from the saved embeddings, without calling the model again.
+    first_chunk = "".join(line + "\n" for line in text.splitlines()[:50])
+    (tmp_path / "train_hn.tsv.partial").write_text(first_chunk + "half a li", encoding="utf-8")
+    work = tmp_path / "train_hn.tsv.work"
+    (work / "progress").write_text(f"50 {len(first_chunk.encode('utf-8'))}")
+    out.unlink()
+    assert _run(tmp_path, model="fake_teachers:raises_on_call") == 0
+    assert out.read_text(encoding="utf-8") == text
+    assert not (work / "progress").exists()

@@ -1,0 +1,157 @@
+"""`xling-tf mine-negatives`: the paper's hard negatives for translation-ranking training data.
+
+For each `source \\t target` row of a pairs TSV, a first-pass model's k targets nearest to
+the source that are not its translation become extra columns:
+`source \\t target \\t negative_1 ... negative_k`, the layout the translation task reads with
+`task.train_data.num_hard_negatives=k`.
+
+Steps (all streamed):
+
+1. The two columns are split into `<work_dir>/{source,target}.txt` and embedded into
+   memory-mapped `.npy` files (`mine_files.embedded_npy`, reused by a rerun).
+2. A FAISS index over the targets (`ann_index`; `AnnConfig(index="Flat")` is exact) is
+   searched `chunk_rows` sources at a time for `k + extra` neighbours. A neighbour is dropped
+   when its text equals the row's target (the translation, or a duplicate of it elsewhere in
+   the corpus), equals the source (an untranslated copy), or repeats a kept negative. A row
+   left with fewer than k negatives is dropped and counted (the task needs k columns).
+3. Rows are appended to `<output>.partial` chunk by chunk; after each chunk
+   `<work_dir>/progress` records the source rows done and the bytes written, so a rerun cuts
+   the partial file back to the last finished chunk and resumes after it; the finished file
+   is renamed to `output`.
+
+Memory: the index (targets x dim x 4 bytes with `Flat` cells), the [n] + [m] int64 line
+offset tables, and one chunk of rows; neither the corpus nor its vectors are loaded whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from xling_tf.evaluation import ann_index
+from xling_tf.evaluation.embedding import EmbedFn
+from xling_tf.evaluation.mine_files import embedded_npy, line_offsets, read_line
+
+from tqdm import tqdm
+
+__all__ = ["NegativesSummary", "mine_hard_negatives"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NegativesSummary:
+    """Rows written (this run and before it), rows dropped for too few negatives, the output."""
+
+    rows_written: int
+    rows_resumed: int
+    rows_dropped: int
+    output_path: str
+
+
+def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
+    """Writes the first two TSV columns to work/{source,target}.txt (once); returns them."""
+    source_path, target_path = work / "source.txt", work / "target.txt"
+    if source_path.exists() and target_path.exists():
+        return source_path, target_path
+    with (
+        open(pairs_path, encoding="utf-8") as rows,
+        open(work / "source.txt.tmp", "w", encoding="utf-8") as sources,
+        open(work / "target.txt.tmp", "w", encoding="utf-8") as targets,
+    ):
+        for number, row in enumerate(rows, start=1):
+            columns = row.rstrip("\r\n").split("\t")
+            if len(columns) < 2:
+                raise ValueError(f"{pairs_path}:{number}: expected source<TAB>target")
+            sources.write(columns[0] + "\n")
+            targets.write(columns[1] + "\n")
+    os.replace(work / "source.txt.tmp", source_path)
+    os.replace(work / "target.txt.tmp", target_path)
+    return source_path, target_path
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.endswith(b"\n"))
+
+
+def mine_hard_negatives(
+    embed_fn: EmbedFn,
+    pairs_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    work_dir: str | os.PathLike,
+    *,
+    k: int = 5,
+    extra: int = 10,
+    ann: ann_index.AnnConfig | None = None,
+    chunk_rows: int = 8192,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> NegativesSummary:
+    """Writes `pairs_path`'s rows with k hard-negative target columns (see module docstring).
+
+    Args:
+      embed_fn: the first-pass model, list[str] -> float32 [n, d].
+      pairs_path: TSV, `source \\t target` per line (further columns are ignored).
+      output_path: the TSV to write.
+      work_dir: split columns, embeddings and nothing else; reused by a rerun.
+      k: hard negatives per row.
+      extra: neighbours searched beyond k, to replace the dropped ones.
+      ann: the FAISS index (default IVF; `AnnConfig(index="Flat")` for exact search).
+      chunk_rows: sources searched and written at a time (the resume granularity).
+      batch_size: sentences per model call.
+      progress: progress bars.
+    """
+    ann = ann or ann_index.AnnConfig()
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    source_path, target_path = _split_columns(Path(pairs_path), work)
+    sources = embedded_npy(embed_fn, source_path, work / "source.npy", batch_size, progress)
+    targets = embedded_npy(embed_fn, target_path, work / "target.npy", batch_size, progress)
+    wanted = min(k + extra + 1, len(targets))
+    if wanted < k + 1:
+        raise ValueError(f"{len(targets)} targets are too few for {k} negatives per row")
+    index = ann_index.build_index(targets, ann)
+    source_offsets, target_offsets = line_offsets(source_path), line_offsets(target_path)
+    partial = Path(f"{output_path}.partial")
+    state = work / "progress"
+    first_row, written_bytes = 0, 0
+    if partial.exists() and state.exists():
+        first_row, written_bytes = map(int, state.read_text().split())
+    dropped = 0
+    with (
+        open(source_path, "rb") as source_file,
+        open(target_path, "rb") as target_file,
+        open(partial, "ab" if first_row else "wb") as out,
+        tqdm(total=len(sources), initial=first_row, disable=not progress, desc="negatives") as bar,
+    ):
+        out.truncate(written_bytes)  # drop a chunk that was cut off mid-write
+        for start in range(first_row, len(sources), chunk_rows):
+            stop = min(len(sources), start + chunk_rows)
+            neighbors = ann_index.search_index(index, sources[start:stop], wanted, ann.batch_size)
+            lines = []
+            for row, candidates in zip(range(start, stop), neighbors.indices, strict=True):
+                source = read_line(source_file, source_offsets[row])
+                target = read_line(target_file, target_offsets[row])
+                negatives: list[str] = []
+                for candidate in candidates:
+                    if candidate < 0 or candidate == row:
+                        continue
+                    text = read_line(target_file, target_offsets[candidate])
+                    if text not in (target, source) and text not in negatives:
+                        negatives.append(text)
+                    if len(negatives) == k:
+                        break
+                if len(negatives) < k:
+                    dropped += 1
+                    continue
+                lines.append("\t".join([source, target, *negatives]) + "\n")
+            out.write("".join(lines).encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())
+            state.write_text(f"{stop} {out.tell()}")
+            bar.update(stop - start)
+    os.replace(partial, output_path)
+    state.unlink(missing_ok=True)
+    return NegativesSummary(_count_lines(Path(output_path)), first_row, dropped, str(output_path))
