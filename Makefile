@@ -28,9 +28,13 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/xling-tf demo
 
-## The whole test suite (unit + end-to-end: training, export, fresh-process loading).
+## The whole test suite (unit + end-to-end: training, export, fresh-process loading), in
+## TEST_WORKERS pytest-xdist processes. Whole files go to one worker (--dist loadfile), so each
+## module fixture is built once; session fixtures are shared across workers (tests/conftest.py
+## build_once). TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 ## Unit tests only (seconds).
 test-fast: setup

@@ -1,12 +1,23 @@
-"""Shared fixtures: a synthetic parallel corpus, a tiny vocabulary, a tiny trained run."""
+"""Shared fixtures: a synthetic parallel corpus, a tiny vocabulary, a tiny trained run.
+
+The suite's time is mostly TensorFlow process start-up (10-20 s a process here), so what
+costs a process is built once per session and shared: by every test module (session fixtures)
+and, under pytest-xdist (`make test` runs two workers), by every worker (`build_once`).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -138,6 +149,36 @@ def checkpoint_values(path: str) -> dict:
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+T = TypeVar("T")
+
+
+def build_once(tmp_path_factory, name: str, build: Callable[[Path], T]) -> T:
+    """`build(folder)` run once per test session, also across pytest-xdist workers.
+
+    Without xdist this is `build(tmp_path_factory.mktemp(name))`. Under xdist the first worker
+    to ask builds into a folder beside the workers' own temporary folders, holding a file lock
+    while it does, and saves the result as JSON; the others wait for the lock and read it.
+    So `build` must return JSON-serialisable values (paths as str), and whatever it writes is
+    shared read-only: a test that modifies an artifact copies it first.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    # Each worker's basetemp is <session basetemp>/popen-gw<N>: the parent is this run's own.
+    shared = tmp_path_factory.getbasetemp().parent / "shared"
+    shared.mkdir(exist_ok=True)
+    result_path = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if result_path.exists():
+            return json.loads(result_path.read_text(encoding="utf-8"))
+        folder = shared / name
+        shutil.rmtree(folder, ignore_errors=True)  # a worker that failed building it
+        folder.mkdir()
+        result = build(folder)
+        result_path.write_text(json.dumps(result), encoding="utf-8")
+        return result
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("corpus")
@@ -221,24 +262,48 @@ def wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, corpus_dir) -> str:
-    """A tiny translation-ranking run (40 steps, default strategy), trained in a subprocess."""
-    model_dir = str(tmp_path_factory.mktemp("run") / "tiny")
-    run_python(train_args(model_dir, os.path.join(corpus_dir, "train.tsv")))
-    return model_dir
+    """A tiny translation-ranking run (40 steps, default strategy), trained in a subprocess.
+
+    Read-only (shared by every worker): copy it to train on. Its log, with TensorFlow's own
+    INFO lines, is the `trained_run_log` fixture.
+    """
+
+    def train(folder: Path) -> str:
+        model_dir = str(folder / "tiny")
+        # TensorFlow's INFO logs too: tests/test_xla.py reads them to see nothing compiled.
+        result = run_python(
+            train_args(model_dir, os.path.join(corpus_dir, "train.tsv")),
+            env={"TF_CPP_MIN_LOG_LEVEL": "0"},
+        )
+        (folder / "train.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+        return model_dir
+
+    return build_once(tmp_path_factory, "trained_run", train)
+
+
+@pytest.fixture(scope="session")
+def trained_run_log(trained_run) -> str:
+    """stdout + stderr of the `trained_run` training (TF_CPP_MIN_LOG_LEVEL=0)."""
+    return (Path(trained_run).parent / "train.log").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
 def exported_model(tmp_path_factory, trained_run) -> str:
-    export_path = str(tmp_path_factory.mktemp("export") / "encoder")
-    run_python(
-        [
-            "-m",
-            "xling_tf.export.export_hub",
-            f"--model_dir={trained_run}",
-            f"--export_path={export_path}",
-        ]
-    )
-    return export_path
+    """`export_hub --export_path` of `trained_run` (read-only: copy it to modify it)."""
+
+    def export(folder: Path) -> str:
+        export_path = str(folder / "encoder")
+        run_python(
+            [
+                "-m",
+                "xling_tf.export.export_hub",
+                f"--model_dir={trained_run}",
+                f"--export_path={export_path}",
+            ]
+        )
+        return export_path
+
+    return build_once(tmp_path_factory, "exported_model", export)
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +322,47 @@ def multitask_data(tmp_path_factory, corpus_dir):
         write_tsv(str(folder / "response.tsv"), response),
         write_tsv(str(folder / "nli.tsv"), nli),
     ]
+
+
+# The real-corpus main job, run once per session: `xling-tf demo` on the Bible en-fr pairs with
+# the tiny multi-task experiment and an SNLI-style file, evaluated on the first
+# MAIN_JOB_TEST_PAIRS held-out pairs (four pools of 1000), then run again unchanged. Most of its
+# time is building the Bible corpora; evaluating all 7957 pairs would add only seconds.
+MAIN_JOB_EXPERIMENT = "tiny_multitask"
+MAIN_JOB_STEPS = 60  # round robin over 4 tasks: 15 translation steps
+MAIN_JOB_TEST_PAIRS = 4000
+MAIN_JOB_NLI_RECORDS = 60  # every 10th has no gold label: 54 rows are kept
+
+
+@pytest.fixture(scope="session")
+def main_job_run(tmp_path_factory) -> dict:
+    """{"workdir", "stdout", "stderr": of the first run, "again": stdout + stderr of the rerun}."""
+
+    def run(workdir: Path) -> dict:
+        labels = ("entailment", "neutral", "contradiction")
+        records = [
+            {
+                "sentence1": f"A man number {i} sleeps.",
+                "sentence2": f"Someone {i} rests.",
+                "gold_label": labels[i % 3] if i % 10 else "-",
+            }
+            for i in range(MAIN_JOB_NLI_RECORDS)
+        ]
+        snli = workdir / "snli.jsonl"
+        snli.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+        args = [
+            *("-m", "xling_tf.cli", "demo", "--workdir", str(workdir)),
+            *("--experiment", MAIN_JOB_EXPERIMENT, "--train_steps", str(MAIN_JOB_STEPS)),
+            *("--nli_file", str(snli), "--max_test_pairs", str(MAIN_JOB_TEST_PAIRS)),
+        ]
+        first = run_python(args)
+        # Running it again is safe: training resumes at its last step and trains nothing more.
+        again = run_python(args)
+        return {
+            "workdir": str(workdir),
+            "stdout": first.stdout,
+            "stderr": first.stderr,
+            "again": again.stdout + again.stderr,
+        }
+
+    return build_once(tmp_path_factory, "main_job", run)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from export_cases import BAD_INPUTS, SERVING_VERSION, TEXTS
 
-from conftest import run_python
+from conftest import build_once, run_python
 
 
 @pytest.fixture(scope="session")
@@ -31,35 +31,39 @@ def export_dir(tmp_path_factory, trained_run) -> dict:
       {"root": the --export_dir, "text_encoder", "preprocessor", "encoder", "serving_base",
        "serving": the version folder, "seconds": wall time of the command}.
     """
-    root = str(tmp_path_factory.mktemp("exports") / "demo")
-    previous = os.path.join(root, "serving", "1")
-    os.makedirs(previous)
-    with open(os.path.join(previous, "keep.txt"), "w") as f:
-        f.write("an earlier release\n")
-    started = time.time()
-    result = run_python(
-        [
-            "-m",
-            "xling_tf.export.export_hub",
-            f"--model_dir={trained_run}",
-            f"--export_dir={root}",
-            "--text_api",
-            "--serving",
-            f"--serving_version={SERVING_VERSION}",
-        ]
-    )
-    seconds = time.time() - started
-    print(f"\nexport --text_api --serving took {seconds:.1f}s\n{result.stdout}")
-    return {
-        "root": root,
-        "text_encoder": os.path.join(root, "text_encoder"),
-        "preprocessor": os.path.join(root, "preprocessor"),
-        "encoder": os.path.join(root, "encoder"),
-        "serving_base": os.path.join(root, "serving"),
-        "serving": os.path.join(root, "serving", str(SERVING_VERSION)),
-        "seconds": seconds,
-        "stdout": result.stdout,
-    }
+
+    def export(folder) -> dict:
+        root = str(folder / "demo")
+        previous = os.path.join(root, "serving", "1")
+        os.makedirs(previous)
+        with open(os.path.join(previous, "keep.txt"), "w") as f:
+            f.write("an earlier release\n")
+        started = time.time()
+        result = run_python(
+            [
+                "-m",
+                "xling_tf.export.export_hub",
+                f"--model_dir={trained_run}",
+                f"--export_dir={root}",
+                "--text_api",
+                "--serving",
+                f"--serving_version={SERVING_VERSION}",
+            ]
+        )
+        seconds = time.time() - started
+        print(f"\nexport --text_api --serving took {seconds:.1f}s\n{result.stdout}")
+        return {
+            "root": root,
+            "text_encoder": os.path.join(root, "text_encoder"),
+            "preprocessor": os.path.join(root, "preprocessor"),
+            "encoder": os.path.join(root, "encoder"),
+            "serving_base": os.path.join(root, "serving"),
+            "serving": os.path.join(root, "serving", str(SERVING_VERSION)),
+            "seconds": seconds,
+            "stdout": result.stdout,
+        }
+
+    return build_once(tmp_path_factory, "export_dir", export)
 
 
 # Plain TensorFlow users: tf.saved_model.load (== hub.load) of every artifact, called directly.
@@ -149,8 +153,13 @@ with open(out + ".json", "w") as f:
 @pytest.fixture(scope="session")
 def python_api(export_dir, tmp_path_factory) -> tuple[dict, dict]:
     """What a fresh tf.saved_model.load process sees: (arrays, facts), see PYTHON_API."""
-    out = str(tmp_path_factory.mktemp("python_api") / "result")
-    run_python(["-c", PYTHON_API, json.dumps(export_dir), repr(BAD_INPUTS), repr(TEXTS), out])
+
+    def load(folder) -> str:
+        out = str(folder / "result")
+        run_python(["-c", PYTHON_API, json.dumps(export_dir), repr(BAD_INPUTS), repr(TEXTS), out])
+        return out
+
+    out = build_once(tmp_path_factory, "python_api", load)
     with np.load(out + ".npz") as data:
         arrays = dict(data)
     with open(out + ".json") as f:
@@ -187,8 +196,13 @@ print("TRAINABLE", len(before), "CHANGED", changed)
 @pytest.fixture(scope="session")
 def hub_keras_layer(export_dir, tmp_path_factory) -> tuple[dict, int, int]:
     """(arrays, trainable variable count, changed by one step), see HUB_KERAS_LAYER."""
-    out = str(tmp_path_factory.mktemp("hub") / "hub.npz")
-    result = run_python(["-c", HUB_KERAS_LAYER, json.dumps(export_dir), repr(TEXTS), out])
-    trainable, changed = (int(x) for x in result.stdout.split("TRAINABLE", 1)[1].split()[::2])
+
+    def load(folder) -> tuple[str, str]:
+        out = str(folder / "hub.npz")
+        result = run_python(["-c", HUB_KERAS_LAYER, json.dumps(export_dir), repr(TEXTS), out])
+        return out, result.stdout
+
+    out, stdout = build_once(tmp_path_factory, "hub_keras_layer", load)
+    trainable, changed = (int(x) for x in stdout.split("TRAINABLE", 1)[1].split()[::2])
     with np.load(out) as data:
         return dict(data), trainable, changed

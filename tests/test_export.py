@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -49,6 +50,17 @@ print("NORMS", np.linalg.norm(direct, axis=1).round(5).tolist())
 
 
 @pytest.fixture(scope="module")
+def consumers(exported_model, tmp_path_factory) -> tuple[str, str]:
+    """(stdout, hub.npy path) of one fresh process that runs HUB_KERAS_LAYER and then
+    SAVED_MODEL_LOAD: two ways users load the export, for the cost of one process start."""
+    out = str(tmp_path_factory.mktemp("consumers") / "hub.npy")
+    result = run_python(
+        ["-c", HUB_KERAS_LAYER + SAVED_MODEL_LOAD, exported_model, repr(TEXTS), out]
+    )
+    return result.stdout, out
+
+
+@pytest.fixture(scope="module")
 def reference_vectors(trained_run, tmp_path_factory) -> np.ndarray:
     return trained_model_vectors(
         trained_run, TEXTS, str(tmp_path_factory.mktemp("ref") / "ref.npy")
@@ -64,21 +76,18 @@ def test_layout_and_vocabulary_asset(exported_model):
     assert not [n for n in os.listdir(os.path.dirname(exported_model)) if ".tmp-" in n]
 
 
-def test_hub_keras_layer_matches_trained_model_and_fine_tunes(
-    exported_model, reference_vectors, tmp_path
-):
-    out = str(tmp_path / "hub.npy")
-    result = run_python(["-c", HUB_KERAS_LAYER, exported_model, repr(TEXTS), out])
+def test_hub_keras_layer_matches_trained_model_and_fine_tunes(consumers, reference_vectors):
+    stdout, out = consumers
     np.testing.assert_allclose(np.load(out), reference_vectors, atol=1e-5)
-    trainable, changed = (int(x) for x in result.stdout.split()[1::2])
-    assert trainable > 0 and changed > trainable // 2, result.stdout
+    trainable, changed = (int(x) for x in stdout.split("TRAINABLE", 1)[1].split()[0:3:2])
+    assert trainable > 0 and changed > trainable // 2, stdout
 
 
-def test_saved_model_load_and_signature(exported_model, reference_vectors):
-    result = run_python(["-c", SAVED_MODEL_LOAD, exported_model, repr(TEXTS)])
-    assert f"SHAPE {reference_vectors.shape}" in result.stdout
-    assert "EMPTY (0, 24)" in result.stdout
-    norms = json.loads(result.stdout.split("NORMS", 1)[1])
+def test_saved_model_load_and_signature(consumers, reference_vectors):
+    stdout, _ = consumers
+    assert f"SHAPE {reference_vectors.shape}" in stdout
+    assert "EMPTY (0, 24)" in stdout
+    norms = json.loads(stdout.split("NORMS", 1)[1])
     np.testing.assert_allclose(norms, 1.0, atol=1e-4)
 
 
@@ -103,7 +112,9 @@ def test_saved_model_cli_run(exported_model, reference_vectors, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "outputs.npy"), reference_vectors[:3], atol=1e-5)
 
 
-def test_reexport_replaces_atomically(trained_run, exported_model):
+def test_reexport_replaces_atomically(trained_run, exported_model, tmp_path):
+    # A copy: the shared export may be read by other tests (and xdist workers) meanwhile.
+    exported_model = shutil.copytree(exported_model, str(tmp_path / "export" / "encoder"))
     before = os.stat(os.path.join(exported_model, "saved_model.pb")).st_mtime_ns
     run_python(
         [

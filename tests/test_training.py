@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from xling_tf.evaluation.tensorboard_logs import read_scalars
 
@@ -25,43 +26,37 @@ def test_loss_falls_and_summaries_are_written(trained_run):
     assert _checkpoint_steps(trained_run)[-1] == 40
 
 
-def test_resume_continues_from_the_saved_step(tmp_path, corpus_dir):
+def test_resume_continues_from_the_saved_step(tmp_path, corpus_dir, trained_run):
+    # A copy of the shared tiny run (conftest.trained_run: 40 steps, checkpoints at 20 and 40).
     model_dir = str(tmp_path / "resume")
+    shutil.copytree(trained_run, model_dir)
     train = os.path.join(corpus_dir, "train.tsv")
-    run_python(
-        train_args(
-            model_dir,
-            train,
-            "trainer.train_steps=20,trainer.checkpoint_interval=10,"
-            "trainer.steps_per_loop=10,trainer.summary_interval=10",
-        )
-    )
-    assert _checkpoint_steps(model_dir)[-1] == 20
+    assert _checkpoint_steps(model_dir)[-1] == 40
     second = run_python(
         train_args(
             model_dir,
             train,
-            "trainer.train_steps=30,"
+            "trainer.train_steps=50,"
             "trainer.checkpoint_interval=10,"
             "trainer.steps_per_loop=10,trainer.summary_interval=10",
         )
     )
     log = second.stdout + second.stderr
-    assert "ckpt-20" in log and "restored" in log
-    assert "step 30/30" in log and "step 10/30" not in log
-    assert _checkpoint_steps(model_dir)[-1] == 30
+    assert "ckpt-40" in log and "restored" in log
+    assert "step 50/50" in log and "step 10/50" not in log
+    assert _checkpoint_steps(model_dir)[-1] == 50
     # A finished run started again trains nothing and leaves the checkpoints alone.
     third = run_python(
         train_args(
             model_dir,
             train,
-            "trainer.train_steps=30,"
+            "trainer.train_steps=50,"
             "trainer.checkpoint_interval=10,"
             "trainer.steps_per_loop=10,trainer.summary_interval=10",
         )
     )
     assert "examples/s" not in third.stdout + third.stderr
-    assert _checkpoint_steps(model_dir)[-1] == 30
+    assert _checkpoint_steps(model_dir)[-1] == 50
 
 
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path, corpus_dir):

@@ -266,6 +266,7 @@ def _demo(args: argparse.Namespace) -> None:
         train_steps=args.train_steps,
         nli_file=args.nli_file,
         nli_split=args.nli_split,
+        max_test_pairs=args.max_test_pairs,
     )
 
 
@@ -390,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--nli_split",
         default=None,
         help="keep only this SICK SemEval_set of --nli_file (e.g. TRAIN, so TRIAL stays unseen)",
+    )
+    p.add_argument(
+        "--max_test_pairs",
+        type=int,
+        default=None,
+        help="evaluate on the first N held-out pairs only (a quicker check; default: all)",
     )
     p.set_defaults(func=_demo)
     return parser

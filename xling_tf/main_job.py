@@ -101,13 +101,15 @@ def run_main_job(
     params_override: dict | None = None,
     nli_file: str | None = None,
     nli_split: str | None = None,
+    max_test_pairs: int | None = None,
 ) -> dict:
     """Runs every stage and prints the results table; returns the results dict.
 
     A multi-task experiment gets every routine's data built (translation pairs, Quick-Thought
     triples, conversations, and NLI from `nli_file` when given, restricted to the SICK
     SemEval_set `nli_split` if set); retrieval is measured on the held-out New Testament
-    pairs of every translation routine (a single-task experiment: of `language_pair`).
+    pairs of every translation routine (a single-task experiment: of `language_pair`), or
+    on the first `max_test_pairs` of them (a quicker check; None: all of them).
     """
     from xling_tf import train
     from xling_tf.export.export_hub import export_text_encoder
@@ -169,8 +171,8 @@ def run_main_job(
     rows = []
     for pair, corpus in corpora.items():
         name = "-".join(pair)
-        print(f"[4/4] {name} retrieval on {corpus.test_pairs} held-out pairs", flush=True)
-        aligned = read_aligned_pairs(corpus.test_path)
+        aligned = read_aligned_pairs(corpus.test_path, max_pairs=max_test_pairs)
+        print(f"[4/4] {name} retrieval on {len(aligned)} held-out pairs", flush=True)
         for model_name, embed_fn in cached.items():
             before = embed_fn.stats()
             result = translation_retrieval.evaluate_retrieval(embed_fn, aligned)
