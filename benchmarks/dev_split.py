@@ -37,13 +37,14 @@ def checkpoint_encoder(model_dir: str, checkpoint: str | None = None):
 
 def dev_scores(embed, data_dir: str, sick: str | None) -> dict[str, float]:
     """P@1 (999 distractors) on every `<data_dir>/en-xx/dev.tsv`, Spearman on SICK TRAIN."""
+    from xling_tf.data.pairs import read_aligned_pairs
     from xling_tf.data.sts import read_sts
     from xling_tf.evaluation import sts, translation_retrieval
     from xling_tf.evaluation.embedding import embed_texts
 
     scores: dict[str, float] = {}
     for pair in PAIRS:
-        aligned = translation_retrieval.read_aligned_pairs(os.path.join(data_dir, pair, "dev.tsv"))
+        aligned = read_aligned_pairs(os.path.join(data_dir, pair, "dev.tsv"))
         result = translation_retrieval.evaluate_retrieval(embed, aligned, progress=False)
         scores[f"dev P@1 {pair}"] = round(result["distractors"]["mean"]["p@1"], 4)
     if sick:

@@ -93,6 +93,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 def learning_curve(workdir: str, args: argparse.Namespace) -> list[dict[str, float]]:
     """(minutes, en-fr NT P@1, SICK Spearman) of every kept checkpoint of demo_distill."""
+    from xling_tf.data.pairs import read_aligned_pairs
     from xling_tf.data.sts import read_sts
     from xling_tf.evaluation import sts, translation_retrieval
     from xling_tf.evaluation.embedding import embed_texts
@@ -105,9 +106,7 @@ def learning_curve(workdir: str, args: argparse.Namespace) -> list[dict[str, flo
     with open(os.path.join(workdir, "results", "demo_distill", "results.json")) as f:
         job = json.load(f)
     seconds_per_step = job["timings"]["train_s"] / job["train_steps"]
-    aligned = translation_retrieval.read_aligned_pairs(
-        os.path.join(workdir, "data", "bible", "en-fr", "test.tsv")
-    )
+    aligned = read_aligned_pairs(os.path.join(workdir, "data", "bible", "en-fr", "test.tsv"))
     sick = read_sts(args.sts_file, args.sts_split) if args.sts_file else []
     points = []
     for checkpoint in tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths:

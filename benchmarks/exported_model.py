@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
 import xling_tf  # noqa: F401  (selects tf_keras)
+from xling_tf.evaluation.embedding import EmbedFn
 from xling_tf.modeling import factory  # noqa: F401  (registers both tokenizer classes)
 from xling_tf.modeling.encoder import SentenceEncoder
 
@@ -28,8 +28,6 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (SentencePiece ops of the export's graph)
 import tf_keras
 from tf_keras.protobuf import saved_metadata_pb2  # type: ignore[import-untyped]
-
-EmbedFn = Callable[[list[str]], np.ndarray]
 
 # The two layers rebuilt, by their registered Keras names (their node paths move whenever the
 # export's functional graph gains a layer).

@@ -38,18 +38,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from xling_tf.evaluation.embedding import embed_texts  # noqa: E402
+from xling_tf.evaluation.embedding import EmbedFn, embed_texts  # noqa: E402
 
 import bench_common  # noqa: E402
 import numpy as np  # noqa: E402
 import peers  # noqa: E402
-
-EmbedFn = Callable[[list[str]], np.ndarray]
 
 POOL_SIZE = 1000
 

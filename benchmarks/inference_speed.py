@@ -50,7 +50,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -58,6 +58,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from xling_tf.evaluation.embedding import (  # noqa: E402
     DEFAULT_MODEL_BATCH_SIZE,
     DEFAULT_SORT_WINDOW,
+    EmbedFn,
     embed_texts,
     length_order,
 )
@@ -65,8 +66,6 @@ from xling_tf.evaluation.embedding import (  # noqa: E402
 import bench_common  # noqa: E402
 import numpy as np  # noqa: E402
 import peers  # noqa: E402
-
-EmbedFn = Callable[[list[str]], np.ndarray]
 
 SHORT_LANGUAGES = ("en", "fr", "es", "de")
 SHORT_MAX_CHARS = 80

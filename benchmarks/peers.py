@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import numpy as np
+from xling_tf.evaluation.embedding import EmbedFn
 
-EmbedFn = Callable[[list[str]], np.ndarray]
+import numpy as np
 
 BOW_BUCKETS = 4096
 

@@ -2,8 +2,8 @@
 
 import os
 
+from xling_tf.data.pairs import count_lines
 from xling_tf.evaluation.embedding import (
-    count_lines,
     embed_file,
     embed_file_to_npy,
     embed_file_to_tsv,

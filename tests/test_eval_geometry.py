@@ -112,3 +112,38 @@ def test_project_2d_line_and_plane_by_hand():
     np.testing.assert_allclose(geometry.project_2d(np.array([[1.0], [3.0]])), [[-1, 0], [1, 0]])
     with pytest.raises(ValueError, match="2-D"):
         geometry.project_2d(np.zeros(3))
+
+
+def _authors_eigen_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """Psi as the authors' released script computes it (cambridgeltl/iso-study,
+    scripts/evs_script.py), restated independently of `geometry`: normalise, centre and
+    normalise again; link each row to its nearest other row by Euclidean distance (sklearn,
+    self excluded); Laplacian spectra in ascending order; the smaller of the two 90%-energy
+    cutoffs; sum of squared differences."""
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import normalize
+
+    spectra = []
+    for vectors in (x, y):
+        v = normalize(vectors)
+        v = normalize(v - v.mean(axis=0))
+        _, index = NearestNeighbors(n_neighbors=2).fit(v).kneighbors(v)
+        adjacency = np.zeros((len(v), len(v)))
+        adjacency[index[:, 0], index[:, 1]] = adjacency[index[:, 1], index[:, 0]] = 1.0
+        spectra.append(np.linalg.eigvalsh(np.diag(adjacency.sum(1)) - adjacency))
+    cutoffs = []
+    for spectrum in spectra:
+        shares = np.cumsum(spectrum) / spectrum.sum()
+        cutoffs.append(int(np.argmax(shares >= 0.9)) + 1)
+    k = min(cutoffs)
+    return float(np.sum((spectra[0][:k] - spectra[1][:k]) ** 2))
+
+
+@pytest.mark.parametrize("noise", [0.3, 3.0])
+def test_eigen_similarity_with_one_neighbour_is_the_authors_definition(noise):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((300, 24))
+    y = x + noise * rng.standard_normal((300, 24))
+    ours = geometry.eigen_similarity(x, y, k_neighbors=1, energy=0.9, center=True)
+    assert ours == pytest.approx(_authors_eigen_similarity(x, y), rel=1e-9)
+    assert ours > 0.0

@@ -11,8 +11,8 @@ import os
 import struct
 import tarfile
 
-from xling_tf.data import aligned_text, gettext_catalogs, sentiment, sts
-from xling_tf.data.pairs import MalformedRowError
+from xling_tf.data import gettext_catalogs, sentiment, sts
+from xling_tf.data.pairs import MalformedRowError, read_aligned_pairs
 
 import pytest
 
@@ -29,7 +29,7 @@ def _write(path, data: bytes | str) -> str:
 def test_read_aligned_files_keeps_duplicates(tmp_path):
     source = _write(tmp_path / "tatoeba.fra", "Bonjour.\nMerci.\nBonjour.\n")
     target = _write(tmp_path / "tatoeba.eng", "Hello.\r\nThanks.\r\nHi.\r\n")
-    assert aligned_text.read_aligned_files(source, target) == [
+    assert read_aligned_pairs(source, target) == [
         ("Bonjour.", "Hello."),
         ("Merci.", "Thanks."),
         ("Bonjour.", "Hi."),
@@ -40,7 +40,7 @@ def test_read_aligned_files_mismatched_line_counts_names_both_files(tmp_path):
     source = _write(tmp_path / "a.txt", "one\ntwo\nthree\n")
     target = _write(tmp_path / "b.txt", "un\ndeux\n")
     with pytest.raises(ValueError) as error:
-        aligned_text.read_aligned_files(source, target)
+        read_aligned_pairs(source, target)
     message = str(error.value)
     assert f"{source} has 3 lines" in message and f"{target} has 2 lines" in message
 
@@ -49,15 +49,15 @@ def test_read_aligned_files_invalid_utf8_names_file_and_line(tmp_path):
     source = _write(tmp_path / "a.txt", b"ok\nbad \xff byte\n")
     target = _write(tmp_path / "b.txt", "ok\nfine\n")
     with pytest.raises(MalformedRowError, match=f"^{source}:2: invalid UTF-8"):
-        aligned_text.read_aligned_files(source, target)
+        read_aligned_pairs(source, target)
 
 
 def test_read_aligned_tsv(tmp_path):
     good = _write(tmp_path / "pairs.tsv", "Hello\tBonjour\nYes\tOui\textra\n")
-    assert aligned_text.read_aligned_tsv(good) == [("Hello", "Bonjour"), ("Yes", "Oui")]
+    assert read_aligned_pairs(good) == [("Hello", "Bonjour"), ("Yes", "Oui")]
     bad = _write(tmp_path / "bad.tsv", "Hello\tBonjour\nno tab here\n")
     with pytest.raises(MalformedRowError, match=f"^{bad}:2: expected at least 2"):
-        aligned_text.read_aligned_tsv(bad)
+        read_aligned_pairs(bad)
 
 
 # --- STS ------------------------------------------------------------------------------------

@@ -287,7 +287,7 @@ print("OPS", " ".join(sorted(ops)))
 
 
 def test_text_embedding_sums_nonzero_ngrams():
-    from xling_tf.modeling.embedding import TextEmbedding
+    from xling_tf.modeling.token_embedding import TextEmbedding
 
     layer = TextEmbedding(
         vocab_size=20, width=8, max_sequence_length=6, dropout_rate=0.0, ngram_buckets=50
@@ -314,7 +314,7 @@ def test_text_embedding_sums_nonzero_ngrams():
 
 
 def test_text_embedding_without_table_rejects_ngram_ids():
-    from xling_tf.modeling.embedding import TextEmbedding
+    from xling_tf.modeling.token_embedding import TextEmbedding
 
     layer = TextEmbedding(vocab_size=20, width=8, max_sequence_length=6)
     layer(tf.constant([[1, 2]]))
@@ -397,3 +397,38 @@ def test_config_switch_builds_tokenizer_encoder_and_vocabulary(tmp_path, corpus_
     params.override({"task": {"model": {"tokenizer": {"type": "nope"}}}})
     with pytest.raises(ValueError, match="tokenizer.type"):
         build_tokenizer(params.task.model.tokenizer)
+
+
+def test_vocabulary_trained_read_and_loaded_on_a_remote_filesystem(corpus_dir):
+    # TensorFlow's in-memory `ram://` filesystem stands in for gs://: the training file, the
+    # run folder and the vocabulary written into it are all remote paths.
+    import xling_tf.configs.experiments  # noqa: F401  (registers "tiny")
+    from xling_tf.modeling.factory import build_tokenizer
+    from xling_tf.tokenization.vocabulary import ensure_vocabulary
+
+    from official.core import exp_factory
+
+    root = "ram://test_vocabulary"
+    if tf.io.gfile.exists(root):
+        tf.io.gfile.rmtree(root)
+    tf.io.gfile.makedirs(f"{root}/corpus")
+    train = f"{root}/corpus/train.tsv"
+    tf.io.gfile.copy(os.path.join(corpus_dir, "train.tsv"), train)
+    params = exp_factory.get_exp_config("tiny")
+    params.override(
+        {
+            "task": {
+                "train_data": {"input_path": train},
+                "model": {"tokenizer": {"type": "hashed_ngrams", "vocab_size": 30}},
+            }
+        }
+    )
+    path = ensure_vocabulary(params, f"{root}/run")
+    assert path == f"{root}/run/vocab/words.txt"
+    assert tf.io.gfile.listdir(f"{root}/run/vocab") == ["words.txt"]  # no temporary file left
+    with tf.io.gfile.GFile(path) as f:
+        assert len(f.read().splitlines()) == 30
+    tokenizer = build_tokenizer(params.task.model.tokenizer)
+    assert tokenizer(tf.constant(["the cat"]))["input_word_ids"].shape[0] == 1
+    # A second run reuses the remote file instead of training again.
+    assert ensure_vocabulary(params, f"{root}/run") == path

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import xling_tf  # noqa: F401
 from xling_tf.modeling.dual_encoder import DualEncoder
-from xling_tf.modeling.embedding import TextEmbedding, scale_gradient
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.modeling.normalization import l2_normalization
 from xling_tf.modeling.pooling import MaskedMeanPooling
+from xling_tf.modeling.token_embedding import TextEmbedding, scale_gradient
 
 import numpy as np
 import pytest
@@ -139,7 +139,7 @@ def test_encoder_shapes_and_padding_invariance():
     [
         TextEmbedding(vocab_size=20, width=8, max_sequence_length=6, gradient_multiplier=100.0),
         MaskedMeanPooling("sqrt_length"),
-        L2Normalization(),
+        l2_normalization(),
     ],
 )
 def test_small_layers_round_trip(layer):
@@ -184,14 +184,14 @@ def test_dual_encoder_shares_weights_and_normalises():
 
 
 def _task_model_cases():
-    from xling_tf.modeling.heads import NliClassifier, ResponseTower
+    from xling_tf.modeling.heads import DenseTower, NliClassifier
     from xling_tf.modeling.nli import NliModel
     from xling_tf.modeling.quick_thought import QuickThoughtModel
 
     quick_thought = QuickThoughtModel(
         SentenceEncoder(**SMALL),
-        previous_tower=ResponseTower((8, 12), name="previous_tower"),
-        next_tower=ResponseTower((6, 12), name="next_tower"),
+        previous_tower=DenseTower((8, 12), name="previous_tower"),
+        next_tower=DenseTower((6, 12), name="next_tower"),
         normalize=False,
         name="quick_thought",
     )
@@ -245,3 +245,14 @@ def test_adamw_decays_weights_but_no_layer_norm_or_bias():
     assert any("final_norm" in name for name in norms_and_biases)
     assert not decayed & norms_and_biases
     assert decayed == {v.name for v in encoder.trainable_variables} - norms_and_biases
+
+
+def test_l2_normalization_is_float32_under_mixed_precision():
+    tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = l2_normalization()
+        out = layer(tf.constant([[3.0, 4.0], [0.0, 0.0]], tf.bfloat16))
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    assert out.dtype == tf.float32
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]], atol=1e-7)

@@ -9,7 +9,7 @@ import os
 
 import xling_tf  # noqa: F401
 from xling_tf.evaluation.tensorboard_logs import read_scalars
-from xling_tf.modeling.heads import NliClassifier, ResponseTower
+from xling_tf.modeling.heads import DenseTower, NliClassifier
 from xling_tf.multitask import RoundRobinTaskSampler
 
 import numpy as np
@@ -33,9 +33,9 @@ SMALL = dict(
 
 
 def test_response_tower_shapes_and_config():
-    tower = ResponseTower((20, 8))
+    tower = DenseTower((20, 8))
     assert tower(tf.zeros([3, 12])).shape == (3, 8)
-    assert ResponseTower.from_config(tower.get_config()).get_config() == tower.get_config()
+    assert DenseTower.from_config(tower.get_config()).get_config() == tower.get_config()
     assert np.all(np.abs(tower(tf.random.normal([4, 12]) * 100)) <= 1.0)  # tanh
 
 

@@ -32,9 +32,8 @@ def test_parse_routine_rejects_names_it_cannot_build(name):
         multitask_corpus.parse_routine(name)
 
 
-def test_languages_and_translation_pairs_of_routines():
+def test_translation_pairs_of_routines():
     names = ["translation_en_fr", "translation_en_de", "quick_thought_en_fr_es", "nli_en"]
-    assert multitask_corpus.routine_languages(names) == ["en", "fr", "de", "es"]
     assert multitask_corpus.translation_pairs(names) == [("en", "fr"), ("en", "de")]
 
 

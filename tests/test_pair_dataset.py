@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import xling_tf  # noqa: F401
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.data.pairs import MalformedRowError
@@ -165,3 +167,30 @@ def test_every_batch_holds_rows_of_one_file(tmp_path, tokenizer):
     # The pipeline can tell the files apart: mixing them puts several in one batch.
     mixed = _files_per_batch(make_pair_dataset(**common, batch_per_file=False), owner, 30)
     assert any(len(files) > 1 for files in mixed)
+
+
+def test_each_version_of_a_file_is_validated_once(tmp_path, tokenizer, monkeypatch):
+    from xling_tf.data import pair_dataset, pairs
+
+    path = write_tsv(str(tmp_path / "once.tsv"), synthetic_pairs(8, seed=5))
+    validated = []
+    real_validate = pairs.validate_pairs_file
+
+    def counting_validate(file, *args, **kwargs):
+        validated.append(file)
+        return real_validate(file, *args, **kwargs)
+
+    monkeypatch.setattr(pairs, "validate_pairs_file", counting_validate)
+    build = dict(input_path=path, tokenizer=tokenizer, batch_size=4, is_training=False)
+    make_pair_dataset(**build)
+    make_pair_dataset(**build)  # e.g. the second build of a resumed multi-task run
+    assert validated == [path]
+    # Other rules (here: three columns) are another validation.
+    with pytest.raises(MalformedRowError, match="at least 3"):
+        make_pair_dataset(**build, num_hard_negatives=1)
+    assert validated == [path, path]
+    # A changed file (new size and time) is read again, and its new rows are counted.
+    write_tsv(path, synthetic_pairs(12, seed=6))
+    os.utime(path, ns=(1, 1))
+    assert pair_dataset.validate_files([path], 2, "raise") == [12]
+    assert validated == [path, path, path]

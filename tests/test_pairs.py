@@ -173,32 +173,87 @@ def test_write_rows_rejects_non_strings(tmp_path):
         pairs.write_rows(str(tmp_path / "b.tsv"), [("a", "b"), (1, "b")])
 
 
-def test_read_aligned_text_files(tmp_path):
+def test_read_aligned_pairs_text_files(tmp_path):
     src = _write_bytes(tmp_path, "tatoeba.fra-eng.eng", b"Hello.\r\nThanks.\n")
     tgt = _write_bytes(tmp_path, "tatoeba.fra-eng.fra", b"Bonjour.\nMerci.")
-    assert pairs.read_aligned_text_files(src, tgt) == [
+    assert pairs.read_aligned_pairs(src, tgt) == [
         ("Hello.", "Bonjour."),
         ("Thanks.", "Merci."),
     ]
 
 
-def test_read_aligned_text_files_count_mismatch(tmp_path):
+def test_read_aligned_pairs_text_files_count_mismatch(tmp_path):
     src = _write_bytes(tmp_path, "a.eng", b"1\n2\n3\n")
     tgt = _write_bytes(tmp_path, "a.fra", b"1\n2\n")
     with pytest.raises(ValueError) as info:
-        pairs.read_aligned_text_files(src, tgt)
+        pairs.read_aligned_pairs(src, tgt)
     message = str(info.value)
     assert f"{src} has 3 lines" in message
     assert f"{tgt} has 2 lines" in message
 
 
-def test_read_aligned_text_files_bad_lines(tmp_path):
+def test_read_aligned_pairs_text_files_bad_lines(tmp_path):
     src = _write_bytes(tmp_path, "a.eng", b"1\n\n")
     tgt = _write_bytes(tmp_path, "a.fra", b"1\n2\n")
     with pytest.raises(pairs.MalformedRowError, match=r"a\.eng:2: blank line"):
-        pairs.read_aligned_text_files(src, tgt)
+        pairs.read_aligned_pairs(src, tgt)
     bad = _write_bytes(tmp_path, "b.fra", b"1\n\xff\n")
     with pytest.raises(pairs.MalformedRowError, match=r"b\.fra:2: invalid UTF-8"):
-        pairs.read_aligned_text_files(tgt, bad)
+        pairs.read_aligned_pairs(tgt, bad)
     with pytest.raises(FileNotFoundError):
-        pairs.read_aligned_text_files(src, str(tmp_path / "missing.fra"))
+        pairs.read_aligned_pairs(src, str(tmp_path / "missing.fra"))
+
+
+# --- any tf.io.gfile filesystem: TensorFlow's in-memory `ram://` stands in for gs:// ---------
+
+
+def _ram_dir(name: str) -> str:
+    """A fresh folder on TensorFlow's in-memory filesystem (shared by the whole process)."""
+    import tensorflow as tf
+
+    folder = f"ram://test_pairs/{name}"
+    if tf.io.gfile.exists(folder):
+        tf.io.gfile.rmtree(folder)
+    return folder
+
+
+def test_pairs_round_trip_on_a_remote_filesystem():
+    import tensorflow as tf
+
+    folder = _ram_dir("round_trip")
+    path = f"{folder}/corpus/train.tsv"
+    assert pairs.write_rows(path, [("hello", "bonjour"), ("a\u3000b", "c")]) == 2
+    assert list(pairs.iter_rows(path)) == [("hello", "bonjour"), ("a\u3000b", "c")]
+    assert pairs.read_aligned_pairs(path) == [("hello", "bonjour"), ("a\u3000b", "c")]
+    assert pairs.count_lines(path) == 2
+    # Nothing but the file itself is left in its folder (no temporary file).
+    assert tf.io.gfile.listdir(f"{folder}/corpus") == ["train.tsv"]
+    with pytest.raises(FileNotFoundError):
+        pairs.iter_rows(f"{folder}/missing.tsv")
+
+
+def test_atomic_write_on_a_remote_filesystem_keeps_the_old_file_on_failure():
+    import tensorflow as tf
+
+    folder = _ram_dir("atomic")
+    path = f"{folder}/deep/er/vocab.txt"
+    assert pairs.write_bytes_atomically(path, b"first\n") == path
+    with pytest.raises(RuntimeError, match="midway"):
+        with pairs.atomic_output(path) as f:
+            f.write("half of a second version")
+            raise RuntimeError("midway")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        assert f.read() == b"first\n"
+    assert tf.io.gfile.listdir(f"{folder}/deep/er") == ["vocab.txt"]
+    pairs.write_bytes_atomically(path, b"second\n")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        assert f.read() == b"second\n"
+
+
+def test_lines_are_split_on_newline_only_across_read_chunks(tmp_path, monkeypatch):
+    # A tiny chunk makes lines span reads; a lone "\r" stays inside its field (GFile's own
+    # line iterator would drop it), a "\r\n" ending is removed, a last line without "\n" counts.
+    monkeypatch.setattr(pairs, "_READ_CHUNK", 3)
+    path = _write_bytes(tmp_path, "chunks.tsv", b"abc\tdef\r\nx\ry\tz\nlast\tone")
+    assert list(pairs.iter_rows(path)) == [("abc", "def"), ("x\ry", "z"), ("last", "one")]
+    assert pairs.count_lines(path) == 3

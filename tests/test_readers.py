@@ -80,10 +80,8 @@ def test_unknown_label_and_missing_columns(tmp_path):
         nli.read_nli(str(tmp_path / "missing.jsonl"))
 
 
-def test_quick_thought_triples_never_cross_documents(tmp_path):
-    path = _write(tmp_path / "docs.txt", "a1\na2\na3\n\n\nb1\nb2\n\nc1\nc2\nc3\nc4\n")
-    docs = documents.read_documents(path)
-    assert docs == [["a1", "a2", "a3"], ["b1", "b2"], ["c1", "c2", "c3", "c4"]]
+def test_quick_thought_triples_never_cross_documents():
+    docs = [["a1", "a2", "a3"], ["b1", "b2"], ["c1", "c2", "c3", "c4"]]
     assert documents.quick_thought_triples(docs) == [
         ("a2", "a1", "a3"),
         ("c2", "c1", "c3"),

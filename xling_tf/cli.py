@@ -214,10 +214,11 @@ def _mine_negatives(args: argparse.Namespace) -> None:
 
 
 def _eval_retrieval(args: argparse.Namespace) -> None:
+    from xling_tf.data.pairs import atomic_output, read_aligned_pairs
     from xling_tf.evaluation import retrieval, translation_retrieval
     from xling_tf.inference import load_text_encoder
 
-    aligned = translation_retrieval.read_aligned_pairs(args.pairs, args.target_file, args.max_pairs)
+    aligned = read_aligned_pairs(args.pairs, args.target_file, args.max_pairs)
     result = translation_retrieval.evaluate_retrieval(
         load_text_encoder(args.model, batch_size=args.batch_size),
         aligned,
@@ -228,10 +229,9 @@ def _eval_retrieval(args: argparse.Namespace) -> None:
     table = retrieval.format_table([row], translation_retrieval.table_columns(args.pool_size))
     print(table)
     if args.output_dir:
-        os.makedirs(args.output_dir, exist_ok=True)
-        with open(os.path.join(args.output_dir, "results.json"), "w") as f:
+        with atomic_output(os.path.join(args.output_dir, "results.json")) as f:
             json.dump(result, f, indent=2)
-        with open(os.path.join(args.output_dir, "results.md"), "w") as f:
+        with atomic_output(os.path.join(args.output_dir, "results.md")) as f:
             f.write(table + "\n")
 
 

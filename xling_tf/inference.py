@@ -14,6 +14,7 @@ import xling_tf  # noqa: F401
 from xling_tf.evaluation.embedding import (
     DEFAULT_MODEL_BATCH_SIZE,
     DEFAULT_SORT_WINDOW,
+    EmbedFn,
     embed_texts,
 )
 
@@ -23,8 +24,6 @@ import tensorflow as tf
 # Registers SentencepieceOp and friends; without it, loading a model that tokenizes with
 # tensorflow_text fails with "Op type not registered".
 import tensorflow_text  # noqa: F401
-
-EmbedFn = Callable[[list[str]], np.ndarray]
 
 
 def resolve_saved_model(path: str) -> str:

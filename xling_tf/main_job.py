@@ -13,6 +13,7 @@ import time
 import xling_tf  # noqa: F401
 from xling_tf.configs import experiments  # also registers the experiments
 from xling_tf.data import bible, multitask_corpus
+from xling_tf.data.pairs import read_aligned_pairs
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.embedding_cache import CachedEmbedder
 from xling_tf.evaluation.tensorboard_logs import read_scalars
@@ -170,9 +171,7 @@ def run_main_job(
     rows = []
     for pair, corpus in corpora.items():
         name = "-".join(pair)
-        aligned = translation_retrieval.read_aligned_pairs(
-            corpus.test_path, max_pairs=max_test_pairs
-        )
+        aligned = read_aligned_pairs(corpus.test_path, max_pairs=max_test_pairs)
         print(f"[4/4] {name} retrieval on {len(aligned)} held-out pairs", flush=True)
         for model_name, embed_fn in cached.items():
             before = embed_fn.stats()

@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from xling_tf.data.pairs import write_bytes_atomically
 from xling_tf.errors import UserError
 from xling_tf.tokenization.vocabulary import vocabulary_path
 
@@ -189,12 +190,9 @@ class TrainingLock:
     def _beat(self) -> None:
         """Rewrites the heartbeat until released (atomically: a reader never sees half)."""
         while not self._stop.wait(self._heartbeat_seconds):
-            tmp_path = f"{self.path}.tmp-{os.getpid()}"
             try:
-                with tf.io.gfile.GFile(tmp_path, "w") as f:
-                    f.write(self._record())
-                tf.io.gfile.rename(tmp_path, self.path, overwrite=True)
-            except tf.errors.OpError as error:  # a full disk must not kill the training
+                write_bytes_atomically(self.path, self._record().encode("utf-8"))
+            except (tf.errors.OpError, OSError) as error:  # a full disk must not kill the training
                 logging.warning("could not refresh the lock %s: %s", self.path, error)
 
 

@@ -15,6 +15,8 @@ from typing import IO, Any
 
 from xling_tf.data.pairs import MalformedRowError
 
+import tensorflow as tf
+
 __all__ = ["iter_csv_records", "source_name"]
 
 _UTF8_BOM = "\ufeff"
@@ -65,7 +67,7 @@ def iter_csv_records(
     """
     name = source_name(source)
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as stream:
+        with tf.io.gfile.GFile(os.fspath(source), "rb") as stream:
             yield from _records(stream, name, reader_options)
     else:
         yield from _records(source, name, reader_options)

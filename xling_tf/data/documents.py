@@ -1,30 +1,8 @@
-"""Documents -> Quick-Thought triples (current, previous, next) that never cross a document.
-
-Plain text format: one sentence per line, a blank line between documents.
-"""
+"""Documents (lists of sentences) -> Quick-Thought triples that never cross a document."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
-
-
-def read_documents(path: str) -> list[list[str]]:
-    """A UTF-8 file of sentences (one per line, blank line = new document) -> documents.
-
-    Invalid UTF-8 bytes are replaced by U+FFFD; surrounding whitespace is stripped.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"documents file not found: {path}")
-    documents: list[list[str]] = [[]]
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            sentence = " ".join(line.split())
-            if sentence:
-                documents[-1].append(sentence)
-            elif documents[-1]:
-                documents.append([])
-    return [doc for doc in documents if doc]
 
 
 def quick_thought_triples(documents: Iterable[Sequence[str]]) -> list[tuple[str, str, str]]:

@@ -50,16 +50,6 @@ def parse_routine(routine: str) -> tuple[str, list[str]]:
     )
 
 
-def routine_languages(routine_names: Iterable[str]) -> list[str]:
-    """Every language the routines cover, in first-seen order."""
-    seen: list[str] = []
-    for routine in routine_names:
-        for language in parse_routine(routine)[1]:
-            if language not in seen:
-                seen.append(language)
-    return seen
-
-
 def translation_pairs(routine_names: Iterable[str]) -> list[tuple[str, str]]:
     """The (source, target) pairs of the translation and distillation routines."""
     pairs_: list[tuple[str, str]] = []

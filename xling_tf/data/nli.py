@@ -5,17 +5,18 @@
 * Tab-separated files with a header: MultiNLI / XNLI .tsv (sentence1, sentence2, gold_label,
   and XNLI's language column) and SICK (sentence_A, sentence_B, entailment_label, with
   SemEval_set TRAIN / TRIAL / TEST).
-Pure Python, no TensorFlow.
+Files are read through `tf.io.gfile` (`xling_tf.data.pairs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Iterator
 
 from xling_tf.data import pairs
+
+import tensorflow as tf
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 _PREMISE = ("sentence1", "sentence_A", "premise")
@@ -70,52 +71,58 @@ def _normalise(
 
 
 def _iter_jsonl(path: str, on_error: str, stats: NliReadStats) -> Iterator[tuple[str, str, str]]:
-    with open(path, "rb") as f:
-        for line_number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-                fields = (record["sentence1"], record["sentence2"], record["gold_label"])
-            except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-                _fail(path, line_number, f"not an SNLI/MNLI json record ({error})", on_error, stats)
-                continue
-            row = _normalise(*fields, path, line_number, on_error, stats)
-            if row:
-                yield row
+    for line_number, text, problem in pairs.iter_decoded_lines(path):
+        if text is not None and not text.strip():
+            continue
+        try:
+            if problem is not None:
+                raise ValueError(problem)
+            assert text is not None
+            record = json.loads(text)
+            fields = (record["sentence1"], record["sentence2"], record["gold_label"])
+        except (ValueError, KeyError, TypeError) as error:
+            _fail(path, line_number, f"not an SNLI/MNLI json record ({error})", on_error, stats)
+            continue
+        row = _normalise(*fields, path, line_number, on_error, stats)
+        if row:
+            yield row
 
 
 def _iter_tsv(
     path: str, on_error: str, stats: NliReadStats, language: str | None, split: str | None
 ) -> Iterator[tuple[str, str, str]]:
-    with open(path, "rb") as f:
-        header = f.readline().decode("utf-8-sig").rstrip("\r\n").split("\t")
-        columns = [_pick(header, names, path) for names in (_PREMISE, _HYPOTHESIS, _LABEL)]
-        language_column = header.index("language") if "language" in header else None
-        split_column = header.index("SemEval_set") if "SemEval_set" in header else None
-        for line_number, raw in enumerate(f, start=2):
-            try:
-                fields = raw.decode("utf-8").rstrip("\r\n").split("\t")
-            except UnicodeDecodeError:
-                _fail(path, line_number, "invalid UTF-8", on_error, stats)
-                continue
-            if len(fields) < len(header):
-                _fail(
-                    path,
-                    line_number,
-                    f"expected {len(header)} tab-separated columns, got {len(fields)}",
-                    on_error,
-                    stats,
-                )
-                continue
-            if language and language_column is not None and fields[language_column] != language:
-                continue
-            if split and split_column is not None and fields[split_column] != split:
-                continue
-            premise, hypothesis, label = (fields[c] for c in columns)
-            row = _normalise(premise, hypothesis, label, path, line_number, on_error, stats)
-            if row:
-                yield row
+    lines = pairs.iter_decoded_lines(path)
+    _, first, problem = next(lines, (1, "", None))
+    if problem is not None:
+        raise pairs.MalformedRowError(path, 1, problem)
+    assert first is not None
+    header = first.split("\t")
+    columns = [_pick(header, names, path) for names in (_PREMISE, _HYPOTHESIS, _LABEL)]
+    language_column = header.index("language") if "language" in header else None
+    split_column = header.index("SemEval_set") if "SemEval_set" in header else None
+    for line_number, text, problem in lines:
+        if problem is not None:
+            _fail(path, line_number, "invalid UTF-8", on_error, stats)
+            continue
+        assert text is not None
+        fields = text.split("\t")
+        if len(fields) < len(header):
+            _fail(
+                path,
+                line_number,
+                f"expected {len(header)} tab-separated columns, got {len(fields)}",
+                on_error,
+                stats,
+            )
+            continue
+        if language and language_column is not None and fields[language_column] != language:
+            continue
+        if split and split_column is not None and fields[split_column] != split:
+            continue
+        premise, hypothesis, label = (fields[c] for c in columns)
+        row = _normalise(premise, hypothesis, label, path, line_number, on_error, stats)
+        if row:
+            yield row
 
 
 def read_nli(
@@ -134,7 +141,7 @@ def read_nli(
       split: keep only this SICK SemEval_set (e.g. "TRAIN", "TRIAL").
       stats: filled with rows kept, rows skipped and rows without a gold label.
     """
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"NLI file not found: {path}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")

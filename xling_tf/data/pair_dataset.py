@@ -2,8 +2,9 @@
 
 Each line of a pair file is `source \\t target [\\t hard_negative_1 ... \\t hard_negative_K]`.
 Files are validated in Python first (cheap, and the only place a bad row can be reported with
-its file and line number); the graph then reads, shuffles, tokenizes with a parallel map,
-batches rows of similar length together and prefetches, so the step never waits on Python.
+its file and line number; once per version of a file and process); the graph then reads,
+shuffles, tokenizes with a parallel map, batches rows of similar length together and
+prefetches, so the step never waits on Python.
 By default each file is batched on its own (a batch never mixes files, i.e. languages or
 source translations) and the files' batches are interleaved by a seeded draw.
 """
@@ -64,12 +65,38 @@ def _file_counts(path: str, stats: pairs.ReadStats) -> str:
     return f"{path}: {stats.rows} usable of {total} rows ({stats.skipped} malformed, skipped)"
 
 
+# (path, size, mtime, rules) -> the counters of a file that passed validation. In-process
+# only: a resumed or multi-task run builds its inputs several times in one process, and each
+# build would otherwise read every row in Python again before tf.data reads it.
+_VALIDATED: dict[tuple, pairs.ReadStats] = {}
+
+
+def validate_file(
+    path: str, num_columns: int, on_malformed: str, label_names: Sequence[str] | None = None
+) -> pairs.ReadStats:
+    """Checks every row of one file (see `validate_files`), once per version of the file.
+
+    The result is remembered in this process, keyed by the path, size and modification time
+    of the file and the rules; a file that changed in any of these is read again. A file that
+    fails (a malformed row in "raise" mode) is not remembered.
+    """
+    stat = tf.io.gfile.stat(path)
+    key = (path, stat.length, stat.mtime_nsec, num_columns, on_malformed, tuple(label_names or ()))
+    if key not in _VALIDATED:
+        stats = pairs.validate_pairs_file(path, min_columns=num_columns, on_error=on_malformed)
+        if label_names:
+            _check_labels(path, num_columns, label_names, on_malformed, stats)
+        _VALIDATED[key] = stats
+    return _VALIDATED[key]
+
+
 def validate_files(
     files: list[str], num_columns: int, on_malformed: str, label_names: Sequence[str] | None = None
 ) -> list[int]:
     """Checks every row of every file; raises with file:line, or counts what `skip` drops.
 
-    With `label_names`, the last of the `num_columns` columns must be one of them.
+    With `label_names`, the last of the `num_columns` columns must be one of them. Each
+    version of a file is read once per process (`validate_file`).
 
     Returns:
       The number of usable rows of each file, in the order of `files`.
@@ -82,9 +109,7 @@ def validate_files(
     rows_per_file = []
     counts = []
     for path in files:
-        stats = pairs.validate_pairs_file(path, min_columns=num_columns, on_error=on_malformed)
-        if label_names:
-            _check_labels(path, num_columns, label_names, on_malformed, stats)
+        stats = validate_file(path, num_columns, on_malformed, label_names)
         rows_per_file.append(stats.rows)
         total.rows += stats.rows
         total.skipped += stats.skipped
@@ -225,18 +250,8 @@ def _first_line_numbers(files: Sequence[str]) -> tuple[list[int], int]:
     firsts, total = [], 0
     for path in files:
         firsts.append(total)
-        total += count_lines(path)
+        total += pairs.count_lines(path)
     return firsts, total
-
-
-def count_lines(path: str) -> int:
-    """Lines as TextLineDataset splits them ("\n"; a last line without one counts)."""
-    lines, last = 0, b"\n"
-    with tf.io.gfile.GFile(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n")
 
 
 def _check_row_vectors(
@@ -288,7 +303,8 @@ def make_pair_dataset(
       seed: shuffle seed; None means DEFAULT_SHUFFLE_SEED, so the order is reproducible.
       static_shapes: every batch has the same fully defined shape (TPUs compile one program
         per shape): padded to max_seq_length, no length bucketing, partial batches dropped.
-      row_vectors_path: a float32 `.npy` array [lines, d] holding one vector per line of the
+      row_vectors_path: a local float32 `.npy` array [lines, d] (memory-mapped, so not a
+        remote path) holding one vector per line of the
         input files (concatenated in sorted file order), e.g. a distillation teacher's
         targets (xling_tf/distillation/teacher_cache.py). It is memory-mapped, not loaded:
         each batch gathers its rows' vectors, returned as float32 "row_vectors" [B, d].

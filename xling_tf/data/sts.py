@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections.abc import Iterator
 
+from xling_tf.data import pairs
 from xling_tf.data.csv_records import iter_csv_records
 from xling_tf.data.pairs import MalformedRowError
+
+import tensorflow as tf
 
 __all__ = ["read_sts"]
 
@@ -34,8 +36,9 @@ _STSB_SCORE, _STSB_SENTENCE1, _STSB_SENTENCE2 = 4, 5, 6
 
 
 def _first_line(path: str) -> str:
-    with open(path, "rb") as f:
-        return f.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
+    """The first line of `path` without its line ending ("" for an empty file)."""
+    _, text, _ = next(pairs.iter_decoded_lines(path, errors="replace"), (1, "", None))
+    return text or ""
 
 
 def _row(
@@ -112,10 +115,10 @@ def read_sts(path: str, split: str | None = None) -> list[tuple[str, str, float]
       ValueError: `split` for a file without a SemEval_set column, or an empty file.
       MalformedRowError: a bad row, with file and line.
     """
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"STS file not found: {path}")
     first = _first_line(path)
-    header = first.rstrip("\r\n").split("\t")
+    header = first.split("\t")
     if all(name in header for name in _SICK_COLUMNS):
         rows = list(_read_sick(path, split))
     elif split is not None:

@@ -15,6 +15,10 @@ digest, and a JSON sidecar records what it holds:
 * A cache whose sidecar names another teacher, other files, another row count or another
   size, or whose `.npy` cannot be opened with the recorded shape, is rebuilt from scratch
   (with a warning naming the file): a stale cache is never used.
+
+The cache folder must be on the local filesystem: numpy memory-maps the `.npy` file, which
+needs a local file (the training files themselves may be remote, `tf.io.gfile` reads them).
+With a remote `--model_dir` (e.g. `gs://`), set `task.teacher_cache_dir` to a local folder.
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ def _open_vectors(path: str, info: CacheInfo, mode: Literal["r", "r+"]) -> np.me
         if mode != "r" and vectors.shape == (info.rows, info.dim):
             vectors = np.load(path, mmap_mode=mode)
     except (OSError, ValueError) as error:
-        if os.path.exists(path):
+        if tf.io.gfile.exists(path):
             logging.warning("teacher cache %s is unreadable (%s): rebuilding", path, error)
         return None
     if vectors.shape != (info.rows, info.dim) or vectors.dtype != np.float32:
@@ -149,6 +153,7 @@ def ensure_teacher_vectors(
     at once, without loading the teacher. `memo` (sentence -> vector), shared by calls on
     corpora that repeat sentences, spares the teacher those sentences.
     """
+    _check_local(cache_dir)
     signatures = _file_signatures(files)
     key = cache_key(teacher_spec, signatures)
     vectors_path = os.path.join(cache_dir, f"teacher-{key}.npy")
@@ -244,6 +249,16 @@ def _encode_rows(
 
 
 CACHE_SUBDIR = "teacher_cache"
+
+
+def _check_local(cache_dir: str) -> None:
+    """Raises TeacherError for a remote cache folder (numpy memory maps need local files)."""
+    if not pairs.is_local(cache_dir):
+        raise TeacherError(
+            f"the teacher cache {cache_dir} is not on the local filesystem: its vectors are a "
+            "numpy memory map, which needs a local file. Set task.teacher_cache_dir to a local "
+            "folder (with a remote --model_dir, the default <model_dir>/teacher_cache is remote)"
+        )
 
 
 def prepare_teacher_vectors(params, model_dir: str, wait_seconds: float = 3600.0) -> None:

@@ -18,11 +18,11 @@ a bad target to training.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+
+from xling_tf.evaluation.embedding import EmbedFn
 
 import numpy as np
-
-EmbedFn = Callable[[list[str]], np.ndarray]
 
 MUSE_V3 = "xling_tf.distillation.teachers.muse_v3"
 """The demo teacher: multilingual Universal Sentence Encoder v3 (16 languages, 512-d)."""

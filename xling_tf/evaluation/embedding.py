@@ -1,4 +1,4 @@
-"""Batched embedding of many sentences with any encoder (pure numpy, no TensorFlow).
+"""Batched embedding of many sentences with any encoder (numpy; files through `tf.io.gfile`).
 
 An encoder is any `EmbedFn`: a callable mapping a batch (list) of strings to a [batch, d]
 array-like (float32 numpy array, TF eager tensor, ...). The helpers here call it batch by
@@ -14,14 +14,16 @@ tokenization), cut the sorted window into batches, and put the vectors back in i
 output is the same as embedding in input order (up to float rounding). A `sort_window` of at
 most `batch_size` keeps input order.
 
-Text files are read as UTF-8, one sentence per line. Every line is embedded, including blank
-ones, so output row i always corresponds to input line i (needed for aligned bitexts). Line
-endings (\\n, \\r\\n or \\r) are stripped, a leading UTF-8 byte-order mark is dropped, and
-invalid UTF-8 bytes are replaced with U+FFFD instead of failing the whole file.
+Text files are read as UTF-8, one sentence per line, by the reader of pair files
+(`xling_tf.data.pairs.iter_decoded_lines`), from any `tf.io.gfile` path. Every line is
+embedded, including blank ones, so output row i always corresponds to input line i (needed for
+aligned bitexts). Lines are split on \\n (a \\r before it is stripped), a leading UTF-8
+byte-order mark is dropped, and invalid UTF-8 bytes are replaced with U+FFFD instead of
+failing the whole file.
 
 File outputs are written to a temporary file next to the destination and moved into place
-with `os.replace` only after the last batch succeeded, so an interrupted or failing run never
-leaves a half-written output behind.
+(`xling_tf.data.pairs.atomic_path`) only after the last batch succeeded, so an interrupted or
+failing run never leaves a half-written output behind.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import uuid
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from pathlib import Path
-from typing import TextIO
+
+from xling_tf.data import pairs
 
 import numpy as np
+import tensorflow as tf
 from tqdm import tqdm
 
 EmbedFn = Callable[[list[str]], np.ndarray]
@@ -230,50 +233,24 @@ def embed_texts(
     return np.concatenate(chunks, axis=0)
 
 
-def _open_lines(path: Path) -> TextIO:
-    # utf-8-sig drops a leading BOM, errors="replace" maps invalid bytes to U+FFFD, and
-    # universal newlines (newline=None) turn \r\n and \r into \n.
-    return open(path, encoding="utf-8-sig", errors="replace", newline=None)
+def _iter_lines(path: str) -> Iterator[str]:
+    """Yields the lines of a UTF-8 text file without their line terminator (see module
+    docstring; invalid bytes become U+FFFD)."""
+    for _, text, _ in pairs.iter_decoded_lines(path, errors="replace"):
+        assert text is not None  # errors="replace" always decodes
+        yield text
 
 
-def _iter_lines(path: Path) -> Iterator[str]:
-    """Yields the lines of a UTF-8 text file without their line terminator."""
-    with _open_lines(path) as f:
-        for line in f:
-            yield line[:-1] if line.endswith("\n") else line
-
-
-def count_lines(path: PathLike) -> int:
-    """Number of sentences `embed_file*` would read from `path` (a final unterminated line
-    counts; an empty file has 0)."""
-    path = _existing_file(path)
-    # Counting with the same reader as the embedding pass guarantees the numbers agree.
-    return sum(1 for _ in _iter_lines(path))
-
-
-def _existing_file(path: PathLike) -> Path:
-    path = Path(path)
-    if not path.is_file():
+def _existing_file(path: PathLike) -> str:
+    path = os.fspath(path)
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
         raise FileNotFoundError(f"input file not found: {path}")
     return path
 
 
-def _temp_path(output_path: Path) -> Path:
-    # A unique hidden name in the destination directory keeps os.replace atomic (same file
-    # system) and, unlike mkstemp, creates the file with the usual umask permissions.
-    return output_path.with_name(f".{output_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
 def _embedded_windows(
     embed_fn: EmbedFn,
-    input_path: Path,
+    input_path: str,
     batch_size: int,
     sort_window: int,
     progress: bool,
@@ -284,7 +261,7 @@ def _embedded_windows(
     Windows are `iter_embedded_windows`'s (input order, length-sorted inside); the progress
     bar advances per batch.
     """
-    with _progress_bar(progress, total, input_path.name) as bar:
+    with _progress_bar(progress, total, os.path.basename(input_path)) as bar:
         yield from iter_embedded_windows(
             embed_fn, _iter_lines(input_path), batch_size, sort_window, on_batch=bar.update
         )
@@ -314,39 +291,54 @@ def embed_file_to_npy(
       ValueError: if `embed_fn` returns the wrong shape.
     """
     input_path = _existing_file(input_path)
-    output_path = Path(output_path)
-    n = count_lines(input_path)
-    tmp = _temp_path(output_path)
-    memmap: np.memmap | None = None
-    try:
-        if n == 0:
-            with open(tmp, "wb") as f:
-                np.save(f, np.zeros((0, 0), dtype=np.float32))
+    output_path = os.fspath(output_path)
+    n = pairs.count_lines(input_path)
+    with pairs.atomic_path(output_path) as tmp:
+        if pairs.is_local(tmp):
+            _write_npy(embed_fn, input_path, tmp, n, batch_size, sort_window, progress)
         else:
-            count = 0
-            for batch, vectors in _embedded_windows(
-                embed_fn, input_path, batch_size, sort_window, progress, total=n
-            ):
-                if memmap is None:
-                    memmap = np.lib.format.open_memmap(
-                        tmp, mode="w+", dtype=np.float32, shape=(n, vectors.shape[1])
-                    )
-                if count + len(batch) > n:
-                    raise RuntimeError(f"{input_path} grew while it was being embedded")
-                memmap[count : count + len(batch)] = vectors
-                count += len(batch)
-            if count != n or memmap is None:
-                raise RuntimeError(f"{input_path} changed while it was being embedded")
-            memmap.flush()
-            # Drop the mapping before the rename so the file is closed (required on Windows).
-            del memmap
-            memmap = None
-        os.replace(tmp, output_path)
-    except BaseException:
-        memmap = None
-        _remove_quietly(tmp)
-        raise
+            # A memory map needs a local file: build it in a local temporary folder, then copy.
+            with tempfile.TemporaryDirectory(prefix="embed-") as local_dir:
+                local = os.path.join(local_dir, "vectors.npy")
+                _write_npy(embed_fn, input_path, local, n, batch_size, sort_window, progress)
+                tf.io.gfile.copy(local, tmp, overwrite=True)
     return n
+
+
+def _write_npy(
+    embed_fn: EmbedFn,
+    input_path: str,
+    output_path: str,
+    n: int,
+    batch_size: int,
+    sort_window: int,
+    progress: bool,
+) -> None:
+    """Embeds the n lines of `input_path` into a float32 [n, d] `.npy` at the local
+    `output_path` (a memory map, written window by window; [0, 0] when n is 0)."""
+    if n == 0:
+        # Through a file object: np.save would append ".npy" to the temporary name.
+        with open(output_path, "wb") as f:
+            np.save(f, np.zeros((0, 0), dtype=np.float32))
+        return
+    memmap: np.memmap | None = None
+    count = 0
+    for batch, vectors in _embedded_windows(
+        embed_fn, input_path, batch_size, sort_window, progress, total=n
+    ):
+        if memmap is None:
+            memmap = np.lib.format.open_memmap(
+                output_path, mode="w+", dtype=np.float32, shape=(n, vectors.shape[1])
+            )
+        if count + len(batch) > n:
+            raise RuntimeError(f"{input_path} grew while it was being embedded")
+        memmap[count : count + len(batch)] = vectors
+        count += len(batch)
+    if count != n or memmap is None:
+        raise RuntimeError(f"{input_path} changed while it was being embedded")
+    memmap.flush()
+    # Drop the mapping before the rename so the file is closed (required on Windows).
+    del memmap
 
 
 def _format_tsv_row(sentence: str, vector: np.ndarray) -> str:
@@ -378,22 +370,15 @@ def embed_file_to_tsv(
       ValueError: if `embed_fn` returns the wrong shape.
     """
     input_path = _existing_file(input_path)
-    output_path = Path(output_path)
     # The line count only serves the progress bar's ETA, so skip that pass without a bar.
-    total = count_lines(input_path) if progress else None
-    tmp = _temp_path(output_path)
+    total = pairs.count_lines(input_path) if progress else None
     count = 0
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            for batch, vectors in _embedded_windows(
-                embed_fn, input_path, batch_size, sort_window, progress, total
-            ):
-                out.writelines(_format_tsv_row(s, v) for s, v in zip(batch, vectors, strict=True))
-                count += len(batch)
-        os.replace(tmp, output_path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
+    with pairs.atomic_output(os.fspath(output_path)) as out:
+        for batch, vectors in _embedded_windows(
+            embed_fn, input_path, batch_size, sort_window, progress, total
+        ):
+            out.write("".join(map(_format_tsv_row, batch, vectors)))
+            count += len(batch)
     return count
 
 
@@ -421,7 +406,7 @@ def embed_file(
       ValueError: for any other suffix (checked before reading the input).
       FileNotFoundError: if `input_path` is not an existing file.
     """
-    suffix = Path(output_path).suffix.lower()
+    suffix = os.path.splitext(os.fspath(output_path))[1].lower()
     writer = _WRITERS.get(suffix)
     if writer is None:
         raise ValueError(
@@ -442,7 +427,6 @@ __all__ = [
     "DEFAULT_MODEL_BATCH_SIZE",
     "DEFAULT_SORT_WINDOW",
     "EmbedFn",
-    "count_lines",
     "embed_file",
     "embed_file_to_npy",
     "embed_file_to_tsv",

@@ -110,20 +110,21 @@ def eigen_similarity(
 
 
 def project_2d(vectors: np.ndarray) -> np.ndarray:
-    """PCA projection of `vectors` [n, d] onto its two main axes: float64 [n, 2].
+    """PCA projection of `vectors` [n, d] onto its two main axes: float64 [n, 2] (sklearn PCA).
 
     The data are mean-centred; column 0 is the coordinate along the direction of largest
-    variance, column 1 along the next. Each axis is oriented so that its largest-magnitude
+    variance, column 1 along the next. sklearn orients each axis so that its largest-magnitude
     loading is positive (SVD signs are otherwise arbitrary), which makes plots reproducible.
     Missing axes (d < 2, or n < 3 points spanning fewer directions) give zero columns.
     """
+    from sklearn.decomposition import PCA
+
     x = as_embedding_matrix("vectors", vectors).astype(np.float64)
-    centered = x - x.mean(axis=0)
-    _, singular_values, axes = np.linalg.svd(centered, full_matrices=False)  # axes [r, d]
     out = np.zeros((x.shape[0], 2), dtype=np.float64)
-    for i in range(min(2, axes.shape[0])):
-        if singular_values[i] == 0:
-            continue
-        axis = axes[i] * np.sign(axes[i][np.argmax(np.abs(axes[i]))])
-        out[:, i] = centered @ axis
+    components = min(2, *x.shape)
+    if components:
+        pca = PCA(n_components=components, svd_solver="full").fit(x)
+        # An axis without variance is noise in the last bits of the SVD: keep it zero.
+        kept = pca.explained_variance_ > 1e-12 * max(pca.explained_variance_.max(), 1e-300)
+        out[:, :components] = pca.transform(x) * kept
     return out

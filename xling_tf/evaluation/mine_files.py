@@ -19,8 +19,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from xling_tf.data.pairs import count_lines
 from xling_tf.evaluation import mining
-from xling_tf.evaluation.embedding import EmbedFn, count_lines, embed_file_to_npy
+from xling_tf.evaluation.embedding import EmbedFn, embed_file_to_npy
 
 import numpy as np
 

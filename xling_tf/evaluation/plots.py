@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -29,10 +30,13 @@ Results = dict[str, Any]
 
 
 def _save(figure: Any, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    """Writes `figure` as a PNG at `path` (any `tf.io.gfile` path, atomically); returns it."""
+    from xling_tf.data.pairs import write_bytes_atomically
+
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    return path
+    return write_bytes_atomically(path, image.getvalue())
 
 
 def _retrieval_values(results: Results, key: str) -> dict[str, float]:
@@ -170,8 +174,13 @@ def plot_projection(
 
 def _event_dirs(model_dir: str) -> list[str]:
     """Folders under `<model_dir>/train` holding TensorBoard event files (one per task)."""
+    import tensorflow as tf
+
+    train_dir = os.path.join(model_dir, "train")
+    if not tf.io.gfile.isdir(train_dir):
+        return []
     found = []
-    for folder, _, files in os.walk(os.path.join(model_dir, "train")):
+    for folder, _, files in tf.io.gfile.walk(train_dir):
         if any(name.startswith("events.out.tfevents.") for name in files):
             found.append(folder)
     return sorted(found)
@@ -188,22 +197,15 @@ def read_training_series(model_dir: str) -> dict[str, dict[str, list[tuple[int, 
     folders = _event_dirs(model_dir)
     if not folders:
         return series
-    # TensorFlow only when there are logs to read: the rest of this module needs none.
-    from xling_tf.evaluation.tensorboard_logs import read_scalars
-
-    import tensorflow as tf
+    from xling_tf.evaluation.tensorboard_logs import read_all_scalars
 
     for folder in folders:
         prefix = os.path.relpath(folder, os.path.join(model_dir, "train"))
-        tags: set[str] = set()
-        for event_file in tf.io.gfile.glob(os.path.join(folder, "events.out.tfevents.*")):
-            for event in tf.compat.v1.train.summary_iterator(event_file):
-                tags.update(value.tag for value in event.summary.value)
-        for tag in sorted(tags):
+        for tag, points in sorted(read_all_scalars(folder).items()):
             panel = "loss" if "loss" in tag else "accuracy" if "accuracy" in tag else None
             if panel:
                 label = tag if prefix == "." else f"{prefix}/{tag}"
-                series[panel][label] = read_scalars(folder, tag)
+                series[panel][label] = points
     return series
 
 

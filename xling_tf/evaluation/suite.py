@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from xling_tf.data import pairs
 from xling_tf.data.bucc import BuccCorpus
 from xling_tf.data.pairs import MalformedRowError
 from xling_tf.evaluation import sources, suite_config, suite_report
@@ -109,7 +110,6 @@ def load_suite_data(
         the line for a malformed row).
     """
     from xling_tf.data import bucc, nli
-    from xling_tf.evaluation.translation_retrieval import read_aligned_pairs
 
     data = SuiteData()
     started = time.perf_counter()
@@ -138,7 +138,9 @@ def load_suite_data(
                 if not data.nli_tests[lang]:
                     raise ValueError(f"{path}: no NLI rows for language {lang!r}")
         for aligned in config.retrieval:
-            data.retrieval[aligned.name] = read_aligned_pairs(aligned.path, aligned.target_path)
+            data.retrieval[aligned.name] = pairs.read_aligned_pairs(
+                aligned.path, aligned.target_path
+            )
         for corpus in config.bucc:
             data.bucc[corpus.name] = bucc.read_bucc(corpus.source, corpus.target, corpus.gold)
     log(f"[suite] data ready in {time.perf_counter() - started:.1f} s")
@@ -367,7 +369,7 @@ def _multilingual_sample(
     common = sorted(set.intersection(*(set(refs) for refs in by_ref)))
     chosen = _sample(common, count, seed)
     texts = [[by_ref[0][ref][0] for ref in chosen]]
-    texts += [[pairs[ref][1] for ref in chosen] for pairs in by_ref]
+    texts += [[verses[ref][1] for ref in chosen] for verses in by_ref]
     return languages, texts
 
 
@@ -506,7 +508,6 @@ def run_suite(
             f"[suite {number}/{len(tasks)}] {label}: {suite_report.headline(records[-1])} "
             f"({seconds:.1f} s)"
         )
-    os.makedirs(output_dir, exist_ok=True)
     figures = _draw_figures(embedder, config, data, records, output_dir, name, model_dir)
     results = {
         "model": name,
@@ -520,10 +521,10 @@ def run_suite(
         "figures": figures,
         "config": _json_ready(dataclasses.asdict(config)),
     }
-    with open(os.path.join(output_dir, "results.json"), "w", encoding="utf-8") as f:
+    with pairs.atomic_output(os.path.join(output_dir, "results.json")) as f:
         json.dump(results, f, indent=2, ensure_ascii=False)
         f.write("\n")
-    with open(os.path.join(output_dir, "results.md"), "w", encoding="utf-8") as f:
+    with pairs.atomic_output(os.path.join(output_dir, "results.md")) as f:
         f.write(suite_report.render_markdown(results))
     log(f"[suite] done in {results['wall_time_seconds']:.1f} s -> {output_dir}")
     return results

@@ -1,8 +1,8 @@
 """Translation retrieval on held-out aligned text: embed both sides, then rank.
 
-Reads the aligned pairs from a two-column TSV (our corpus format) or from two Tatoeba-style
-text files, embeds each side in batches with any `EmbedFn`, and reports the paper's P@1 with
-999 random distractors plus full-pool P@1 / P@5 / MRR, both directions.
+Takes aligned pairs (`xling_tf.data.pairs.read_aligned_pairs` reads a two-column TSV or two
+Tatoeba-style text files), embeds each side in batches with any `EmbedFn`, and reports the
+paper's P@1 with 999 random distractors plus full-pool P@1 / P@5 / MRR, both directions.
 """
 
 from __future__ import annotations
@@ -10,20 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from xling_tf.data import pairs
 from xling_tf.evaluation import retrieval
 from xling_tf.evaluation.embedding import EmbedFn, embed_texts
-
-
-def read_aligned_pairs(
-    path: str, target_path: str | None = None, max_pairs: int | None = None
-) -> list[tuple[str, str]]:
-    """A TSV of (source, target) rows, or two aligned text files when `target_path` is set."""
-    if target_path:
-        rows = pairs.read_aligned_text_files(path, target_path)
-    else:
-        rows = [(row[0], row[1]) for row in pairs.iter_rows(path, min_columns=2)]
-    return rows[:max_pairs] if max_pairs else rows
 
 
 def evaluate_retrieval(

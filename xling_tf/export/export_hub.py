@@ -55,7 +55,7 @@ from xling_tf.export import text_api as text_api_lib
 from xling_tf.faults import UnreadableCheckpointError, checkpoint_problem
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.factory import build_sentence_encoder, build_tokenizer
-from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.modeling.normalization import l2_normalization
 from xling_tf.precision import SERVING_POLICIES, float32_outputs, global_policy
 from xling_tf.tasks.translation_ranking import TranslationExperimentTaskConfig
 from xling_tf.tokenization.vocabulary import VOCAB_FILENAME, VOCAB_SUBDIR
@@ -141,7 +141,7 @@ def build_text_encoder(tokenizer, encoder, normalize: bool = True) -> tf_keras.M
     text = tf_keras.layers.Input(shape=(), dtype=tf.string, name="inputs")
     pooled = encoder(tokenizer(text_api_lib.batch_of_strings(text)))["pooled_output"]
     if normalize:
-        outputs = L2Normalization(name="l2_normalize")(pooled)  # casts to float32 first
+        outputs = l2_normalization()(pooled)  # casts to float32 first
     else:
         outputs = float32_outputs(pooled, "float32_outputs")
     return tf_keras.Model(text, outputs, name="text_encoder")

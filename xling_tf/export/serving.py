@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from xling_tf.data.pairs import write_bytes_atomically
 from xling_tf.evaluation.embedding import DEFAULT_MODEL_BATCH_SIZE
 
 import tensorflow as tf
@@ -137,13 +138,9 @@ WARMUP_BATCHES: tuple[tuple[str, ...], ...] = tuple(
 
 def write_batching_parameters(base_dir: str, batching: ServerBatching) -> str:
     """Writes `<base_dir>/batching_parameters.txt` (replacing it atomically); returns its path."""
-    os.makedirs(base_dir, exist_ok=True)
-    path = os.path.join(base_dir, BATCHING_FILE)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(batching.to_text())
-    os.replace(tmp, path)
-    return path
+    return write_bytes_atomically(
+        os.path.join(base_dir, BATCHING_FILE), batching.to_text().encode("utf-8")
+    )
 
 
 def serving_apis() -> tuple[ModuleType, ModuleType, ModuleType]:

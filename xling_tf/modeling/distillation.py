@@ -6,7 +6,7 @@ from typing import Any
 
 from xling_tf.modeling.dual_encoder import SharedEncoderModel, encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.modeling.normalization import l2_normalization
 
 import tensorflow as tf
 import tf_keras
@@ -43,7 +43,7 @@ class DistillationModel(SharedEncoderModel):
             if self.teacher_dim != encoder.output_dim
             else None
         )
-        self._l2_normalize = L2Normalization(name="l2_normalize")
+        self._l2_normalize = l2_normalization()
 
     def call(self, inputs: dict[str, Any], training: bool | None = None):
         names = [name for name in ("source", "target") if name in inputs]

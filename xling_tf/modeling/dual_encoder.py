@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.modeling.normalization import l2_normalization
 
 import tensorflow as tf
 import tf_keras
@@ -90,7 +90,7 @@ class DualEncoder(SharedEncoderModel):
         self.encoder = encoder
         self.normalize = normalize
         self.right_head = right_head
-        self._l2_normalize = L2Normalization(name="l2_normalize")
+        self._l2_normalize = l2_normalization()
 
     def _finish(self, pooled: tf.Tensor) -> tf.Tensor:
         return self._l2_normalize(pooled) if self.normalize else pooled

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from xling_tf.modeling.embedding import TextEmbedding
 from xling_tf.modeling.pooling import MaskedMeanPooling
+from xling_tf.modeling.token_embedding import TextEmbedding
 
 import tensorflow as tf
 import tf_keras

@@ -14,8 +14,11 @@ import tf_keras
 
 
 @tf_keras.utils.register_keras_serializable(package="xling_tf")
-class ResponseTower(tf_keras.layers.Layer):
-    """A stack of dense layers (paper: 320 then 512, tanh) on the response side.
+class DenseTower(tf_keras.layers.Layer):
+    """A stack of dense layers (paper: 320 then 512, tanh) on one side of a ranking task.
+
+    Response ranking puts one on the reply side; Quick-Thought one each on the previous and
+    the next sentence.
 
     Call:
       inputs: float [batch, dim] sentence embeddings.
@@ -26,7 +29,7 @@ class ResponseTower(tf_keras.layers.Layer):
     def __init__(self, widths: Sequence[int] = (320, 512), activation: str = "tanh", **kwargs: Any):
         super().__init__(**kwargs)
         if not widths:
-            raise ValueError("a response tower needs at least one layer width")
+            raise ValueError("a dense tower needs at least one layer width")
         self.widths = tuple(int(w) for w in widths)
         self.activation = activation
         self._layers = [

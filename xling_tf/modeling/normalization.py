@@ -1,25 +1,15 @@
-"""L2 normalisation as a Keras layer, so exported models carry it in their config."""
+"""L2 normalisation of sentence vectors: Keras' own `UnitNormalization`, computed in float32."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import tensorflow as tf
 import tf_keras
 
 
-@tf_keras.utils.register_keras_serializable(package="xling_tf")
-class L2Normalization(tf_keras.layers.Layer):
-    """float [batch, dim] -> float32 [batch, dim] with unit L2 norm (a zero row stays zero)."""
+def l2_normalization(name: str = "l2_normalize") -> tf_keras.layers.UnitNormalization:
+    """A layer mapping float [batch, dim] -> float32 [batch, dim] rows of unit L2 norm.
 
-    def __init__(self, axis: int = -1, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.axis = axis
-
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        return tf.math.l2_normalize(tf.cast(inputs, tf.float32), axis=self.axis)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["axis"] = self.axis
-        return config
+    A zero row stays zero. The layer's dtype policy is float32 whatever the global mixed
+    precision policy: it casts its input up first, so the norm of a bfloat16/float16 vector is
+    computed in float32 and every consumer (scores, exports) gets float32 vectors.
+    """
+    return tf_keras.layers.UnitNormalization(axis=-1, dtype="float32", name=name)

@@ -6,8 +6,8 @@ from typing import Any
 
 from xling_tf.modeling.dual_encoder import SharedEncoderModel, encode_sides
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.heads import ResponseTower
-from xling_tf.modeling.normalization import L2Normalization
+from xling_tf.modeling.heads import DenseTower
+from xling_tf.modeling.normalization import l2_normalization
 
 import tf_keras
 
@@ -29,8 +29,8 @@ class QuickThoughtModel(SharedEncoderModel):
     def __init__(
         self,
         encoder: SentenceEncoder,
-        previous_tower: ResponseTower,
-        next_tower: ResponseTower,
+        previous_tower: DenseTower,
+        next_tower: DenseTower,
         normalize: bool = True,
         **kwargs: Any,
     ):
@@ -39,7 +39,7 @@ class QuickThoughtModel(SharedEncoderModel):
         self.previous_tower = previous_tower
         self.next_tower = next_tower
         self.normalize = normalize
-        self._l2_normalize = L2Normalization(name="l2_normalize")
+        self._l2_normalize = l2_normalization()
 
     def call(self, inputs: dict[str, Any], training: bool | None = None):
         current, previous, following = encode_sides(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.heads import ResponseTower
+from xling_tf.modeling.heads import DenseTower
 from xling_tf.modeling.quick_thought import QuickThoughtModel
 from xling_tf.modeling.ranking_loss import in_batch_softmax_loss
 from xling_tf.tasks.base import XlingTask, XlingTaskConfig, same_example_in_batch
@@ -40,8 +40,8 @@ class QuickThoughtTask(XlingTask):
         )
         return QuickThoughtModel(
             encoder,
-            previous_tower=ResponseTower(widths, name="previous_tower"),
-            next_tower=ResponseTower(widths, name="next_tower"),
+            previous_tower=DenseTower(widths, name="previous_tower"),
+            next_tower=DenseTower(widths, name="next_tower"),
             normalize=self.model_config.normalize,
             name="quick_thought",
         )

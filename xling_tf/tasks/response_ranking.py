@@ -10,7 +10,7 @@ import dataclasses
 
 from xling_tf.modeling.dual_encoder import DualEncoder
 from xling_tf.modeling.encoder import SentenceEncoder
-from xling_tf.modeling.heads import ResponseTower
+from xling_tf.modeling.heads import DenseTower
 from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
 
 import tf_keras
@@ -37,7 +37,7 @@ class ResponseRankingTask(TranslationRankingTask):
         return DualEncoder(
             encoder,
             normalize=self.model_config.normalize,
-            right_head=ResponseTower(
+            right_head=DenseTower(
                 tuple(self.task_config.response_tower_hidden_widths)
                 + (self.model_config.encoder.output_dim,),
                 name="response_tower",

@@ -1,7 +1,8 @@
 """Makes sure an experiment has a vocabulary before its model is built.
 
 SentencePiece runs get `<model_dir>/vocab/sentencepiece.model`; hashed n-gram runs
-(`tokenizer.type=hashed_ngrams`) get the word list `<model_dir>/vocab/words.txt`.
+(`tokenizer.type=hashed_ngrams`) get the word list `<model_dir>/vocab/words.txt`. Paths may be
+on any `tf.io.gfile` filesystem (`gs://...` for TPU training); files are written atomically.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from xling_tf.data import pairs
 from xling_tf.data.pair_dataset import EmptyInputError, expand_file_patterns
 
+import tensorflow as tf
 from absl import logging
 
 VOCAB_SUBDIR = "vocab"
@@ -135,11 +137,11 @@ def ensure_vocabulary(params, model_dir: str, wait_seconds: float = 600.0) -> st
     """
     field, path = vocabulary_path(params, model_dir)
     if getattr(params.task.model.tokenizer, field):
-        if not os.path.exists(path):
+        if not tf.io.gfile.exists(path):
             raise FileNotFoundError(f"tokenizer.{field} not found: {path}")
     elif params.task.model.tokenizer.vocabulary_from:
         return _teacher_vocabulary(params, os.path.dirname(path), wait_seconds)
-    elif not os.path.exists(path):
+    elif not tf.io.gfile.exists(path):
         if is_chief():
             _train_vocabulary(params, path)
         else:
@@ -156,7 +158,7 @@ def _teacher_vocabulary(params, folder: str, wait_seconds: float) -> str:
     model = params.task.model
     path = os.path.join(folder, VOCAB_FILENAME)
     table = os.path.join(folder, TOKEN_EMBEDDINGS_FILENAME)
-    if not (os.path.exists(path) and os.path.exists(table)):
+    if not (tf.io.gfile.exists(path) and tf.io.gfile.exists(table)):
         if is_chief():
             started = time.time()
             prepare_vocabulary(model.tokenizer.vocabulary_from, model.encoder.hidden_size, folder)
@@ -176,7 +178,7 @@ def _teacher_vocabulary(params, folder: str, wait_seconds: float) -> str:
 
 def _wait_for(path: str, wait_seconds: float) -> None:
     deadline = time.time() + wait_seconds
-    while not os.path.exists(path):
+    while not tf.io.gfile.exists(path):
         if time.time() > deadline:
             raise TimeoutError(f"chief did not write the vocabulary {path} in time")
         time.sleep(1.0)
