@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from xling_tf.configs.model import XlingModelConfig
 from xling_tf.distillation.teachers import MUSE_V3
 from xling_tf.modeling.distillation import DistillationModel
 from xling_tf.modeling.encoder import SentenceEncoder
@@ -63,8 +64,14 @@ class DistillationConfig(XlingTaskConfig):
 class DistillationTask(XlingTask):
     """Student toward teacher (and, optionally, translation ranking) on one shared encoder."""
 
-    def __init__(self, params: DistillationConfig, logging_dir: str | None = None, name=None):
-        super().__init__(params, logging_dir=logging_dir, name=name)
+    def __init__(
+        self,
+        params: DistillationConfig,
+        logging_dir: str | None = None,
+        name: str | None = None,
+        model_config: XlingModelConfig | None = None,
+    ):
+        super().__init__(params, logging_dir=logging_dir, name=name, model_config=model_config)
         if params.loss not in LOSSES:
             raise ValueError(f"distillation loss must be one of {LOSSES}, got {params.loss!r}")
         if params.ranking_weight and not params.paired:
