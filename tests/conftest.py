@@ -12,6 +12,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -71,6 +72,18 @@ model, _ = restore_trained_model(params, model_dir)
 tokens = build_tokenizer(params.task.model.tokenizer)(tf.constant(texts))
 np.save(out, model.embed(tokens).numpy())
 """
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the OS reports free now (bound together, so they are distinct): for TF_CONFIG
+    of local multi-worker runs."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def trained_model_vectors(model_dir: str, texts: list, out_path: str):

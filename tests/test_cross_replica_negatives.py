@@ -13,9 +13,8 @@ import xling_tf  # noqa: F401
 import numpy as np
 import pytest
 from cross_replica_check import single_replica_reference
-from test_multiworker import _free_ports
 
-from conftest import REPO, run_python
+from conftest import REPO, free_ports, run_python
 
 CHECK = os.path.join("tests", "cross_replica_check.py")
 
@@ -37,7 +36,7 @@ def test_two_mirrored_replicas_equal_one_replica_with_the_global_batch():
 
 @pytest.mark.slow
 def test_two_workers_equal_one_replica_with_the_global_batch(tmp_path):
-    ports = ",".join(map(str, _free_ports(2)))
+    ports = ",".join(map(str, free_ports(2)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     logs = [open(tmp_path / f"worker{i}.log", "w+", encoding="utf-8") for i in range(2)]
     workers = [

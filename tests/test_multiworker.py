@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -17,22 +16,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, checkpoint_values, run_python, synthetic_pairs, train_args, write_tsv
+from conftest import (
+    REPO,
+    checkpoint_values,
+    free_ports,
+    run_python,
+    synthetic_pairs,
+    train_args,
+    write_tsv,
+)
 
 GLOBAL_BATCH = 16  # the tiny experiment's
 NUM_WORKERS = 2
 STEPS = 10
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports the OS reports free now (bound together, so they are distinct)."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _tf_config(ports: list[int], index: int) -> str:
@@ -66,7 +62,7 @@ def _start_worker(index, ports, model_dir, train_path, tmp_path) -> subprocess.P
 def test_two_workers_agree_on_weights_and_split_the_global_batch(tmp_path, corpus_dir):
     model_dir = str(tmp_path / "run")
     train_path = os.path.join(corpus_dir, "train.tsv")
-    ports = _free_ports(NUM_WORKERS)
+    ports = free_ports(NUM_WORKERS)
     workers = [_start_worker(i, ports, model_dir, train_path, tmp_path) for i in range(NUM_WORKERS)]
     try:
         codes = [w.wait(timeout=600) for w in workers]
