@@ -6,6 +6,10 @@ r"""Train one variant of an experiment on the main job's data and score it on th
           {"polynomial": {"initial_learning_rate": 0.002}}}}}' \
       --sick ../shared/data/sick-train-trial.tsv
 
+`--routine_override '{"distill_en_": {"ranking_weight": 2.0}}'` changes the task config of
+every routine whose name starts with the key (the routines are a list, which
+`--params_override` cannot index).
+
 WORKDIR is a main job's workdir (`xling-tf demo --workdir WORKDIR`): its data/ and cached
 teacher vectors are reused, the variant trains in WORKDIR/runs/NAME, nothing is exported and
 nothing is measured on the New Testament. Prints one JSON line: the variant, its training
@@ -31,6 +35,12 @@ def main() -> None:
     parser.add_argument("--experiment", default="demo_distill")
     parser.add_argument("--train_steps", type=int, default=0, help="0: the experiment's")
     parser.add_argument("--params_override", default="{}", help="JSON dict for params.override")
+    parser.add_argument(
+        "--routine_override",
+        default="{}",
+        help='JSON {"<routine name prefix>": {task_config fields}}, e.g. '
+        '\'{"distill_en_": {"ranking_weight": 2.0}}\'',
+    )
     parser.add_argument("--sick", default=None, help="SICK file (its TRAIN rows are used)")
     args = parser.parse_args()
 
@@ -49,6 +59,12 @@ def main() -> None:
     if args.train_steps:
         experiments.set_train_steps(params, args.train_steps)
     params.override(json.loads(args.params_override), is_strict=True)
+    for prefix, fields in json.loads(args.routine_override).items():
+        routines = [r for r in params.task.task_routines if r.task_name.startswith(prefix)]
+        if not routines:
+            parser.error(f"no routine name starts with {prefix!r}")
+        for routine in routines:
+            routine.task_config.override(fields, is_strict=True)
     model_dir = os.path.join(args.workdir, "runs", args.name)
     started = time.time()
     train.run(params, model_dir, mode="train")

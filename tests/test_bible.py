@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import sys
 
 from xling_tf.data import bible, pairs
@@ -248,7 +249,7 @@ def test_summary_json(all_translations):
     assert saved["test_source_translation"] == "k" and saved["test_target_translation"] == "l"
 
 
-def test_idempotent(all_translations):
+def test_rebuilding_gives_byte_identical_files(all_translations, tmp_path):
     out_dir, _ = all_translations
     pair_dir = os.path.join(out_dir, "en-fr")
     names = sorted(os.listdir(pair_dir))
@@ -260,12 +261,54 @@ def test_idempotent(all_translations):
         "test_refs.txt",
         "train.tsv",
     ]
-    before = {name: open(os.path.join(pair_dir, name), "rb").read() for name in names}
-    bible.build_translation_corpora(out_dir, ["en-fr"], train_translations="all")
-    assert sorted(os.listdir(pair_dir)) == names
+    bible.build_translation_corpora(str(tmp_path), ["en-fr"], train_translations="all")
     for name in names:
-        with open(os.path.join(pair_dir, name), "rb") as f:
-            assert f.read() == before[name], name
+        with (
+            open(os.path.join(pair_dir, name), "rb") as f,
+            open(os.path.join(tmp_path, "en-fr", name), "rb") as g,
+        ):
+            expected = f.read()
+            if name == "summary.json":  # the paths name the folder
+                expected = expected.replace(out_dir.encode(), str(tmp_path).encode())
+            assert g.read() == expected, name
+
+
+def test_a_complete_corpus_is_reused_and_a_stale_one_rebuilt(tmp_path, primary):
+    out_dir = os.path.dirname(os.path.dirname(primary.train_path))
+    copy = shutil.copytree(out_dir, str(tmp_path / "copy"))
+    moved = bible.build_translation_corpus(copy, "en", "fr", train_translations="primary")
+    assert moved.train_path.startswith(copy)  # summary.json named the old folder: rebuilt
+    pair_dir = os.path.join(copy, "en-fr")
+    stamps = {
+        name: os.stat(os.path.join(pair_dir, name)).st_mtime_ns for name in os.listdir(pair_dir)
+    }
+    # Same arguments: nothing is rewritten.
+    again = bible.build_translation_corpus(copy, "en", "fr", train_translations="primary")
+    assert again == moved
+    assert stamps == {
+        n: os.stat(os.path.join(pair_dir, n)).st_mtime_ns for n in os.listdir(pair_dir)
+    }
+    # Other arguments, a missing file, or a summary of an older format: rebuilt.
+    capped = bible.build_translation_corpus(
+        copy, "en", "fr", train_translations="primary", max_test_pairs=10
+    )
+    assert capped.test_pairs == 10 and len(_read_tsv(capped.test_path)) == 10
+    os.remove(capped.dev_path)
+    rebuilt = bible.build_translation_corpus(
+        copy, "en", "fr", train_translations="primary", max_test_pairs=10
+    )
+    assert os.path.isfile(rebuilt.dev_path) and rebuilt.dev_pairs == primary.dev_pairs
+    summary_path = os.path.join(pair_dir, "summary.json")
+    with open(summary_path, encoding="utf-8") as f:
+        saved = json.load(f)
+    saved["corpus_format"] -= 1
+    with open(summary_path, "w", encoding="utf-8") as f:
+        json.dump(saved, f)
+    before = os.stat(rebuilt.train_path).st_mtime_ns
+    bible.build_translation_corpus(
+        copy, "en", "fr", train_translations="primary", max_test_pairs=10
+    )
+    assert os.stat(rebuilt.train_path).st_mtime_ns != before
 
 
 def test_max_test_pairs(tmp_path, primary):

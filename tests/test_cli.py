@@ -119,8 +119,10 @@ def test_main_job_end_to_end_on_real_bible_text(main_job_run):
     # --max_test_pairs keeps the first held-out pairs, in pools of 1000.
     assert results["retrieval"]["en-fr"]["num_pairs"] == MAIN_JOB_TEST_PAIRS
     assert results["retrieval"]["en-fr"]["distractors"]["num_pools"] == MAIN_JOB_TEST_PAIRS // 1000
-    # 15 translation steps of a 1-layer model is no translator, but far above chance (0.001).
-    assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] > 0.005
+    # 15 translation steps of a 1-layer model is no translator, but above chance: 0.001, i.e.
+    # 4 expected hits in 4,000; 12 or more hits by chance has probability below 0.001
+    # (Poisson). Runs score 0.0045-0.006.
+    assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] >= 0.003
     assert results["train_examples_per_second"] > 0
     # Running it again is safe: training resumes at its last step and trains nothing more.
     assert f"step 10/{MAIN_JOB_STEPS}" not in main_job_run["again"]

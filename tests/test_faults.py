@@ -13,7 +13,6 @@ import xling_tf  # noqa: F401
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.data.pairs import MalformedRowError
 from xling_tf.data_order import read_batch_log, task_batches_consumed
-from xling_tf.evaluation.tensorboard_logs import read_scalars
 from xling_tf.faults import PREEMPTED_EXIT_CODE, NonFiniteLossError, NonFiniteLossGuard
 
 import numpy as np
@@ -90,32 +89,6 @@ def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tm
     assert read_batch_log(log_b)[:killed_at] == batches_a[:killed_at]
 
 
-# ---- SIGTERM (preemption) --------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_at_the_interrupted_step(tmp_path, corpus_dir):
-    model_dir, batch_log = str(tmp_path / "run"), str(tmp_path / "batches.tsv")
-    # Checkpoints every 1000 steps only, so a checkpoint below that comes from the SIGTERM.
-    overrides = trainer_overrides(5000, 1000, steps_per_loop=1)
-    process = start_training(
-        model_dir, os.path.join(corpus_dir, "train.tsv"), overrides, batch_log, tmp_path / "log"
-    )
-    wait_for_step(process, batch_log, 7)
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=120)
-    log = (tmp_path / "log").read_text(encoding="utf-8")
-    assert code == PREEMPTED_EXIT_CODE, log[-4000:]
-    last_trained = max(r.step for r in read_batch_log(batch_log))
-    assert 7 <= last_trained < 1000
-    # Orbit checkpoints after the first block (step 1), then every 1000 steps; the only other
-    # checkpoint is the SIGTERM one, at the step training had reached when it stopped.
-    assert checkpoint_steps(model_dir) == [1, last_trained]
-    assert f"at step {last_trained}; exiting" in log
-    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-    assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == last_trained
-
-
 # ---- NaN / Inf loss --------------------------------------------------------------------------
 
 
@@ -144,40 +117,6 @@ def test_guard_reports_non_finite_weights_at_the_blocks_last_step():
     with pytest.raises(NonFiniteLossError, match=r"at step 3;") as error:
         guard.check(3)
     assert error.value.step == 3 and error.value.task is None
-
-
-@pytest.mark.slow
-def test_absurd_learning_rate_stops_with_the_step_and_keeps_the_finite_checkpoint(
-    tmp_path, corpus_dir
-):
-    model_dir = str(tmp_path / "run")
-    # SGD at 1e-3 for 6 steps, then at 1e30: the weights blow up within a few steps.
-    overrides = (
-        trainer_overrides(30, 5, steps_per_loop=5) + ",trainer.optimizer_config.optimizer.type=sgd,"
-        "trainer.optimizer_config.learning_rate.type=stepwise,"
-        "trainer.optimizer_config.learning_rate.stepwise.boundaries=[6],"
-        "trainer.optimizer_config.learning_rate.stepwise.values=[0.001,1e30]"
-    )
-    result = run_python(
-        train_args(model_dir, os.path.join(corpus_dir, "train.tsv"), overrides), check=False
-    )
-    assert result.returncode != 0
-    # A single-task experiment trains as the one routine `translation`.
-    match = re.search(
-        r"NonFiniteLossError: non-finite training loss at step (\d+) of task 'translation';",
-        result.stderr,
-    )
-    assert match, result.stderr[-4000:]
-    bad_step = int(match.group(1))
-    # The rate is huge from the 8th update (optimizer iteration 7 > boundary 6) on.
-    assert 8 <= bad_step < 30
-    # Nothing at or after the bad step was saved; every checkpoint left is finite.
-    saved = checkpoint_steps(model_dir)
-    assert saved and saved[-1] < bad_step and 5 in saved
-    assert f"the newest checkpoint is {model_dir}/ckpt-{saved[-1]})" in result.stderr
-    for step in saved:
-        values = _float_values(os.path.join(model_dir, f"ckpt-{step}"))
-        assert values and all(np.isfinite(v).all() for v in values.values()), step
 
 
 # ---- Malformed rows in data shards -----------------------------------------------------------
@@ -310,10 +249,15 @@ def test_multitask_non_finite_loss_names_the_step_and_its_task(
     names = _task_names(result.stderr)
     # Round robin: global step s (1-based) trains task (s - 1) mod 4.
     assert task == names[(step - 1) % len(names)]
+    # The rate is huge from the 8th update (optimizer iteration 7 > boundary 6) on.
+    assert 8 <= step < 40
+    # Nothing at or after the bad step was saved; every checkpoint left is finite.
     saved = checkpoint_steps(model_dir)
     assert saved and saved[-1] < step
-    values = _float_values(tf.train.latest_checkpoint(model_dir))
-    assert all(np.isfinite(v).all() for v in values.values())
+    assert f"the newest checkpoint is {model_dir}/ckpt-{saved[-1]})" in result.stderr
+    for saved_step in saved:
+        values = _float_values(os.path.join(model_dir, f"ckpt-{saved_step}"))
+        assert values and all(np.isfinite(v).all() for v in values.values()), saved_step
 
 
 # ---- Multi-task resume: which batches each task already trained on -------------------------
@@ -342,37 +286,7 @@ def test_proportional_task_batches_consumed_replays_the_trainers_draws():
     assert 250 < counts[0] < 350  # about 3:1
 
 
-@pytest.mark.slow
-def test_multitask_resume_continues_every_tasks_data_and_step_count(
-    tmp_path,
-    multitask_data,
-):
-    model_dir = str(tmp_path / "mt")
-    _run_multitask(
-        model_dir,
-        multitask_data,
-        train_steps=10,
-        checkpoint_interval=5,
-        steps_per_loop=5,
-        summary_interval=5,
-    )
-    assert checkpoint_steps(model_dir)[-1] == 10
-    result = _run_multitask(
-        model_dir,
-        multitask_data,
-        train_steps=15,
-        checkpoint_interval=5,
-        steps_per_loop=5,
-        summary_interval=5,
-    )
-    names = _task_names(result.stderr)
-    # Round robin over 4 tasks: steps 0..9 trained tasks 0 1 2 3 0 1 2 3 0 1.
-    skipped = {name: count for name, count in zip(names, [3, 3, 2, 2], strict=True)}
-    assert f"resuming at step 10: skipping {skipped} batches" in result.stderr
-    # Per-task step counters continue from there: steps 10..14 train tasks 2 3 0 1 2.
-    for name, total in zip(names, [4, 4, 4, 3], strict=True):
-        steps = read_scalars(os.path.join(model_dir, "train", name), "steps")
-        assert steps[-1] == (15, total), (name, steps)
+# ---- SIGTERM (preemption) --------------------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -406,3 +320,5 @@ def test_multitask_sigterm_saves_a_checkpoint_at_the_interrupted_step(
     # Orbit checkpointed after the first block (step 1); the other one is the SIGTERM's.
     assert checkpoint_steps(model_dir) == [1, step]
     assert match.group(1) == tf.train.latest_checkpoint(model_dir) == f"{model_dir}/ckpt-{step}"
+    reader = tf.train.load_checkpoint(match.group(1))
+    assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == step

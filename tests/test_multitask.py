@@ -166,18 +166,25 @@ for routine in params.task.task_routines:
 experiments.set_train_steps(params, int(steps))
 params.trainer.steps_per_loop = params.trainer.summary_interval = 4
 params.trainer.checkpoint_interval = 4
+# Overridden after the experiment is made, as --params_override does (one block by default):
+# test_one_model_config_shapes_the_trained_and_the_exported_model reads the same run.
+params.override({"task": {"model": {"encoder": {"num_layers": 2}}}}, is_strict=True)
 logging.set_verbosity(logging.INFO)
 train.run(params, model_dir)
 """
 
 
-@pytest.mark.slow
-def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(
-    tmp_path, multitask_data
-):
-    model_dir = str(tmp_path / "mt")
+@pytest.fixture(scope="module")
+def short_multitask_run(tmp_path_factory, multitask_data) -> tuple[str, str]:
+    """(model_dir, log) of TRAIN_SCRIPT: 8 round-robin steps of tiny_multitask, 2 blocks."""
+    model_dir = str(tmp_path_factory.mktemp("short_multitask") / "mt")
     result = run_python(["-c", TRAIN_SCRIPT, model_dir, *multitask_data, "8"])
-    log = result.stdout + result.stderr
+    return model_dir, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(short_multitask_run):
+    model_dir, log = short_multitask_run
     assert "round_robin" in log and "step 8/8" in log
     for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
         losses = read_scalars(os.path.join(model_dir, "train", task), "training_loss")
@@ -220,35 +227,14 @@ def test_multitask_main_job_with_an_nli_file(main_job_run):
         ), task
 
 
-DEEPER_SCRIPT = """
-import sys
-import xling_tf
-from official.core import exp_factory
-from xling_tf import train
-from xling_tf.configs import experiments
-model_dir, translation, quick_thought, response, nli = sys.argv[1:6]
-params = exp_factory.get_exp_config("tiny_multitask")
-paths = {"translation_en_fr": translation, "quick_thought_en": quick_thought,
-         "response_en": response, "nli_en": nli}
-for routine in params.task.task_routines:
-    routine.task_config.train_data.input_path = paths[routine.task_name]
-experiments.set_train_steps(params, 4)
-params.trainer.steps_per_loop = params.trainer.summary_interval = 4
-params.trainer.checkpoint_interval = 4
-params.override({"task": {"model": {"encoder": {"num_layers": 2}}}}, is_strict=True)
-train.run(params, model_dir)
-"""
-
-
 @pytest.mark.slow
-def test_one_model_config_shapes_the_trained_and_the_exported_model(tmp_path, multitask_data):
+def test_one_model_config_shapes_the_trained_and_the_exported_model(short_multitask_run):
     """`task.model` is the only model config: overriding its encoder depth after the
     experiment is made (as --params_override does) changes the model every routine trains,
     the checkpoint and the export alike (routines used to keep a copy made before)."""
     from xling_tf.export.export_hub import restore
 
-    model_dir = str(tmp_path / "deeper")
-    run_python(["-c", DEEPER_SCRIPT, model_dir, *multitask_data])
+    model_dir, _ = short_multitask_run
     blocks = {
         name.split("/")[2]
         for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(model_dir))

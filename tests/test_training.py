@@ -1,4 +1,5 @@
-"""Short training runs through Model Garden's loop: loss falls, strategies, resume."""
+"""Short training runs through Model Garden's loop: loss falls, strategies, resume, and the
+eval / train_and_eval modes."""
 
 from __future__ import annotations
 
@@ -27,37 +28,72 @@ def test_loss_falls_and_summaries_are_written(trained_run):
     assert _checkpoint_steps(trained_run)[-1] == 40
 
 
-def test_resume_continues_from_the_saved_step(tmp_path, corpus_dir, trained_run):
-    # A copy of the shared tiny run (conftest.trained_run: 40 steps, checkpoints at 20 and 40).
-    model_dir = str(tmp_path / "resume")
-    shutil.copytree(trained_run, model_dir)
-    train = os.path.join(corpus_dir, "train.tsv")
-    assert _checkpoint_steps(model_dir)[-1] == 40
-    second = run_python(
-        train_args(
+# Model Garden's modes on a copy of the shared tiny run (40 steps, checkpoints at 20 and 40),
+# in one process (one TensorFlow start): `eval` of the step-40 checkpoint; `train_and_eval`,
+# which resumes at step 40 and evaluates every 10 steps up to 60; `train` to 60 again, which
+# finds the run finished. Each phase's output follows a "PHASE <mode>" line on stdout (orbit's
+# lines) and on stderr (absl's: the progress log).
+MODES_SCRIPT = r"""
+import os, sys
+from absl import flags, logging
+from xling_tf import train
+logging.use_absl_handler()  # as under app.run, with --logtostderr: progress lines on stderr
+model_dir, train_path, valid_path = sys.argv[1:4]
+common = (f"task.train_data.input_path={train_path},task.validation_data.input_path={valid_path},"
+          "trainer.checkpoint_interval=10,trainer.steps_per_loop=10,trainer.summary_interval=10,"
+          "trainer.validation_interval=10,trainer.validation_steps=3,")
+train.define_flags()
+for mode, steps in (("eval", 40), ("train_and_eval", 60), ("train", 60)):
+    print("PHASE", mode, flush=True)
+    print("PHASE", mode, file=sys.stderr, flush=True)
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", "--logtostderr", "--experiment=tiny", f"--mode={mode}",
+                 f"--model_dir={model_dir}",
+                 f"--params_override={common}trainer.train_steps={steps}"])
+    logging.set_verbosity(logging.INFO)  # app.run's level; parsing the flags resets it
+    _, logs = train.run(train.parse_params(flags.FLAGS), model_dir, mode)
+    print(mode.upper(), repr(logs).replace("\n", " "))
+    print(mode.upper() + "_CHECKPOINTS", [s for s in sorted(os.listdir(model_dir)) if "ckpt" in s])
+"""
+
+
+def test_eval_resume_with_train_and_eval_and_a_finished_run(tmp_path, corpus_dir, trained_run):
+    model_dir = shutil.copytree(trained_run, str(tmp_path / "resume"))
+    checkpoints_before = [s for s in sorted(os.listdir(model_dir)) if "ckpt" in s]
+    result = run_python(
+        [
+            "-c",
+            MODES_SCRIPT,
             model_dir,
-            train,
-            "trainer.train_steps=50,"
-            "trainer.checkpoint_interval=10,"
-            "trainer.steps_per_loop=10,trainer.summary_interval=10",
-        )
+            os.path.join(corpus_dir, "train.tsv"),
+            os.path.join(corpus_dir, "test.tsv"),
+        ]
     )
-    log = second.stdout + second.stderr
-    assert "ckpt-40" in log and "restored" in log
-    assert "step 50/50" in log and "step 10/50" not in log
-    assert _checkpoint_steps(model_dir)[-1] == 50
+    out = {line.split(" ", 1)[0]: line for line in result.stdout.splitlines()}
+    phases = [
+        out_phase + err_phase
+        for out_phase, err_phase in zip(
+            result.stdout.split("PHASE "), result.stderr.split("PHASE "), strict=True
+        )
+    ]
+    _, eval_log, resume_log, finished_log = phases
+    # eval: the validation logs of the step-40 weights; it neither trains nor saves.
+    assert "validation_loss" in out["EVAL"]
+    assert out["EVAL_CHECKPOINTS"] == f"EVAL_CHECKPOINTS {checkpoints_before}"
+    assert "examples/s" not in eval_log
+    # train_and_eval resumes from ckpt-40, trains steps 41-60 only and returns its last eval.
+    assert "ckpt-40" in resume_log and "restored" in resume_log
+    assert "step 60/60" in resume_log and "step 10/60" not in resume_log
+    assert "validation_loss" in out["TRAIN_AND_EVAL"]
+    assert "ckpt-60.index" in out["TRAIN_AND_EVAL_CHECKPOINTS"]
+    # Validation summaries, per task, at the evaluated step 40, then every 10 steps.
+    losses = read_scalars(os.path.join(model_dir, "validation", "translation"), "validation_loss")
+    assert [step for step, _ in losses] == [40, 50, 60]
     # A finished run started again trains nothing and leaves the checkpoints alone.
-    third = run_python(
-        train_args(
-            model_dir,
-            train,
-            "trainer.train_steps=50,"
-            "trainer.checkpoint_interval=10,"
-            "trainer.steps_per_loop=10,trainer.summary_interval=10",
-        )
+    assert "examples/s" not in finished_log
+    assert out["TRAIN_CHECKPOINTS"] == out["TRAIN_AND_EVAL_CHECKPOINTS"].replace(
+        "TRAIN_AND_EVAL_CHECKPOINTS", "TRAIN_CHECKPOINTS"
     )
-    assert "examples/s" not in third.stdout + third.stderr
-    assert _checkpoint_steps(model_dir)[-1] == 50
 
 
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path, corpus_dir):

@@ -77,6 +77,8 @@ class BatchRecorder:
     """
 
     def __init__(self, path: str):
+        # tf.print writes only to local files: the batch log is a local debugging aid, even
+        # when model_dir is remote.
         self._stream = f"file://{path}"
 
     def record(
@@ -105,5 +107,5 @@ class BatchRecord(NamedTuple):
 
 def read_batch_log(path: str) -> list[BatchRecord]:
     """The records of a BatchRecorder file, in the order they were written."""
-    with open(path, encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path) as f:
         return [BatchRecord(*(int(x) for x in line.split("\t"))) for line in f if line.strip()]

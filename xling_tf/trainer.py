@@ -320,31 +320,34 @@ def run_experiment(
     )
     try:
         with strategy.scope():
-            _run_mode(controller, params, mode, evaluator)
-        return model, {}
+            eval_logs = _run_mode(controller, params, mode, evaluator)
+        return model, eval_logs
     finally:
         if trainer is not None and trainer.preemption_saver is not None:
             trainer.preemption_saver.uninstall()
 
 
-def _run_mode(controller: orbit.Controller, params, mode: str, evaluator) -> None:
-    """Runs `mode` on the controller (Model Garden's train_lib modes)."""
+def _run_mode(controller: orbit.Controller, params, mode: str, evaluator) -> dict[str, Any]:
+    """Runs `mode` on the controller (Model Garden's train_lib modes); returns the last
+    evaluation's logs ({} for "train")."""
     trainer = params.trainer
     if mode == "train":
         controller.train(steps=trainer.train_steps)
-    elif mode == "train_and_eval":
-        controller.train_and_evaluate(
+        return {}
+    if mode == "train_and_eval":
+        logs = controller.train_and_evaluate(
             train_steps=trainer.train_steps,
             eval_steps=trainer.validation_steps,
             eval_interval=trainer.validation_interval,
         )
     elif mode == "eval":
-        controller.evaluate(steps=trainer.validation_steps)
+        logs = controller.evaluate(steps=trainer.validation_steps)
     elif mode == "continuous_eval":
-        controller.evaluate_continuously(
+        logs = controller.evaluate_continuously(
             steps=trainer.validation_steps,
             timeout=trainer.continuous_eval_timeout,
             timeout_fn=lambda: evaluator.global_step.numpy() >= trainer.train_steps,
         )
     else:
         raise NotImplementedError(f"unknown mode {mode!r}")
+    return logs or {}

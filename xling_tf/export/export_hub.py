@@ -46,10 +46,12 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import xling_tf  # noqa: F401  (selects tf_keras before TensorFlow loads Keras)
+from xling_tf.data.pairs import is_local
 from xling_tf.export import serving as serving_lib
 from xling_tf.export import text_api as text_api_lib
 from xling_tf.faults import UnreadableCheckpointError, checkpoint_problem
@@ -77,7 +79,7 @@ def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
     holding that model config. The vocabulary path is fixed up if the run has moved.
     """
     yaml_path = os.path.join(model_dir, "params.yaml")
-    if not os.path.exists(yaml_path):
+    if not tf.io.gfile.exists(yaml_path):
         raise FileNotFoundError(f"{yaml_path} not found: is {model_dir!r} a training model_dir?")
     model_config = hyperparams.read_yaml_to_params_dict(yaml_path).as_dict()["task"]["model"]
     params = cfg.ExperimentConfig(task=TranslationExperimentTaskConfig())
@@ -90,7 +92,7 @@ def load_experiment_params(model_dir: str) -> cfg.ExperimentConfig:
         else ("sentencepiece_model_file", VOCAB_FILENAME)
     )
     vocab = getattr(params.task.model.tokenizer, field)
-    if not vocab or not os.path.exists(vocab):
+    if not vocab or not tf.io.gfile.exists(vocab):
         # The run may have moved since training: the vocabulary travels inside model_dir.
         params.override(
             {
@@ -166,13 +168,20 @@ def give_usual_permissions(folder: str) -> None:
             os.chmod(os.path.join(root, name), 0o666 & ~umask)
 
 
-def save_atomically(save_fn, export_path: str) -> str:
-    """Runs `save_fn(tmp_dir)`, then swaps tmp_dir into `export_path`.
+def save_atomically(save_fn: Callable[[str], None], export_path: str) -> str:
+    """Runs `save_fn(tmp_dir)` on a local folder, then swaps it into `export_path`.
 
-    A crash before the swap leaves the previous export untouched (and a `.tmp-*` folder to
-    delete); the swap itself is two renames on one filesystem.
+    `export_path` may be on any `tf.io.gfile` filesystem (`gs://...`). A crash before the swap
+    leaves the previous export untouched (and a `.tmp-*` folder to delete). On a local
+    filesystem the swap is two renames of one folder each; elsewhere (object stores have no
+    folder rename) the model is first uploaded whole to `.<name>.tmp-*` beside it, and the
+    swap moves the old files to `.<name>.old-*`, then the new ones in, one by one. That swap
+    is not atomic: a crash inside it can leave `export_path` incomplete, but nothing is
+    deleted before the new model is complete in place, so both versions stay recoverable.
     """
-    export_path = os.path.abspath(export_path)
+    if not is_local(export_path):
+        return _save_remotely(save_fn, export_path)
+    export_path = os.path.abspath(export_path.removeprefix("file://"))
     parent = os.path.dirname(export_path)
     os.makedirs(parent, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix=os.path.basename(export_path) + ".tmp-", dir=parent)
@@ -190,6 +199,62 @@ def save_atomically(save_fn, export_path: str) -> str:
     if old_dir:
         shutil.rmtree(old_dir, ignore_errors=True)
     return export_path
+
+
+def _save_remotely(save_fn: Callable[[str], None], export_path: str) -> str:
+    """save_atomically for a path on a filesystem without folder renames (`gs://`, `ram://`)."""
+    export_path = export_path.rstrip("/")
+    parent, name = os.path.split(export_path)
+    # Hidden names that do not start with `name`: prefix listings (ram://, some object
+    # stores) would count `<name>.tmp-*` as part of `<name>`.
+    tmp_path = f"{parent}/.{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with tempfile.TemporaryDirectory() as staging:
+            save_fn(staging)
+            copy_tree(staging, tmp_path)
+    except BaseException:
+        if tf.io.gfile.exists(tmp_path):
+            tf.io.gfile.rmtree(tmp_path)
+        raise
+    old_path = None
+    if tf.io.gfile.exists(export_path):
+        old_path = f"{parent}/.{name}.old-{os.getpid()}"
+        _move_tree(export_path, old_path)
+    _move_tree(tmp_path, export_path)
+    if old_path:
+        tf.io.gfile.rmtree(old_path)
+    return export_path
+
+
+def _tree_files(folder: str) -> list[str]:
+    """Every file under `folder` (any filesystem), as paths relative to it."""
+    return [
+        os.path.relpath(os.path.join(parent, name), folder)
+        for parent, _, names in tf.io.gfile.walk(folder)
+        for name in names
+    ]
+
+
+def copy_tree(source: str, destination: str) -> None:
+    """Copies the folder `source` to `destination` (created; existing files are overwritten),
+    each on any `tf.io.gfile` filesystem."""
+    tf.io.gfile.makedirs(destination)
+    for relative in _tree_files(source):
+        tf.io.gfile.makedirs(os.path.dirname(os.path.join(destination, relative)))
+        tf.io.gfile.copy(
+            os.path.join(source, relative), os.path.join(destination, relative), overwrite=True
+        )
+
+
+def _move_tree(source: str, destination: str) -> None:
+    """Moves the folder `source` to `destination` a file at a time (object stores and
+    `ram://` rename files, not folders), then removes what is left of `source`."""
+    for relative in _tree_files(source):
+        tf.io.gfile.makedirs(os.path.dirname(os.path.join(destination, relative)))
+        tf.io.gfile.rename(
+            os.path.join(source, relative), os.path.join(destination, relative), overwrite=True
+        )
+    tf.io.gfile.rmtree(source)
 
 
 # Folder names under --export_dir (TF Hub's names for the text API split).
@@ -382,7 +447,7 @@ def save_serving(
     warmup = serving_lib.warmup_batches(batching.allowed_batch_sizes)
 
     def save(tmp_dir: str) -> None:
-        shutil.copytree(text_encoder_path, tmp_dir, dirs_exist_ok=True)
+        copy_tree(text_encoder_path, tmp_dir)
         serving_lib.write_warmup_requests(tmp_dir, warmup)
         metadata_path = os.path.join(tmp_dir, "assets.extra", METADATA_FILE)
         with open(metadata_path) as f:

@@ -210,7 +210,7 @@ def write_warmup_requests(
 
 def read_warmup_requests(path: str) -> list[prediction_log_pb2.PredictionLog]:
     """Decodes a warmup file (or a SavedModel folder holding one) back into PredictionLogs."""
-    if os.path.isdir(path):
+    if tf.io.gfile.isdir(path):
         path = os.path.join(path, "assets.extra", WARMUP_FILE)
     prediction_log_pb2 = serving_apis()[2]
     return [
