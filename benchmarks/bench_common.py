@@ -78,17 +78,13 @@ def bible_pair_dir(data_dir: str, source_lang: str, target_lang: str) -> str:
     """`data_dir/<src>-<tgt>/` with train/dev/test.tsv and their refs, built if missing.
 
     Uses `xling_tf.data.bible.build_translation_corpus` (deterministic; NT and the development
-    chapters held out), so every script and every model sees exactly the same pairs. A folder
-    built before the development split existed (no dev_refs.txt) is rebuilt: its train.tsv
-    still holds the development chapters.
+    chapters held out), so every script and every model sees exactly the same pairs. It reuses
+    a complete corpus built with the same arguments and rebuilds an older or partial one.
     """
     from xling_tf.data import bible
 
-    pair_dir = os.path.join(data_dir, f"{source_lang}-{target_lang}")
-    built = [os.path.join(pair_dir, name) for name in ("summary.json", "dev_refs.txt")]
-    if not all(os.path.exists(path) for path in built):
-        bible.build_translation_corpus(data_dir, source_lang, target_lang)
-    return pair_dir
+    summary = bible.build_translation_corpus(data_dir, source_lang, target_lang)
+    return os.path.dirname(summary.train_path)
 
 
 def read_tsv_pairs(path: str, limit: int | None = None) -> tuple[list[str], list[str]]:

@@ -286,9 +286,24 @@ def _primary_pairs(
 
 
 def _database_identity(db_path: str) -> str:
-    """ "path size mtime_ns" of the database: a replaced or edited file changes it."""
+    """The database's `path size mtime_ns`: a replaced or edited file changes it."""
     stat = os.stat(db_path)
     return f"{os.path.abspath(db_path)} {stat.st_size} {stat.st_mtime_ns}"
+
+
+# CorpusSummary field -> file name in the corpus folder (summary.json is written last).
+_CORPUS_FILES = {
+    "train_path": "train.tsv",
+    "test_path": "test.tsv",
+    "test_refs_path": "test_refs.txt",
+    "dev_path": "dev.tsv",
+    "dev_refs_path": "dev_refs.txt",
+}
+
+
+def _corpus_paths(pair_dir: str) -> dict[str, str]:
+    """{CorpusSummary path field: its path in `pair_dir`}."""
+    return {field: os.path.join(pair_dir, name) for field, name in _CORPUS_FILES.items()}
 
 
 def _complete_corpus(pair_dir: str, build: dict) -> CorpusSummary | None:
@@ -307,10 +322,8 @@ def _complete_corpus(pair_dir: str, build: dict) -> CorpusSummary | None:
     saved = dataclasses.asdict(summary)
     if any(saved[key] != value for key, value in build.items()):
         return None
-    files = ("train_path", "test_path", "test_refs_path", "dev_path", "dev_refs_path")
-    expected = ("train.tsv", "test.tsv", "test_refs.txt", "dev.tsv", "dev_refs.txt")
-    for field, name in zip(files, expected, strict=True):
-        if saved[field] != os.path.join(pair_dir, name) or not tf.io.gfile.exists(saved[field]):
+    for field, path in _corpus_paths(pair_dir).items():
+        if saved[field] != path or not tf.io.gfile.exists(path):
             return None
     return summary
 
@@ -439,27 +452,19 @@ def build_translation_corpus(
                 train_rows.append((source, target))
     random.Random(SHUFFLE_SEED).shuffle(train_rows)
 
-    train_path = os.path.join(pair_dir, "train.tsv")
-    test_path = os.path.join(pair_dir, "test.tsv")
-    test_refs_path = os.path.join(pair_dir, "test_refs.txt")
-    dev_path = os.path.join(pair_dir, "dev.tsv")
-    dev_refs_path = os.path.join(pair_dir, "dev_refs.txt")
+    paths = _corpus_paths(pair_dir)
     summary = CorpusSummary(
         source_lang=source_lang,
         target_lang=target_lang,
-        train_pairs=pairs_lib.write_rows(train_path, train_rows),
-        test_pairs=pairs_lib.write_rows(test_path, test_rows),
-        dev_pairs=pairs_lib.write_rows(dev_path, dev_rows),
+        train_pairs=pairs_lib.write_rows(paths["train_path"], train_rows),
+        test_pairs=pairs_lib.write_rows(paths["test_path"], test_rows),
+        dev_pairs=pairs_lib.write_rows(paths["dev_path"], dev_rows),
         dev_chapters=len({key[:2] for key in dev_keys}),
         dropped_pairs=dropped_train + dropped_dev + dropped_test,
         dropped_test_pairs=dropped_test,
         duplicate_pairs=duplicates,
         overlap_pairs=overlaps,
-        train_path=train_path,
-        test_path=test_path,
-        test_refs_path=test_refs_path,
-        dev_path=dev_path,
-        dev_refs_path=dev_refs_path,
+        **paths,
         train_translations=train_translations,
         source_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[source_lang][c] for c in source_codes},
         target_translations={c: PUBLIC_DOMAIN_TRANSLATIONS[target_lang][c] for c in target_codes},
@@ -471,8 +476,8 @@ def build_translation_corpus(
         corpus_format=CORPUS_FORMAT,
         database=database,
     )
-    pairs_lib.write_rows(test_refs_path, test_refs)
-    pairs_lib.write_rows(dev_refs_path, dev_refs)
+    pairs_lib.write_rows(paths["test_refs_path"], test_refs)
+    pairs_lib.write_rows(paths["dev_refs_path"], dev_refs)
     with pairs_lib.atomic_output(os.path.join(pair_dir, "summary.json")) as f:
         json.dump(dataclasses.asdict(summary), f, indent=2, ensure_ascii=False)
         f.write("\n")

@@ -235,25 +235,28 @@ def _tree_files(folder: str) -> list[str]:
     ]
 
 
+def _transfer_tree(source: str, destination: str, transfer: Callable[[str, str], None]) -> None:
+    """`transfer(source file, destination file)` for every file under `source`, creating the
+    folders it needs under `destination`."""
+    tf.io.gfile.makedirs(destination)
+    for relative in _tree_files(source):
+        target = os.path.join(destination, relative)
+        tf.io.gfile.makedirs(os.path.dirname(target))
+        transfer(os.path.join(source, relative), target)
+
+
 def copy_tree(source: str, destination: str) -> None:
     """Copies the folder `source` to `destination` (created; existing files are overwritten),
     each on any `tf.io.gfile` filesystem."""
-    tf.io.gfile.makedirs(destination)
-    for relative in _tree_files(source):
-        tf.io.gfile.makedirs(os.path.dirname(os.path.join(destination, relative)))
-        tf.io.gfile.copy(
-            os.path.join(source, relative), os.path.join(destination, relative), overwrite=True
-        )
+    _transfer_tree(source, destination, lambda src, dst: tf.io.gfile.copy(src, dst, overwrite=True))
 
 
 def _move_tree(source: str, destination: str) -> None:
     """Moves the folder `source` to `destination` a file at a time (object stores and
     `ram://` rename files, not folders), then removes what is left of `source`."""
-    for relative in _tree_files(source):
-        tf.io.gfile.makedirs(os.path.dirname(os.path.join(destination, relative)))
-        tf.io.gfile.rename(
-            os.path.join(source, relative), os.path.join(destination, relative), overwrite=True
-        )
+    _transfer_tree(
+        source, destination, lambda src, dst: tf.io.gfile.rename(src, dst, overwrite=True)
+    )
     tf.io.gfile.rmtree(source)
 
 
