@@ -61,9 +61,11 @@ from xling_tf.configs import experiments  # noqa: E402
 from xling_tf.data.pair_dataset import make_pair_dataset  # noqa: E402
 from xling_tf.evaluation.retrieval import format_table  # noqa: E402
 from xling_tf.modeling.factory import build_tokenizer  # noqa: E402
+from xling_tf.trainer import xla_train_step  # noqa: E402
 
 import bench_common  # noqa: E402
 import numpy as np  # noqa: E402
+import op_profile  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 from flops import ModelShape, train_step_flops  # noqa: E402
@@ -196,9 +198,17 @@ def _seq_length(batch: Any) -> tf.Tensor:
 
 
 def prepare_training(
-    task: Any, model: tf_keras.Model, dataset: tf.data.Dataset, params, warmup_steps: int
+    task: Any,
+    model: tf_keras.Model,
+    dataset: tf.data.Dataset,
+    params,
+    warmup_steps: int,
+    jit_compile: bool = False,
 ) -> Callable[[int], dict[str, Any]]:
     """Builds the optimizer and a compiled train step, runs `warmup_steps`, returns a timer.
+
+    `jit_compile`: the step of `xling-tf train --jit_compile` (`trainer.xla_train_step`: the
+    forward pass, loss and gradients in XLA); else `task.train_step` in a plain tf.function.
 
     The returned function runs `task.train_step` for n more steps on `dataset` and returns
     {"seconds": wall time, "seq_lengths": padded T of each batch, "loss": the last loss}.
@@ -206,10 +216,13 @@ def prepare_training(
     optimizer = task.create_optimizer(params.trainer.optimizer_config, params.runtime)
     metrics = task.build_metrics(training=True)
     iterator = iter(dataset)
+    xla_step = xla_train_step(task, model, optimizer, metrics) if jit_compile else None
 
     @tf.function
     def train_step(iterator):
         batch = next(iterator)
+        if xla_step is not None:
+            return _seq_length(batch), xla_step(batch)
         logs = task.train_step(batch, model=model, optimizer=optimizer, metrics=metrics)
         return _seq_length(batch), logs[task.loss]
 
@@ -257,7 +270,12 @@ class Configuration:
 
 
 def prepare_configuration(
-    name: str, builder: Builder, params, precision: str, warmup_steps: int
+    name: str,
+    builder: Builder,
+    params,
+    precision: str,
+    warmup_steps: int,
+    jit_compile: bool = False,
 ) -> Configuration:
     """Builds one model at one precision and warms it up; a failure is kept as `error`."""
     configuration = Configuration(name, precision, params.task.train_data.global_batch_size)
@@ -266,7 +284,9 @@ def prepare_configuration(
     performance.set_mixed_precision_policy(tf.bfloat16 if precision == "bfloat16" else tf.float32)
     try:
         task, model, dataset, configuration.shape = builder(params)
-        configuration.run = prepare_training(task, model, dataset, params, warmup_steps)
+        configuration.run = prepare_training(
+            task, model, dataset, params, warmup_steps, jit_compile
+        )
     except Exception as error:  # noqa: BLE001  (a failing model is a result, not a crash)
         configuration.error = _error_summary(error)
         print(f"{name} {precision} FAILED: {configuration.error}", file=sys.stderr)
@@ -311,6 +331,50 @@ def summary_row(configuration: Configuration) -> dict[str, Any]:
     return row
 
 
+PROFILED = ("xling demo, padded 48", "MG DualEncoder, padded 48")
+
+
+def profile_section(prepared: list[Configuration], steps: int, top: int = 14) -> str:
+    """Milliseconds per step by op type and by model scope, ours against Model Garden's.
+
+    Profiles `steps` more steps of the float32 padded-48 configurations (identical shapes),
+    after the timed rounds so that tracing and warm-up are not in the profile.
+    """
+    profiled = {
+        c.name: op_profile.profile_ops(lambda c=c: c.run(1), steps)
+        for c in prepared
+        if c.name in PROFILED and c.precision == "float32" and not c.error
+    }
+    by_type = {
+        name: op_profile.per_step(events, steps, lambda _, op_type: op_type)
+        for name, events in profiled.items()
+    }
+    types: list[str] = []
+    for totals in by_type.values():
+        types += [t for t in list(totals)[:top] if t not in types]
+    type_rows = [
+        {"op type": t, **{name: f"{totals.get(t, 0.0):.1f}" for name, totals in by_type.items()}}
+        for t in types
+    ]
+    type_rows.append(
+        {
+            "op type": "all ops",
+            **{name: f"{sum(totals.values()):.1f}" for name, totals in by_type.items()},
+        }
+    )
+    sections = [
+        f"Profile: {steps} steps of each float32 padded-48 model under TensorFlow's profiler "
+        "(benchmarks/op_profile.py), op time in ms per step summed over the compute threads "
+        "(2 cores: the sum can exceed the wall time), forward and backward together.",
+        format_table(type_rows, ["op type", *by_type]),
+    ]
+    for name, events in profiled.items():
+        scopes = op_profile.per_step(events, steps, lambda op_name, _: op_profile.scope(op_name))
+        rows = [{"scope": k, "ms/step": f"{v:.1f}"} for k, v in list(scopes.items())[:top]]
+        sections += [f"{name}, by scope:", format_table(rows, ["scope", "ms/step"])]
+    return "\n\n".join(sections)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=bench_common.DEFAULT_MODEL, help="an xling export")
@@ -319,6 +383,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per model")
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument(
+        "--xla", action="store_true", help="also time the demo's step compiled with XLA"
+    )
+    parser.add_argument(
+        "--profile_steps",
+        type=int,
+        default=0,
+        help="then profile this many steps of each padded-48 float32 model (op_profile.py)",
+    )
     parser.add_argument("--output_name", default="train_throughput", help="results/<name>.md")
     args = parser.parse_args(argv)
     sentencepiece_model = os.path.join(args.model, "assets", "sentencepiece.model")
@@ -336,15 +409,18 @@ def main(argv: list[str] | None = None) -> int:
 
     bucketed = demo_params(train_path, sentencepiece_model, padded=False)
     padded = demo_params(train_path, sentencepiece_model, padded=True)
-    configurations: list[tuple[str, Builder, Any]] = [
-        ("xling demo (bucketed)", build_xling, bucketed),
-        ("xling demo, padded 48", build_xling, padded),
-        ("MG DualEncoder, padded 48", build_model_garden, padded),
+    configurations: list[tuple[str, Builder, Any, bool]] = [
+        ("xling demo (bucketed)", build_xling, bucketed, False),
+        ("xling demo, padded 48", build_xling, padded, False),
+        ("MG DualEncoder, padded 48", build_model_garden, padded, False),
     ]
+    if args.xla:
+        # One padded shape: XLA compiles once (bucketed batches would compile per length).
+        configurations.append(("xling demo, padded 48, XLA", build_xling, padded, True))
     prepared = [
-        prepare_configuration(name, builder, params, precision, args.warmup_steps)
+        prepare_configuration(name, builder, params, precision, args.warmup_steps, jit)
         for precision in precisions
-        for name, builder, params in configurations
+        for name, builder, params, jit in configurations
     ]
     # Rounds interleave the configurations, so a burst of load from another job on this
     # shared machine hits one round of each rather than all rounds of one configuration.
@@ -393,6 +469,21 @@ def main(argv: list[str] | None = None) -> int:
             ("xling demo (bucketed)", "float32"),
             "ours: bfloat16 / float32",
         ),
+        (
+            ("xling demo, padded 48, XLA", "float32"),
+            ("xling demo, padded 48", "float32"),
+            "ours: XLA / no XLA, padded 48, float32",
+        ),
+        (
+            ("xling demo, padded 48, XLA", "bfloat16"),
+            ("xling demo, padded 48", "bfloat16"),
+            "ours: XLA / no XLA, padded 48, bfloat16",
+        ),
+        (
+            ("xling demo, padded 48, XLA", "bfloat16"),
+            ("xling demo (bucketed)", "bfloat16"),
+            "ours: XLA padded 48 / demo as trained (bucketed), bfloat16",
+        ),
     ]:
         top, bottom = rate(*numerator), rate(*denominator)
         ratios.append(
@@ -423,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         ["dtype", "tf.matmul 2048^2 GFLOP/s"],
     )
     ratio_table = format_table(ratios, ["ratio", "value"])
+    profile_tables = profile_section(prepared, args.profile_steps) if args.profile_steps else ""
     body = "\n\n".join(
         [
             f"Batch {bucketed.task.train_data.global_batch_size} pairs, max 48 tokens, "
@@ -432,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             peak_table,
             table,
             ratio_table,
+            profile_tables,
         ]
     )
     notes = (
@@ -442,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         "flops.py), padding included; peak share = that / the tf.matmul "
         "peak of the same dtype."
     )
-    print(peak_table + "\n\n" + table + "\n\n" + ratio_table)
+    print(peak_table + "\n\n" + table + "\n\n" + ratio_table + "\n\n" + profile_tables)
     path = bench_common.write_result(
         args.output_name, "Training throughput: xling demo vs Model Garden DualEncoder", body, notes
     )

@@ -42,11 +42,15 @@ def test_prepare_data_writes_held_out_split(tmp_path):
 def test_unknown_language_is_a_clear_error(tmp_path, capsys):
     from xling_tf import cli
 
-    try:
-        code, message = cli.main(["prepare-data", "--out", str(tmp_path), "--pairs", "en-xx"]), ""
-    except ValueError as error:  # not a USER_ERRORS type yet: `xling-tf` exits 1, traceback
-        code, message = 1, str(error)
-    assert code != 0 and "xx" in message + capsys.readouterr().err
+    for pairs, expected in [
+        ("en-xx", "Unsupported language 'xx'; supported: ['de', 'en', 'es', 'fr']"),
+        ("en", "Language pair must look like 'en-fr', got 'en'"),
+        ("fr-fr", "Source and target language must differ, got 'fr' twice"),
+    ]:
+        assert cli.main(["prepare-data", "--out", str(tmp_path), "--pairs", pairs]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert error == [f"xling-tf prepare-data: error: {expected}"]
+    assert os.listdir(tmp_path) == []  # checked before anything is written
 
 
 @pytest.mark.slow
@@ -124,6 +128,40 @@ def test_main_job_end_to_end_on_real_bible_text(main_job_run):
     # (Poisson). Runs score 0.0045-0.006.
     assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] >= 0.003
     assert results["train_examples_per_second"] > 0
-    # Running it again is safe: training resumes at its last step and trains nothing more.
-    assert f"step 10/{MAIN_JOB_STEPS}" not in main_job_run["again"]
+    # Running it again is safe: training resumes at its last step and trains nothing more,
+    # and the export and table of that checkpoint are reused, not made again.
+    again = main_job_run["again"]
+    assert f"step 10/{MAIN_JOB_STEPS}" not in again
+    assert f"is the export of ckpt-{MAIN_JOB_STEPS}, the newest checkpoint: not exported" in again
+    with open(os.path.join(workdir, "results", run_name, "results.md"), encoding="utf-8") as f:
+        assert f.read() in again
     assert os.listdir(os.path.join(workdir, "exports")) == [run_name]
+
+
+def test_main_job_reuses_stored_results_only_for_the_same_checkpoint_and_evaluation(tmp_path):
+    from xling_tf.main_job import _checkpoint_identity, _reusable_results
+
+    checkpoint = tmp_path / "run" / "ckpt-5"
+    checkpoint.parent.mkdir()
+    checkpoint.with_suffix(".index").write_bytes(b"index")
+    export = tmp_path / "export"
+    (export / "assets.extra").mkdir(parents=True)
+    metadata = export / "assets.extra" / "xling_tf.json"
+    metadata.write_text(json.dumps({"checkpoint": "ckpt-5"}), encoding="utf-8")
+    evaluation = {"language_pairs": ["en-fr"], "max_test_pairs": None}
+    stored = {"checkpoint": _checkpoint_identity(str(checkpoint)), "evaluation": evaluation}
+    results = tmp_path / "results.json"
+
+    def reused(evaluation=evaluation) -> dict | None:
+        return _reusable_results(str(results), str(export), evaluation, str(checkpoint))
+
+    assert reused() is None  # nothing stored yet
+    results.write_text(json.dumps(stored), encoding="utf-8")
+    assert reused() == stored
+    assert reused({**evaluation, "max_test_pairs": 100}) is None
+    metadata.write_text(json.dumps({"checkpoint": "ckpt-4"}), encoding="utf-8")
+    assert reused() is None  # the export is of another checkpoint
+    metadata.write_text(json.dumps({"checkpoint": "ckpt-5"}), encoding="utf-8")
+    # A retrained ckpt-5 (a new index file) is not the checkpoint the results measured.
+    os.utime(checkpoint.with_suffix(".index"), ns=(1, 1))
+    assert reused() is None

@@ -16,40 +16,57 @@ from conftest import run_python
 
 pytestmark = pytest.mark.slow
 
-# Trains the tiny experiment in a fresh process (the dtype policy is process-global) and
-# reports the dtype policies of the trained model's layers and its variables' dtypes.
+# Trains the tiny experiment once per dtype in one fresh process (the dtype policy is
+# process-global: it is reset between the runs) and reports, per run, the dtype policies of
+# the trained model's layers and its variables' dtypes.
 _TRAIN_SCRIPT = """
 import json, sys
 from xling_tf import train
 import tf_keras
 from official.core import exp_factory
-model_dir, train_path, dtype = sys.argv[1:4]
-params = exp_factory.get_exp_config("tiny")
-params.override({
-    "runtime": {"mixed_precision_dtype": dtype},
-    "task": {"train_data": {"input_path": train_path}},
-    "trainer": {"train_steps": 4, "checkpoint_interval": 4, "steps_per_loop": 2,
-                "summary_interval": 2},
-})
-model, _ = train.run(params, model_dir)
-layers = [m for m in model.submodules if isinstance(m, tf_keras.layers.Layer) and m.weights]
-print(json.dumps({
-    "policies": sorted({layer.dtype_policy.name for layer in layers}),
-    "dense_compute_dtypes": sorted(
-        {l.compute_dtype for l in layers if isinstance(l, tf_keras.layers.EinsumDense)}),
-    "variable_dtypes": sorted({v.dtype.name for v in model.variables}),
-}))
+root, train_path, *dtypes = sys.argv[1:]
+for dtype in dtypes:
+    tf_keras.mixed_precision.set_global_policy("float32")
+    tf_keras.backend.clear_session()
+    params = exp_factory.get_exp_config("tiny")
+    params.override({
+        "runtime": {"mixed_precision_dtype": dtype},
+        "task": {"train_data": {"input_path": train_path}},
+        "trainer": {"train_steps": 4, "checkpoint_interval": 4, "steps_per_loop": 2,
+                    "summary_interval": 2},
+    })
+    model, _ = train.run(params, f"{root}/{dtype}")
+    layers = [m for m in model.submodules if isinstance(m, tf_keras.layers.Layer) and m.weights]
+    print("REPORT " + json.dumps({
+        "dtype": dtype,
+        "policies": sorted({layer.dtype_policy.name for layer in layers}),
+        "dense_compute_dtypes": sorted(
+            {l.compute_dtype for l in layers if isinstance(l, tf_keras.layers.EinsumDense)}),
+        "variable_dtypes": sorted({v.dtype.name for v in model.variables}),
+    }), flush=True)
 """
+DTYPES = ["float16", "bfloat16"]
+
+
+@pytest.fixture(scope="module")
+def mixed_precision_runs(tmp_path_factory, corpus_dir) -> tuple[str, dict[str, dict]]:
+    """(root folder with one run per dtype, dtype -> that run's report)."""
+    root = str(tmp_path_factory.mktemp("mixed_precision"))
+    train_path = os.path.join(corpus_dir, "train.tsv")
+    result = run_python(["-c", _TRAIN_SCRIPT, root, train_path, *DTYPES])
+    lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+    reports = [json.loads(line.removeprefix("REPORT ")) for line in lines]
+    return root, {report["dtype"]: report for report in reports}
+
 
 LOSS_SCALE = "optimizer/loss_scale/current_loss_scale/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_a_few_mixed_precision_steps_on_cpu(tmp_path, corpus_dir, dtype):
-    model_dir = str(tmp_path / dtype)
-    train_path = os.path.join(corpus_dir, "train.tsv")
-    result = run_python(["-c", _TRAIN_SCRIPT, model_dir, train_path, dtype])
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_few_mixed_precision_steps_on_cpu(mixed_precision_runs, dtype):
+    root, reports = mixed_precision_runs
+    model_dir = os.path.join(root, dtype)
+    report = reports[dtype]
 
     # Layers compute in the mixed dtype; their variables stay float32.
     assert f"mixed_{dtype}" in report["policies"]

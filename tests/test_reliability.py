@@ -341,6 +341,11 @@ def test_help_lists_the_flags_and_exits_0(command, capsys):
 def test_train_errors_are_one_line_and_exit_2(tmp_path, capsys, sentencepiece_model):
     allbad = tmp_path / "allbad.tsv"
     allbad.write_text("only\nbad\nrows\n", encoding="utf-8")
+    one_bad = tmp_path / "one_bad.tsv"
+    rows = [f"sentence {i}\tphrase {i}" for i in range(10)]
+    rows.insert(6, "a row without a tab")
+    one_bad.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    vocabulary = f"task.model.tokenizer.sentencepiece_model_file={sentencepiece_model}"
     model_dir = tmp_path / "run"
     cases = [
         (["--experiment=nope"], "unknown --experiment 'nope'; registered: demo, "),
@@ -349,10 +354,17 @@ def test_train_errors_are_one_line_and_exit_2(tmp_path, capsys, sentencepiece_mo
             [
                 "--experiment=tiny",
                 f"--params_override=task.train_data.input_path={allbad},"
-                "task.train_data.on_malformed=skip,"
-                f"task.model.tokenizer.sentencepiece_model_file={sentencepiece_model}",
+                f"task.train_data.on_malformed=skip,{vocabulary}",
             ],
             f"{allbad}: 0 usable of 3 rows (3 malformed, skipped)",
+        ),
+        # A malformed row is an error by default, naming the file and line.
+        (
+            [
+                "--experiment=tiny",
+                f"--params_override=task.train_data.input_path={one_bad},{vocabulary}",
+            ],
+            f"{one_bad}:7: ",
         ),
         (["--experiment=tiny", "--no_such_flag"], "Unknown command line flag 'no_such_flag'"),
     ]
@@ -402,7 +414,7 @@ def test_embed_paths_are_checked_before_the_model_loads(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_second_training_ctrl_c_and_a_truncated_checkpoint(tmp_path, corpus_dir):
+def test_second_training_ctrl_c_and_a_truncated_checkpoint(tmp_path, corpus_dir, capsys):
     model_dir, batch_log = str(tmp_path / "run"), str(tmp_path / "batches.tsv")
     train_path = os.path.join(corpus_dir, "train.tsv")
     # Checkpoints every 1000 steps only, so a checkpoint below that comes from the SIGINT.
@@ -413,11 +425,9 @@ def test_second_training_ctrl_c_and_a_truncated_checkpoint(tmp_path, corpus_dir)
         wait_for_step(process, batch_log, 7)
         lock = _lock_record(model_dir)
         assert lock["pid"] == process.pid
-        second = run_python(
-            ["-m", "xling_tf.cli", "train", *train_args(model_dir, train_path)[2:]], check=False
-        )
-        assert second.returncode == 2, second.stderr[-3000:]
-        assert f"pid {process.pid} on host" in second.stderr.splitlines()[-1]
+        # The second training (in this process: it stops before building anything).
+        assert cli.main(["train", *train_args(model_dir, train_path)[2:]]) == 2
+        assert f"pid {process.pid} on host" in capsys.readouterr().err.splitlines()[-1]
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=120)
     finally:

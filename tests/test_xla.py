@@ -18,7 +18,11 @@ pytestmark = pytest.mark.slow
     "strategy", [[], ["--distribution_strategy=mirrored", "--cpu_replicas=2"]], ids=["1", "2"]
 )
 def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir, strategy):
-    """One replica, and two mirrored replicas (logical CPUs) with an all-reduce between."""
+    """One replica, and two mirrored replicas (logical CPUs) with an all-reduce between.
+
+    The second case is also the suite's MirroredStrategy training run (the strategy's own
+    non-XLA step is covered by test_cross_replica_negatives, on two mirrored replicas).
+    """
     model_dir = str(tmp_path / "xla")
     result = run_python(
         train_args(
@@ -32,6 +36,9 @@ def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir, strategy):
         env={"TF_CPP_MIN_LOG_LEVEL": "0"},
     )
     log = result.stdout + result.stderr
+    if strategy:
+        assert "MirroredStrategy with 2 replica(s)" in log
+    assert os.path.exists(os.path.join(model_dir, "ckpt-10.index"))
     with open(os.path.join(model_dir, "params.yaml"), encoding="utf-8") as f:
         assert "  enable_xla: true\n" in f.read()  # --jit_compile sets runtime.enable_xla
     assert "train step compiled with XLA: True" in log

@@ -18,8 +18,10 @@ from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.embedding_cache import CachedEmbedder
 from xling_tf.evaluation.tensorboard_logs import read_scalars
 
+import tensorflow as tf
 from absl import logging
 from official.core import exp_factory
+from official.modeling import hyperparams
 from official.modeling.multitask import configs as mt_configs
 
 
@@ -93,6 +95,48 @@ def _batch_sizes(params) -> dict[str, int]:
     return {"translation": params.task.train_data.global_batch_size}
 
 
+def _trained_precision(model_dir: str) -> str:
+    """The dtype the run trained in, as its params.yaml records it ("auto" resolved).
+
+    The demo serves in that precision: bfloat16 on a CPU with native bfloat16, where it
+    embeds about 1.4x faster than float32.
+    """
+    runtime = hyperparams.read_yaml_to_params_dict(os.path.join(model_dir, "params.yaml")).runtime
+    return runtime.mixed_precision_dtype or "float32"
+
+
+def _checkpoint_identity(checkpoint_path: str) -> str:
+    """`ckpt-N <index file mtime_ns>`: tells a retrained ckpt-N from the one evaluated."""
+    return f"{os.path.basename(checkpoint_path)} {os.stat(checkpoint_path + '.index').st_mtime_ns}"
+
+
+def _reusable_results(
+    results_path: str, export_dir: str, evaluation: dict, checkpoint_path: str
+) -> dict | None:
+    """The stored results when they measured this checkpoint's export in the same way.
+
+    A rerun of a finished job then prints its table again instead of exporting and
+    evaluating the same weights a second time; anything else (another checkpoint, another
+    test-set size or teacher, a missing or different export) gets a fresh export and
+    evaluation.
+    """
+    from xling_tf.export.export_hub import read_metadata
+
+    if not os.path.exists(results_path):
+        return None
+    with open(results_path, encoding="utf-8") as f:
+        stored = json.load(f)
+    metadata = read_metadata(export_dir)
+    if (
+        stored.get("evaluation") != evaluation
+        or stored.get("checkpoint") != _checkpoint_identity(checkpoint_path)
+        or metadata is None
+        or metadata.get("checkpoint") != os.path.basename(checkpoint_path)
+    ):
+        return None
+    return stored
+
+
 def run_main_job(
     workdir: str = ".",
     experiment: str = "demo_distill",
@@ -110,6 +154,9 @@ def run_main_job(
     SemEval_set `nli_split` if set); retrieval is measured on the held-out New Testament
     pairs of every translation routine (a single-task experiment: of `language_pair`), or
     on the first `max_test_pairs` of them (a quicker check; None: all of them).
+
+    When the newest checkpoint is the one the stored results measured (a rerun of a finished
+    job), the export and evaluation are not repeated: the stored table is printed again.
     """
     from xling_tf import train
     from xling_tf.export.export_hub import export_text_encoder
@@ -147,19 +194,36 @@ def run_main_job(
     train.run(params, model_dir, mode="train")
     timings["train_s"] = time.time() - stage
 
+    checkpoint_path = tf.train.latest_checkpoint(model_dir)
+    teacher = _teacher_spec(params)
+    serving_dtype = _trained_precision(model_dir)
+    evaluation = {
+        "language_pairs": ["-".join(pair) for pair in corpora],
+        "max_test_pairs": max_test_pairs,
+        "teacher": teacher,
+        "serving_dtype": serving_dtype,
+    }
+    results_path = os.path.join(results_dir, "results.json")
+    stored = _reusable_results(results_path, export_dir, evaluation, checkpoint_path)
+    if stored is not None:
+        with open(os.path.join(results_dir, "results.md"), encoding="utf-8") as f:
+            table = f.read()
+        print(
+            f"[3/4] {export_dir} is the export of {os.path.basename(checkpoint_path)}, the "
+            f"newest checkpoint: not exported again\n[4/4] results of that export, measured "
+            f"before, from {results_path}:\n\n{table}",
+            flush=True,
+        )
+        return stored
+
     print(f"[3/4] exporting the text encoder to {export_dir}", flush=True)
     stage = time.time()
-    # The demo serves in the precision it trained in (train.run resolved "auto" in params):
-    # bfloat16 on a CPU with native bfloat16, where it embeds about 1.4x faster than float32.
-    export_text_encoder(
-        model_dir, export_dir, serving_dtype=params.runtime.mixed_precision_dtype or "float32"
-    )
+    export_text_encoder(model_dir, export_dir, checkpoint_path, serving_dtype=serving_dtype)
     timings["export_s"] = time.time() - stage
 
     stage = time.time()
     throughput = _mean_throughput(model_dir)
     encoders = {experiment: load_text_encoder(export_dir)}
-    teacher = _teacher_spec(params)
     if teacher:
         from xling_tf.distillation.teachers import load_teacher
 
@@ -192,7 +256,9 @@ def run_main_job(
     table = retrieval.format_table(rows, columns)
     results = {
         "experiment": experiment,
-        "language_pairs": ["-".join(pair) for pair in corpora],
+        "language_pairs": evaluation["language_pairs"],
+        "checkpoint": _checkpoint_identity(checkpoint_path),
+        "evaluation": evaluation,
         "export": os.path.abspath(export_dir),
         "retrieval": retrieval_results[experiment],
         "teacher": teacher,
@@ -205,10 +271,11 @@ def run_main_job(
         "global_batch_sizes": _batch_sizes(params),
     }
     os.makedirs(results_dir, exist_ok=True)
-    with open(os.path.join(results_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    # The table first: results.json is what a rerun looks for (see _reusable_results).
     with open(os.path.join(results_dir, "results.md"), "w") as f:
         f.write(table + "\n")
+    with open(results_path, "w") as f:
+        json.dump(results, f, indent=2)
     print("\n" + table)
     print(
         f"\nwall time {timings['total_s'] / 60:.1f} min "

@@ -24,7 +24,7 @@ from xling_tf.configs import experiments  # noqa: F401  (registers experiments)
 from xling_tf.distillation.teacher_cache import prepare_teacher_vectors
 from xling_tf.distribution import STRATEGIES, build_strategy
 from xling_tf.errors import UserError
-from xling_tf.faults import newest_readable_checkpoint
+from xling_tf.faults import checkpoint_step, newest_readable_checkpoint
 from xling_tf.precision import resolve_mixed_precision
 from xling_tf.run_guard import TrainingLock, check_model_config
 from xling_tf.tokenization.vocabulary import ensure_vocabulary, is_chief, task_configs
@@ -149,9 +149,15 @@ def run(
     batches it consumed), and writes TensorBoard summaries under model_dir/train and
     model_dir/validation.
 
+    A finished run (mode "train", newest checkpoint at `trainer.train_steps` or beyond)
+    returns at once after those checks, without building data, model or strategy: rerunning
+    a finished job costs seconds. Raise `trainer.train_steps` to train on.
+
     Args:
       batch_log: debugging; a file to append every training batch's fingerprint to.
       force_unlock: take over the model_dir's lock even from an owner that looks alive.
+    Returns:
+      (the multi-task model, the last evaluation's logs or {}); (None, {}) for a finished run.
     """
     params = multitask.as_multitask(params)
     chief_trains = "train" in mode and is_chief()
@@ -161,6 +167,16 @@ def run(
             checkpoint = newest_readable_checkpoint(model_dir, repair=chief_trains)
         if chief_trains:
             check_model_config(params, model_dir)
+        if mode == "train" and checkpoint:
+            step = checkpoint_step(model_dir, checkpoint)
+            if step >= params.trainer.train_steps:
+                logging.info(
+                    "%s is at step %d of %d: training is finished, nothing to do",
+                    checkpoint,
+                    step,
+                    params.trainer.train_steps,
+                )
+                return None, {}
         return _run(params, model_dir, mode, cpu_replicas, batch_log, checkpoint)
 
 

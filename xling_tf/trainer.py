@@ -59,6 +59,49 @@ def uses_jit_compile(
     return params.runtime.enable_xla and not isinstance(strategy, tf.distribute.TPUStrategy)
 
 
+def xla_train_step(
+    task: base_task.Task,
+    model: tf_keras.Model,
+    optimizer: tf_keras.optimizers.Optimizer,
+    metrics: list[tf_keras.metrics.Metric],
+) -> Callable[[Any], tf.Tensor]:
+    """`task.train_step` with the forward pass, loss and gradients compiled by XLA.
+
+    The gradients are applied outside the compiled function: Model Garden's optimizers call
+    `merge_call` in `apply_gradients`, which cannot run inside it. Follows
+    `base_task.Task.train_step`: the loss is divided by the replica count, and scaled for
+    float16 when the optimizer is a LossScaleOptimizer. Each distinct input shape compiles
+    once (length-bucketed batches: one compilation per bucket length seen).
+
+    Returns:
+      step(inputs) -> float32 [] loss; updates `metrics` like `task.process_metrics`.
+    """
+    scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+
+    @tf.function(jit_compile=True)
+    def loss_and_gradients(features: Any) -> tuple[tf.Tensor, list, Any]:
+        """-> (float32 [] loss, gradients of the trainable variables in order, outputs)."""
+        with tf.GradientTape() as tape:
+            outputs = model(features, training=True)
+            loss = task.build_losses(
+                labels=features, model_outputs=outputs, aux_losses=model.losses
+            )
+            scaled_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            if scaled:
+                scaled_loss = optimizer.get_scaled_loss(scaled_loss)
+        return loss, tape.gradient(scaled_loss, model.trainable_variables), outputs
+
+    def step(inputs: Any) -> tf.Tensor:
+        loss, grads, outputs = loss_and_gradients(inputs)
+        if scaled:
+            grads = optimizer.get_unscaled_gradients(grads)
+        optimizer.apply_gradients(list(zip(grads, model.trainable_variables, strict=True)))
+        task.process_metrics(metrics, inputs, outputs)
+        return loss
+
+    return step
+
+
 class _RecordingIterator:
     """Wraps a distributed iterator: every batch taken from it is fingerprinted first."""
 
@@ -125,35 +168,13 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
         )
 
     def _compiled_task_step(self, name: str, task: base_task.Task) -> Callable[[Any], None]:
-        """`task.train_step` of routine `name` with its compute in XLA; same metrics and loss.
-
-        Follows `base_task.Task.train_step`: the loss is divided by the replica count, and
-        scaled for float16 when the optimizer is a LossScaleOptimizer.
-        """
-        model = self.multi_task_model.sub_tasks[name]
-        optimizer = self.optimizer
-        scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
-
-        @tf.function(jit_compile=True)
-        def loss_and_gradients(features: Any) -> tuple[tf.Tensor, list, Any]:
-            """-> (float32 [] loss, gradients of the trainable variables in order, outputs)."""
-            with tf.GradientTape() as tape:
-                outputs = model(features, training=True)
-                loss = task.build_losses(
-                    labels=features, model_outputs=outputs, aux_losses=model.losses
-                )
-                scaled_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
-                if scaled:
-                    scaled_loss = optimizer.get_scaled_loss(scaled_loss)
-            return loss, tape.gradient(scaled_loss, model.trainable_variables), outputs
+        """Routine `name`'s step with its compute in XLA (`xla_train_step`); same logs."""
+        step = xla_train_step(
+            task, self.multi_task_model.sub_tasks[name], self.optimizer, self.training_metrics[name]
+        )
 
         def step_fn(inputs: Any) -> None:
-            loss, grads, outputs = loss_and_gradients(inputs)
-            if scaled:
-                grads = optimizer.get_unscaled_gradients(grads)
-            optimizer.apply_gradients(list(zip(grads, model.trainable_variables, strict=True)))
-            task.process_metrics(self.training_metrics[name], inputs, outputs)
-            self.training_losses[name].update_state(loss)
+            self.training_losses[name].update_state(step(inputs))
 
         return step_fn
 

@@ -33,6 +33,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from xling_tf.data import pairs as pairs_lib
+from xling_tf.errors import UserError
 
 import tensorflow as tf
 
@@ -250,9 +251,13 @@ def load_verses(db_path: str, translation_code: str) -> dict[VerseKey, str]:
     return verses
 
 
+class LanguagePairError(UserError, ValueError):
+    """A language (pair) the Bible corpus builder cannot make: the CLI reports it in a line."""
+
+
 def _check_language(lang: str) -> None:
     if lang not in PUBLIC_DOMAIN_TRANSLATIONS:
-        raise ValueError(
+        raise LanguagePairError(
             f"Unsupported language {lang!r}; supported: {sorted(PUBLIC_DOMAIN_TRANSLATIONS)}"
         )
 
@@ -501,7 +506,7 @@ def parse_language_pair(pair: str) -> tuple[str, str]:
     """Splits "en-fr" into ("en", "fr"); raises ValueError for anything else."""
     parts = pair.strip().split("-")
     if len(parts) != 2 or not all(parts):
-        raise ValueError(f"Language pair must look like 'en-fr', got {pair!r}")
+        raise LanguagePairError(f"Language pair must look like 'en-fr', got {pair!r}")
     return parts[0], parts[1]
 
 
@@ -521,7 +526,9 @@ def build_translation_corpora(
         _check_language(source_lang)
         _check_language(target_lang)
         if source_lang == target_lang:
-            raise ValueError(f"Source and target language must differ, got {source_lang!r} twice")
+            raise LanguagePairError(
+                f"Source and target language must differ, got {source_lang!r} twice"
+            )
     return [
         build_translation_corpus(out_dir, source_lang, target_lang, **kwargs)
         for source_lang, target_lang in parsed

@@ -367,6 +367,15 @@ def write_metadata(saved_model_dir: str, metadata: dict[str, Any]) -> None:
         json.dump(metadata, f, indent=2)
 
 
+def read_metadata(saved_model_dir: str) -> dict[str, Any] | None:
+    """`<saved_model_dir>/assets.extra/xling_tf.json`, or None when there is none."""
+    path = os.path.join(saved_model_dir, "assets.extra", METADATA_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
 # What tf_keras.models.load_model reads to rebuild the Keras model (hub.load, hub.KerasLayer,
 # TFSMLayer and TF Serving do not use it).
 KERAS_METADATA_FILE = "keras_metadata.pb"
