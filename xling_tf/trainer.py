@@ -221,6 +221,37 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
         return result
 
 
+class WorkerCheckpointManager(tf.train.CheckpointManager):
+    """A non-chief worker's checkpoints: saved into a private folder, restored from the chief's.
+
+    Workers share model_dir and only the chief writes there (Model Garden's layout), so the
+    others save into a folder that is never read. A resumed run must still restore the chief's
+    checkpoint `restore_from` on every worker, and just as the chief restores its own: in
+    `restore_or_initialize` (called by Model Garden's preemption handler, then by orbit's
+    controller), outside the strategy's scope. A restore creates variables (optimizer slots,
+    the save counter) and the workers' collective broadcasts of their initial values must
+    match one for one; a restore after the controller, in `strategy.scope()`, made every
+    resumed multi-worker run fail at start-up (`Collective instance N expected type 1 and
+    data_type 1 but got type 1 and data_type 9`).
+
+    Args:
+      checkpoint: the trainer's `tf.train.Checkpoint`.
+      restore_from: the chief's checkpoint to resume from (None: a fresh run).
+      **kwargs: as for `tf.train.CheckpointManager`; give `last_checkpoint_step` the step of
+        `restore_from`, so this worker saves at the steps the chief saves at.
+    """
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, restore_from: str | None, **kwargs: Any):
+        super().__init__(checkpoint, **kwargs)
+        self._restore_from = restore_from
+
+    def restore_or_initialize(self) -> str | None:
+        if self._restore_from is None or self.latest_checkpoint is not None:
+            return super().restore_or_initialize()
+        self.checkpoint.restore(self._restore_from)
+        return self._restore_from
+
+
 def _inputs_after(task, batches: int, input_context=None) -> tf.data.Dataset:
     """The task's training data from its `batches`-th batch on."""
     return task.build_inputs(task.task_config.train_data, input_context).skip(batches)
@@ -258,13 +289,14 @@ def run_experiment(
     Args:
       mode: "train", "eval", "train_and_eval" or "continuous_eval" (Model Garden's modes).
       checkpoint: the checkpoint a training resumes from (None: a fresh run); the data order
-        continues after it, and a non-chief worker restores it explicitly.
+        continues after it, and every worker restores it (see WorkerCheckpointManager).
       batch_log: debugging; a file to append every training batch's fingerprint to.
     Returns:
       (the multi-task model, the last evaluation's logs or {}).
     """
     train = "train" in mode
     chief = strategy.extended.should_checkpoint
+    resume_step = checkpoint_step(model_dir, checkpoint) if checkpoint else 0
     with strategy.scope():
         multi_task: mg_multitask.MultiTask = build_multi_task(params.task, logging_dir=model_dir)
         model = XlingMultiTaskModel(multi_task, params.task.model)
@@ -285,7 +317,7 @@ def run_experiment(
                     for name, task in multi_task.tasks.items()
                 },
                 checkpoint_dir=model_dir,
-                resume_step=checkpoint_step(model_dir, checkpoint) if checkpoint else 0,
+                resume_step=resume_step,
                 jit_compile=uses_jit_compile(params, strategy),
                 batch_log=batch_log,
             )
@@ -300,16 +332,29 @@ def run_experiment(
             )
     state = trainer or evaluator
     assert state is not None, f"unknown mode {mode!r}"
-    checkpoint_manager = tf.train.CheckpointManager(
-        state.checkpoint,
-        # Workers share model_dir: only the chief writes there (Model Garden's single-task
-        # runner does the same), the others into a private folder that is never read.
-        directory=model_dir if chief else tempfile.mkdtemp(),
-        max_to_keep=params.trainer.max_to_keep if chief else 1,
+    manager_args = dict(
         step_counter=state.global_step,
         checkpoint_interval=params.trainer.checkpoint_interval,
         init_fn=model.initialize,
     )
+    if chief:
+        checkpoint_manager = tf.train.CheckpointManager(
+            state.checkpoint,
+            directory=model_dir,
+            max_to_keep=params.trainer.max_to_keep,
+            **manager_args,
+        )
+    else:
+        # Workers share model_dir: only the chief writes there (Model Garden's single-task
+        # runner does the same), the others into a private folder that is never read.
+        checkpoint_manager = WorkerCheckpointManager(
+            state.checkpoint,
+            restore_from=checkpoint if trainer is not None else None,
+            directory=tempfile.mkdtemp(),
+            max_to_keep=1,
+            last_checkpoint_step=resume_step or None,
+            **manager_args,
+        )
     controller = orbit.Controller(
         strategy=strategy,
         trainer=trainer,
@@ -324,11 +369,6 @@ def run_experiment(
         summary_interval=params.trainer.summary_interval if chief else None,
         train_actions=_train_actions(params, trainer, checkpoint_manager) if trainer else None,
     )
-    if checkpoint and trainer is not None and not chief:
-        # The controller restored from this worker's (empty) private folder; restore the
-        # chief's checkpoint instead so every worker resumes from the same weights.
-        with strategy.scope():
-            trainer.checkpoint.restore(checkpoint)
     if trainer is not None and strategy.cluster_resolver is None:
         saver = PreemptionSaver(lambda: checkpoint_manager, trainer.global_step)
         if saver.install():
