@@ -349,24 +349,31 @@ def profile_section(prepared: list[Configuration], steps: int, top: int = 14) ->
         name: op_profile.per_step(events, steps, lambda _, op_type: op_type)
         for name, events in profiled.items()
     }
+    counts = {
+        name: op_profile.count_per_step(events, steps, lambda _, op_type: op_type)
+        for name, events in profiled.items()
+    }
     types: list[str] = []
     for totals in by_type.values():
         types += [t for t in list(totals)[:top] if t not in types]
+    columns = [f"{name} {what}" for name in by_type for what in ("ms", "calls")]
     type_rows = [
-        {"op type": t, **{name: f"{totals.get(t, 0.0):.1f}" for name, totals in by_type.items()}}
-        for t in types
-    ]
-    type_rows.append(
         {
-            "op type": "all ops",
-            **{name: f"{sum(totals.values()):.1f}" for name, totals in by_type.items()},
+            "op type": t,
+            **{f"{name} ms": f"{totals.get(t, 0.0):.1f}" for name, totals in by_type.items()},
+            **{f"{name} calls": f"{c.get(t, 0):.0f}" for name, c in counts.items()},
         }
-    )
+        for t in [*types, "all ops"]
+    ]
+    for name, totals in by_type.items():
+        type_rows[-1][f"{name} ms"] = f"{sum(totals.values()):.1f}"
+        type_rows[-1][f"{name} calls"] = f"{sum(counts[name].values()):.0f}"
     sections = [
         f"Profile: {steps} steps of each float32 padded-48 model under TensorFlow's profiler "
-        "(benchmarks/op_profile.py), op time in ms per step summed over the compute threads "
-        "(2 cores: the sum can exceed the wall time), forward and backward together.",
-        format_table(type_rows, ["op type", *by_type]),
+        "(benchmarks/op_profile.py), per step: op time in ms summed over the compute threads "
+        "(2 cores: the sum can exceed the wall time) and op executions, forward and backward "
+        "together.",
+        format_table(type_rows, ["op type", *columns]),
     ]
     for name, events in profiled.items():
         scopes = op_profile.per_step(events, steps, lambda op_name, _: op_profile.scope(op_name))
