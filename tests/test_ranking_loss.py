@@ -117,6 +117,14 @@ def test_task_masks_duplicates_and_reports_accuracy_without_the_margin():
     metrics = task.build_metrics()
     task.process_metrics(metrics, features, outputs)
     assert [float(m.result()) for m in metrics] == [1.0, 1.0]
+    # In a train or validation step build_losses runs first and keeps its logits; the metrics
+    # reuse them (margin added back) rather than computing the similarities again: swapped
+    # embeddings after the loss would give accuracy 0 if they were recomputed.
+    task.build_losses(features, outputs)
+    outputs["right"] = tf.reverse(right, [0])
+    metrics = task.build_metrics()
+    task.process_metrics(metrics, features, outputs)
+    assert [float(m.result()) for m in metrics] == [1.0, 1.0]
     # A batch of one pair twice: masked, its loss is that of a batch of one (zero).
     twice = {
         "left": {"input_word_ids": tf.constant([[1, 2], [1, 2]])},

@@ -124,6 +124,21 @@ def ranking_logits(
     return scale * scores
 
 
+def without_margin(logits: tf.Tensor, gold: tf.Tensor, scale: float, margin: float) -> tf.Tensor:
+    """`ranking_logits` with the margin added back: scale * the plain scores.
+
+    Args:
+      logits: float32 [B, C] from `ranking_logits(..., scale, margin, gold)` (masked entries
+        stay masked).
+      gold: int32 [B] gold columns.
+    Returns:
+      float32 [B, C], equal to `ranking_logits(..., scale, 0.0)` up to rounding.
+    """
+    if not margin:
+        return logits
+    return logits + scale * margin * tf.one_hot(gold, tf.shape(logits)[1], dtype=logits.dtype)
+
+
 def same_example_mask(*token_ids: tf.Tensor, cross_replica: bool = False) -> tf.Tensor:
     """Which off-diagonal in-batch candidates are the same example as the gold one.
 

@@ -8,19 +8,23 @@ as `model_config` when it is built (multitask.build_multi_task).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from xling_tf.configs.model import XlingModelConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_sentence_encoder, build_tokenizer
-from xling_tf.modeling.ranking_loss import same_example_mask
+from xling_tf.modeling.ranking_loss import same_example_mask, without_margin
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 from official.core import base_task
 from official.core import config_definitions as cfg
+
+# Prefix of the `model_outputs` keys under which `build_losses` keeps ranking logits.
+RANKING_LOGITS = "ranking_logits"
 
 
 @dataclasses.dataclass
@@ -118,6 +122,40 @@ class XlingTask(base_task.Task):
                 "model_config=params.task.model (the experiment's one model config)"
             )
         self.model_config: XlingModelConfig = model_config
+
+    def keep_ranking_logits(
+        self, model_outputs: dict[str, Any], logits: dict[str, tf.Tensor], name: str = ""
+    ) -> None:
+        """Keeps a ranking's margin-penalised logits in `model_outputs` for `process_metrics`.
+
+        Model Garden's `train_step` and `validation_step` (and the XLA step, which returns
+        the outputs) call `build_losses` and then `process_metrics` on the same outputs dict,
+        so the metrics reuse the loss's similarity matrices instead of computing them (and,
+        with cross-replica negatives, all-gathering the other replicas' embeddings) again.
+        """
+        model_outputs[f"{RANKING_LOGITS}/{name}"] = logits
+
+    def ranking_logits_for_metrics(
+        self,
+        model_outputs: dict[str, Any],
+        gold: tf.Tensor,
+        recompute: Callable[[], dict[str, tf.Tensor]],
+        name: str = "",
+    ) -> dict[str, tf.Tensor]:
+        """Direction -> float32 [B, C] logits without the training margin, for accuracies.
+
+        The ones `build_losses` kept (`keep_ranking_logits`) with the margin added back
+        (accuracy on penalised logits would under-report); `recompute()` (a ranking with
+        margin 0) when process_metrics runs on outputs build_losses did not see.
+        """
+        kept = model_outputs.get(f"{RANKING_LOGITS}/{name}")
+        if kept is None:
+            return recompute()
+        scale, margin = self.model_config.logit_scale, self.model_config.logit_margin
+        return {
+            direction: without_margin(logits, gold, scale, margin)
+            for direction, logits in kept.items()
+        }
 
     def build_model(self, encoder: SentenceEncoder | None = None) -> tf_keras.Model:
         """The task's model around `encoder` (a new one unless shared by a multi-task model)."""

@@ -131,10 +131,9 @@ class DistillationTask(XlingTask):
         loss = tf.add_n([self._distance(model_outputs[name], teacher) for name in sides])
         loss /= len(sides)
         if self.task_config.ranking_weight:
-            margin = self.model_config.logit_margin
-            loss += (
-                self.task_config.ranking_weight * self._ranking(labels, model_outputs, margin)[0]
-            )
+            ranking, logits = self._ranking(labels, model_outputs, self.model_config.logit_margin)
+            self.keep_ranking_logits(model_outputs, logits)
+            loss += self.task_config.ranking_weight * ranking
         return self.weighted(loss, aux_losses)
 
     def build_metrics(self, training: bool | None = None):
@@ -156,5 +155,8 @@ class DistillationTask(XlingTask):
                 metric.update_state(tf.reduce_sum(model_outputs["target"] * teacher, axis=-1))
             elif metric.name == "ranking_accuracy":
                 # Accuracy without the training margin (it would under-report).
-                logits = self._ranking(labels, model_outputs, margin=0.0)[1]["left_to_right"]
-                metric.update_state(tf.range(tf.shape(logits)[0]), logits)
+                gold = tf.range(tf.shape(model_outputs["source"])[0])
+                logits = self.ranking_logits_for_metrics(
+                    model_outputs, gold, lambda: self._ranking(labels, model_outputs, 0.0)[1]
+                )["left_to_right"]
+                metric.update_state(gold, logits)

@@ -62,6 +62,8 @@ class QuickThoughtTask(XlingTask):
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
         rankings = self._rankings(labels, model_outputs, self.model_config.logit_margin)
+        for context, (_, logits) in rankings.items():
+            self.keep_ranking_logits(model_outputs, logits, name=context)
         losses = [loss for loss, _ in rankings.values()]
         return self.weighted(tf.add_n(losses) / len(losses), aux_losses)
 
@@ -74,8 +76,13 @@ class QuickThoughtTask(XlingTask):
 
     def process_metrics(self, metrics, labels, model_outputs, **kwargs):
         del kwargs
-        rankings = self._rankings(labels, model_outputs, margin=0.0)  # accuracy: no margin
         gold = tf.range(tf.shape(model_outputs["current"])[0])
         for metric in metrics:
-            _, logits = rankings[metric.name.replace("_accuracy", "")]
+            context = metric.name.replace("_accuracy", "")
+            logits = self.ranking_logits_for_metrics(  # accuracy: no margin
+                model_outputs,
+                gold,
+                lambda context=context: self._rankings(labels, model_outputs, 0.0)[context][1],
+                name=context,
+            )
             metric.update_state(gold, logits["left_to_right"])

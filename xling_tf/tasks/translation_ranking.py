@@ -82,7 +82,8 @@ class TranslationRankingTask(XlingTask):
         )
 
     def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
-        loss, _ = self._ranking(labels, model_outputs, self.model_config.logit_margin)
+        loss, logits = self._ranking(labels, model_outputs, self.model_config.logit_margin)
+        self.keep_ranking_logits(model_outputs, logits)
         return self.weighted(loss, aux_losses)
 
     def build_metrics(self, training: bool | None = None):
@@ -100,9 +101,11 @@ class TranslationRankingTask(XlingTask):
         del kwargs
         # Accuracy is whether the gold candidate scores highest, not whether it does so by
         # the training margin: on margin-penalised logits it would under-report.
-        _, logits = self._ranking(labels, model_outputs, margin=0.0)
         gold = gold_columns(
             tf.shape(model_outputs["left"])[0], self.model_config.cross_replica_negatives
+        )
+        logits = self.ranking_logits_for_metrics(
+            model_outputs, gold, lambda: self._ranking(labels, model_outputs, margin=0.0)[1]
         )
         for metric in metrics:
             direction = metric.name.replace("_accuracy", "")
