@@ -183,6 +183,44 @@ def test_read_tsv_pairs_names_file_and_line(tmp_path):
         bench_common.read_tsv_pairs(str(path))
 
 
+def test_hard_negatives_equal_time_checkpoint_and_steps():
+    import hard_negatives
+
+    timeline = [
+        {"step": 25, "cpu_s": 60.0, "wall_s": 70.0},  # the first interval holds the tracing
+        {"step": 50, "cpu_s": 100.0, "wall_s": 150.0},
+        {"step": 75, "cpu_s": 140.0, "wall_s": 230.0},
+    ]
+    choose = hard_negatives.last_checkpoint_within
+    assert choose(timeline, 100.0, "cpu_s")["step"] == 50  # at the budget counts
+    assert choose(timeline, 139.9, "cpu_s")["step"] == 50  # never after it
+    assert choose(timeline, 160.0, "wall_s")["step"] == 50  # the other clock
+    assert choose(timeline, 59.0, "cpu_s") is None
+    steps = hard_negatives.equal_time_steps
+    assert steps(timeline, 120.0, "cpu_s") == 62  # halfway between 50 and 75
+    assert steps(timeline, 30.0, "cpu_s") == 12  # from (0, 0) to the first checkpoint
+    assert steps(timeline, 180.0, "cpu_s") == 100  # past the end at the last rate
+    assert steps(timeline, 0.0, "cpu_s") == 1
+    short = hard_negatives.Schedule(300, 25, 100).shortened(132)
+    assert short == hard_negatives.Schedule(132, 132, 44)  # the warm-up keeps its share
+
+
+def test_hard_negatives_counts_known_translations_and_verse_grouping():
+    import hard_negatives
+
+    corpus = [["s1", "t1a"], ["s1", "t1b"], ["s2", "t2"], ["s3", "t3"]]
+    known = hard_negatives.known_translations(corpus)
+    mined = [["s1", "t1a", "t1b", "t2"], ["s2", "t2", "t3", "t1a"]]
+    stats = hard_negatives.false_negative_stats(mined, known)
+    assert stats["negatives"] == 4 and stats["false_negatives"] == 1
+    assert stats["rows_with_a_false_negative"] == 0.5
+    assert hard_negatives.adjacent_shared_rows(corpus) == pytest.approx(1 / 3)
+    assert hard_negatives.checkpoint_step("/runs/a/ckpt-350.index") == 350
+    wide = [["s1", "t1a", "t1b", "t2", "t3"], ["s2", "t2", "t1a", "t1b", "t3"], ["s3", "t3"]]
+    rows, dropped = hard_negatives.drop_known_translations(wide, known, k=2)
+    assert rows == [["s1", "t1a", "t2", "t3"], ["s2", "t2", "t1a", "t1b"]] and dropped == 1
+
+
 @pytest.mark.slow
 def test_rebuilt_encoder_reproduces_the_export(exported_model):
     from xling_tf.inference import load_text_encoder
