@@ -268,6 +268,7 @@ def test_a_live_lock_on_another_host_needs_force_unlock(tmp_path):
 
 def test_workers_of_a_multi_worker_run_take_no_lock(tmp_path, monkeypatch, fake_run):
     model_dir, params = fake_run
+    params.override({"trainer": {"train_steps": 40}})  # past ckpt-20: not a finished run
     _write_lock(model_dir)  # the chief's
     cluster = {"worker": ["localhost:1", "localhost:2"]}
     monkeypatch.setenv(
