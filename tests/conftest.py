@@ -275,7 +275,8 @@ def wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, corpus_dir) -> str:
-    """A tiny translation-ranking run (40 steps, default strategy), trained in a subprocess.
+    """A tiny translation-ranking run (40 steps, default strategy, --seed=0), trained in a
+    subprocess.
 
     Read-only (shared by every worker): copy it to train on. Its log, with TensorFlow's own
     INFO lines, is the `trained_run_log` fixture.
@@ -285,7 +286,9 @@ def trained_run(tmp_path_factory, corpus_dir) -> str:
         model_dir = str(folder / "tiny")
         # TensorFlow's INFO logs too: tests/test_xla.py reads them to see nothing compiled.
         result = run_python(
-            train_args(model_dir, os.path.join(corpus_dir, "train.tsv")),
+            # Seeded: tests that judge the model's quality (test_finetune) see the same model
+            # in every session.
+            train_args(model_dir, os.path.join(corpus_dir, "train.tsv"), extra=["--seed=0"]),
             env={"TF_CPP_MIN_LOG_LEVEL": "0"},
         )
         (folder / "train.log").write_text(result.stdout + result.stderr, encoding="utf-8")

@@ -98,6 +98,40 @@ def test_eval_resume_with_train_and_eval_and_a_finished_run(tmp_path, corpus_dir
     )
 
 
+# Two 4-step tiny runs through `xling_tf.train.main` in one process, both with --seed=3
+# (without it, each run draws its own initial weights).
+SEED_SCRIPT = r"""
+import sys
+from absl import flags, logging
+from xling_tf import train
+logging.use_absl_handler()
+train_path = sys.argv[1]
+train.define_flags()
+for model_dir in sys.argv[2:]:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", "--experiment=tiny", "--mode=train", f"--model_dir={model_dir}",
+                 "--seed=3", f"--params_override=task.train_data.input_path={train_path},"
+                 "trainer.train_steps=4,trainer.checkpoint_interval=4,trainer.steps_per_loop=4,"
+                 "trainer.summary_interval=4"])
+    train.main(None)
+"""
+
+
+def test_seed_makes_training_reproducible(tmp_path, corpus_dir):
+    import numpy as np
+
+    from conftest import checkpoint_values
+
+    dirs = [str(tmp_path / name) for name in ("seed3", "seed3_again")]
+    run_python(["-c", SEED_SCRIPT, os.path.join(corpus_dir, "train.tsv"), *dirs])
+    first, again = (
+        {k: v for k, v in checkpoint_values(os.path.join(d, "ckpt-4")).items() if "encoder" in k}
+        for d in dirs
+    )
+    assert first and first.keys() == again.keys()
+    assert all(np.array_equal(first[name], again[name]) for name in first)  # bit-identical
+
+
 def test_a_malformed_training_row_is_skipped_when_asked(tmp_path, corpus_dir):
     # By default the row is an error naming file and line: test_reliability's
     # test_train_errors_are_one_line_and_exit_2 (in process).

@@ -61,6 +61,13 @@ def define_flags() -> None:
         "Debugging: append `step replica rows fingerprint` of every training batch to this "
         "file (see xling_tf/data_order.py).",
     )
+    flags.DEFINE_integer(
+        "seed",
+        None,
+        "Reproducible training: seeds Python, NumPy and TensorFlow (weight initialisation, "
+        "dropout) and turns on TensorFlow's op determinism, so two runs with one seed, "
+        "strategy and machine train the same weights. Slower on accelerators; off by default.",
+    )
     flags.DEFINE_bool(
         "force_unlock",
         False,
@@ -215,7 +222,20 @@ def _run(
     return run_experiment(params, model_dir, mode, strategy, checkpoint, batch_log)
 
 
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow and makes TensorFlow's ops deterministic.
+
+    Model Garden's configs have no seed: the model's initializers draw from TensorFlow's
+    global generator, so without this two runs start from different weights. The data order
+    is seeded already (xling_tf/data_order.py).
+    """
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
 def main(_) -> None:
+    if FLAGS.seed is not None:
+        seed_everything(FLAGS.seed)
     params = parse_params(FLAGS)
     apply_runtime_flags(
         params, FLAGS.distribution_strategy, FLAGS.num_gpus, FLAGS.tpu, FLAGS.jit_compile
