@@ -7,6 +7,7 @@ and, under pytest-xdist (`make test` runs two workers), by every worker (`build_
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from forkserver import IMPORT_TIME_ENV, ForkServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,21 +124,50 @@ def write_tsv(path: str, rows) -> str:
     return path
 
 
+# Environment variables a test may set that decide how a process starts, not just what it
+# does: a run that sets one gets a real new interpreter instead of a fork (tests/forkserver.py).
+REAL_PROCESS_ENV = ("TF_USE_LEGACY_KERAS", "PYTHONHOME", "LD_PRELOAD", "LD_LIBRARY_PATH")
+
+_fork_servers: dict[tuple, ForkServer] = {}
+
+
+def _fork_server(env: dict[str, str], explicit: dict) -> ForkServer | None:
+    """This worker's fork server for `env` (started on first use), or None when the run
+    needs a real process: XLING_TEST_FORK=0, or `explicit` sets a REAL_PROCESS_ENV key."""
+    if os.environ.get("XLING_TEST_FORK") == "0" or set(explicit) & set(REAL_PROCESS_ENV):
+        return None
+    key = tuple(env.get(name) for name in IMPORT_TIME_ENV)
+    if key not in _fork_servers:
+        _fork_servers[key] = server = ForkServer(env, cwd=REPO)
+        atexit.register(server.close)
+    return _fork_servers[key]
+
+
 def run_python(
     args: list[str], env: dict | None = None, timeout: int = 600, check: bool = True
 ) -> subprocess.CompletedProcess:
-    """Runs the project's Python in a fresh process (the way users load our models)."""
+    """Runs the project's Python in a fresh process (the way users load our models).
+
+    The process is forked from a server that has imported TensorFlow and nothing else
+    (tests/forkserver.py: the same start-up minus 5 s of CPU), or a real new interpreter when
+    `env` sets a REAL_PROCESS_ENV variable. Background processes (`start_python`) and the
+    packaging, notebook and multi-worker tests always start real ones.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=REPO,
-        env=full_env,
-        timeout=timeout,
-        capture_output=True,
-        text=True,
-    )
+    server = _fork_server(full_env, env or {})
+    if server is not None:
+        result = server.run(args, full_env, cwd=REPO, timeout=timeout)
+    else:
+        result = subprocess.run(
+            [sys.executable, *args],
+            cwd=REPO,
+            env=full_env,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+        )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{args[:3]} exited {result.returncode}\nstdout:\n{result.stdout[-4000:]}\n"

@@ -370,6 +370,10 @@ def make_pair_dataset(
     else:
         groups, group_rows = [list(range(len(files)))], [total_rows]
 
+    # The map functions are traced as written, without AutoGraph: they have no data-dependent
+    # Python control flow, and converting them (and the tf.text functions they call) cost
+    # about a second per pipeline.
+    @tf.autograph.experimental.do_not_convert
     def is_valid(row_number: tf.Tensor, line: tf.Tensor) -> tf.Tensor:
         del row_number
         fields, valid = _split_columns(line[tf.newaxis], num_columns)
@@ -377,6 +381,7 @@ def make_pair_dataset(
             valid &= label_table.lookup(fields[:, -1]) >= 0
         return valid[0]
 
+    @tf.autograph.experimental.do_not_convert
     def tokenize_row(row_number: tf.Tensor, line: tf.Tensor) -> dict[str, tf.Tensor]:
         fields = _split_columns(line[tf.newaxis], num_columns)[0][0]
         row = tokenizer.row_features(fields[:num_text_columns])
@@ -460,7 +465,9 @@ def make_pair_dataset(
         for following in per_group[1:]:
             dataset = dataset.concatenate(following)
     dataset = dataset.map(
-        lambda batch: _features_from_batch(batch, column_names, num_hard_negatives, row_vectors),
+        tf.autograph.experimental.do_not_convert(
+            lambda batch: _features_from_batch(batch, column_names, num_hard_negatives, row_vectors)
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )

@@ -1,0 +1,178 @@
+"""Fresh Python processes for the suite without paying TensorFlow's import each time.
+
+Starting the project's Python costs about 5 s of CPU here, nearly all of it `import
+tensorflow`, and the suite starts some seventy such processes (a tiny training run or an
+exported model loaded the way users load it). `ForkServer` keeps one process that has
+imported TensorFlow and NumPy and done nothing else: no op has run, so TensorFlow's runtime,
+devices and thread pools do not exist yet. For each run it forks; the child takes the
+request's argv, environment, working directory and output files and then runs `-m module` or
+`-c code` as `python` would. To the code under test the child is a new process whose first
+line was `import tensorflow as tf`: our package, tensorflow_text, TF Hub and Keras are
+imported by the child itself, and nothing of the test process is shared.
+
+What a fork cannot change is what TensorFlow reads while it is imported, chiefly
+TF_CPP_MIN_LOG_LEVEL (the C++ log level is fixed by the first log line, which the import
+writes): `run` keeps one server per value of IMPORT_TIME_ENV, and the suite's `run_python`
+starts a real process for anything else that must see a different start-up (Keras 3,
+TF_USE_LEGACY_KERAS=0) or runs longer than a call (background processes).
+
+Protocol (one request at a time, newline-delimited JSON on the server's stdin / stdout):
+request {"argv", "env", "cwd", "stdout", "stderr"} -> {"pid"} at once, then {"status"} (a
+`subprocess`-style return code: negative for a signal) when the child ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+# Read by TensorFlow (or the interpreter) at import: a server serves one value of each.
+IMPORT_TIME_ENV = ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
+
+
+def _run_child(request: dict) -> None:
+    """In the forked child: become the requested process, run it and exit (never returns)."""
+    os.setsid()  # its own process group, so a timeout kills whatever it starts too
+    write = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    for target, path, mode in (
+        (0, os.devnull, os.O_RDONLY),
+        (1, request["stdout"], write),
+        (2, request["stderr"], write),
+    ):
+        fd = os.open(path, mode)
+        os.dup2(fd, target)
+        os.close(fd)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    argv = request["argv"]
+    # sys.path as `python -c` / `python -m` would build it: cwd first, then PYTHONPATH.
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:] = ["" if argv[0] == "-c" else os.getcwd(), *extra] + [
+        p for p in sys.path[1:] if p not in extra
+    ]
+    import runpy
+    import types
+
+    code = 0
+    try:
+        if argv[0] == "-c":
+            sys.argv = ["-c", *argv[2:]]
+            main = types.ModuleType("__main__")
+            sys.modules["__main__"] = main
+            exec(compile(argv[1], "<string>", "exec"), main.__dict__)
+        elif argv[0] == "-m":
+            sys.argv = [argv[1], *argv[2:]]
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = list(argv)
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if not isinstance(exit_.code, int | None):
+            print(exit_.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001  (as the interpreter would: traceback, exit 1)
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    # The interpreter's own shutdown (atexit handlers, flushing), as at the end of a script.
+    sys.exit(code)
+
+
+def serve() -> None:
+    """The server loop (`python forkserver.py`): imports TensorFlow once, then forks."""
+    import numpy  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    channel_in = sys.stdin.buffer
+    channel_out = os.fdopen(os.dup(1), "w")
+    print(json.dumps({"ready": os.getpid()}), file=channel_out, flush=True)
+    for line in channel_in:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            channel_out.close()
+            _run_child(request)
+        print(json.dumps({"pid": pid}), file=channel_out, flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(
+            json.dumps({"status": os.waitstatus_to_exitcode(status)}), file=channel_out, flush=True
+        )
+
+
+class ForkServer:
+    """A client of one server process; `run` is `subprocess.run` for `python ARGS`."""
+
+    def __init__(self, env: dict[str, str], cwd: str):
+        self._process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__)],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._lock = threading.Lock()
+        self._pending = b""
+        self.import_env = {k: env.get(k) for k in IMPORT_TIME_ENV}
+        if self._read(timeout=600) is None:
+            raise RuntimeError("the fork server did not start in 600 s")
+
+    def _read(self, timeout: float) -> dict | None:
+        """The server's next message, or None if none came within `timeout` seconds."""
+        assert self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise RuntimeError(f"fork server {self._process.pid} died")
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(
+        self, args: list[str], env: dict[str, str], cwd: str, timeout: float
+    ) -> subprocess.CompletedProcess:
+        assert {k: env.get(k) for k in IMPORT_TIME_ENV} == self.import_env
+        assert self._process.stdin is not None
+        with self._lock, tempfile.TemporaryDirectory(prefix="forkserver") as folder:
+            out, err = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
+            request = {"argv": args, "env": env, "cwd": cwd, "stdout": out, "stderr": err}
+            self._process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+            self._process.stdin.flush()
+            pid = self._read(timeout=60)["pid"]  # type: ignore[index]
+            reply = self._read(timeout)
+            if reply is None:
+                os.killpg(pid, signal.SIGKILL)
+                self._read(timeout=60)
+                raise subprocess.TimeoutExpired([sys.executable, *args], timeout)
+            with open(out, encoding="utf-8", errors="replace") as f:
+                stdout = f.read()
+            with open(err, encoding="utf-8", errors="replace") as f:
+                stderr = f.read()
+        return subprocess.CompletedProcess([sys.executable, *args], reply["status"], stdout, stderr)
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    serve()
