@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from forkserver import IMPORT_TIME_ENV, ForkServer
+from forkserver import IMPORT_TIME_ENV, ForkedProcess, ForkServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -150,8 +150,9 @@ def run_python(
 
     The process is forked from a server that has imported TensorFlow and nothing else
     (tests/forkserver.py: the same start-up minus 5 s of CPU), or a real new interpreter when
-    `env` sets a REAL_PROCESS_ENV variable. Background processes (`start_python`) and the
-    packaging, notebook and multi-worker tests always start real ones.
+    `env` sets a REAL_PROCESS_ENV variable. Background processes (`start_python`) are forked
+    the same way; the packaging and notebook tests start real ones (an installed script, a
+    Jupyter kernel).
     """
     full_env = dict(os.environ)
     full_env.update(env or {})
@@ -274,22 +275,35 @@ def trainer_overrides(train_steps: int, checkpoint_interval: int, steps_per_loop
     )
 
 
-def start_python(args: list[str], log_path) -> subprocess.Popen:
-    """Starts the project's Python with `args` in the background, output to `log_path`."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+def start_python(
+    args: list[str], log_path, env: dict | None = None, stderr_path=None
+) -> subprocess.Popen | ForkedProcess:
+    """Starts the project's Python with `args` in the background (forked like `run_python`),
+    stdout to `log_path`, stderr to `stderr_path` (default: into `log_path`)."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    full_env.update(env or {})
+    server = _fork_server(full_env, env or {})
+    if server is not None:
+        err = None if stderr_path is None else str(stderr_path)
+        return server.start(args, full_env, REPO, str(log_path), err)
     log = open(log_path, "w", encoding="utf-8")
+    err_file = subprocess.STDOUT if stderr_path is None else open(stderr_path, "w")
     return subprocess.Popen(
-        [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, *args], cwd=REPO, env=full_env, stdout=log, stderr=err_file
     )
 
 
-def start_training(model_dir, train_path, overrides, batch_log, log_path) -> subprocess.Popen:
+def start_training(
+    model_dir, train_path, overrides, batch_log, log_path
+) -> subprocess.Popen | ForkedProcess:
     """A training in the background that logs its batches to `batch_log` (see wait_for_step)."""
     args = train_args(model_dir, train_path, overrides, extra=[f"--batch_log={batch_log}"])
     return start_python(args, log_path)
 
 
-def wait_for_step(process: subprocess.Popen, batch_log: str, step: int, timeout=600) -> None:
+def wait_for_step(
+    process: subprocess.Popen | ForkedProcess, batch_log: str, step: int, timeout=600
+) -> None:
     """Polls the batch log until it shows `step` (the process is then still training)."""
     from xling_tf.data_order import read_batch_log
 

@@ -12,13 +12,13 @@ imported by the child itself, and nothing of the test process is shared.
 
 What a fork cannot change is what TensorFlow reads while it is imported, chiefly
 TF_CPP_MIN_LOG_LEVEL (the C++ log level is fixed by the first log line, which the import
-writes): `run` keeps one server per value of IMPORT_TIME_ENV, and the suite's `run_python`
-starts a real process for anything else that must see a different start-up (Keras 3,
-TF_USE_LEGACY_KERAS=0) or runs longer than a call (background processes).
+writes): the suite keeps one server per value of IMPORT_TIME_ENV, and starts a real process
+for a run that must see another start-up (Keras 3: TF_USE_LEGACY_KERAS=0).
 
-Protocol (one request at a time, newline-delimited JSON on the server's stdin / stdout):
-request {"argv", "env", "cwd", "stdout", "stderr"} -> {"pid"} at once, then {"status"} (a
-`subprocess`-style return code: negative for a signal) when the child ends.
+Protocol (newline-delimited JSON on the server's stdin / stdout): a request {"argv", "env",
+"cwd", "stdout", "stderr"} (stderr None: into stdout) is answered at once with {"pid"}; when
+any child ends the server sends {"pid", "status"} (a `subprocess`-style return code: negative
+for a signal). Children run concurrently (the multi-worker tests start two at once).
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def _run_child(request: dict) -> None:
         (1, request["stdout"], write),
         (2, request["stderr"], write),
     ):
+        if path is None:  # stderr into stdout
+            os.dup2(1, target)
+            continue
         fd = os.open(path, mode)
         os.dup2(fd, target)
         os.close(fd)
@@ -53,6 +56,9 @@ def _run_child(request: dict) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    import tempfile
+
+    tempfile.tempdir = None  # re-read TMPDIR (the import may have cached the server's)
     argv = request["argv"]
     # sys.path as `python -c` / `python -m` would build it: cwd first, then PYTHONPATH.
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -93,26 +99,77 @@ def serve() -> None:
     import numpy  # noqa: F401
     import tensorflow  # noqa: F401
 
-    channel_in = sys.stdin.buffer
+    channel_in = sys.stdin.fileno()
     channel_out = os.fdopen(os.dup(1), "w")
-    print(json.dumps({"ready": os.getpid()}), file=channel_out, flush=True)
-    for line in channel_in:
-        request = json.loads(line)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            channel_out.close()
-            _run_child(request)
-        print(json.dumps({"pid": pid}), file=channel_out, flush=True)
-        _, status = os.waitpid(pid, 0)
-        print(
-            json.dumps({"status": os.waitstatus_to_exitcode(status)}), file=channel_out, flush=True
-        )
+
+    def send(message: dict) -> None:
+        print(json.dumps(message), file=channel_out, flush=True)
+
+    send({"ready": os.getpid()})
+    pending, children = b"", 0
+    while True:
+        ready, _, _ = select.select([channel_in], [], [], 0.05 if children else None)
+        if ready:
+            chunk = os.read(channel_in, 1 << 16)
+            if not chunk:
+                break  # the client has gone: leave the children to finish on their own
+            pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                channel_out.close()
+                _run_child(json.loads(line))
+            children += 1
+            send({"pid": pid})
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            children -= 1
+            send({"pid": pid, "status": os.waitstatus_to_exitcode(status)})
+
+
+class ForkedProcess:
+    """A child of a fork server, with the `subprocess.Popen` methods the suite uses."""
+
+    def __init__(self, server: ForkServer, pid: int, args: list[str]):
+        self._server, self.pid, self.args = server, pid, args
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._server.status(self.pid, timeout=0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self._server.status(self.pid, timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kills the child and everything it started (its process group)."""
+        if self.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # forked, but not yet the leader of its group
+                os.kill(self.pid, signal.SIGKILL)
 
 
 class ForkServer:
-    """A client of one server process; `run` is `subprocess.run` for `python ARGS`."""
+    """A client of one server process: `start` is `subprocess.Popen`, `run` is
+    `subprocess.run`, for `python ARGS`."""
 
     def __init__(self, env: dict[str, str], cwd: str):
         self._process = subprocess.Popen(
@@ -123,19 +180,21 @@ class ForkServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._pending = b""
+        self._statuses: dict[int, int] = {}
         self.import_env = {k: env.get(k) for k in IMPORT_TIME_ENV}
         if self._read(timeout=600) is None:
             raise RuntimeError("the fork server did not start in 600 s")
 
-    def _read(self, timeout: float) -> dict | None:
+    def _read(self, timeout: float | None) -> dict | None:
         """The server's next message, or None if none came within `timeout` seconds."""
         assert self._process.stdout is not None
         fd = self._process.stdout.fileno()
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self._pending:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 return None
             chunk = os.read(fd, 1 << 16)
@@ -145,27 +204,58 @@ class ForkServer:
         line, self._pending = self._pending.split(b"\n", 1)
         return json.loads(line)
 
+    def _next(self, timeout: float | None) -> dict | None:
+        """The next message that is not a child's exit (those are kept in `_statuses`)."""
+        while (message := self._read(timeout)) is not None and "status" in message:
+            self._statuses[message["pid"]] = message["status"]
+        return message
+
+    def status(self, pid: int, timeout: float | None) -> int | None:
+        """Child `pid`'s return code once it has ended within `timeout` s, else None."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while pid not in self._statuses:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                message = self._read(wait)
+                if message is None:
+                    return None
+                self._statuses[message["pid"]] = message["status"]
+            return self._statuses.pop(pid)
+
+    def start(
+        self, args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str | None
+    ) -> ForkedProcess:
+        """Runs `python ARGS` in a child writing to the files `stdout` and `stderr` (None:
+        into stdout)."""
+        assert {k: env.get(k) for k in IMPORT_TIME_ENV} == self.import_env
+        assert self._process.stdin is not None
+        request = {"argv": args, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        for path in filter(None, (stdout, stderr)):
+            open(path, "w").close()  # there on return, as with Popen
+        with self._lock:
+            self._process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+            self._process.stdin.flush()
+            reply = self._next(timeout=60)
+        if reply is None:
+            raise RuntimeError("the fork server did not answer in 60 s")
+        return ForkedProcess(self, reply["pid"], [sys.executable, *args])
+
     def run(
         self, args: list[str], env: dict[str, str], cwd: str, timeout: float
     ) -> subprocess.CompletedProcess:
-        assert {k: env.get(k) for k in IMPORT_TIME_ENV} == self.import_env
-        assert self._process.stdin is not None
-        with self._lock, tempfile.TemporaryDirectory(prefix="forkserver") as folder:
+        with tempfile.TemporaryDirectory(prefix="forkserver") as folder:
             out, err = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
-            request = {"argv": args, "env": env, "cwd": cwd, "stdout": out, "stderr": err}
-            self._process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
-            self._process.stdin.flush()
-            pid = self._read(timeout=60)["pid"]  # type: ignore[index]
-            reply = self._read(timeout)
-            if reply is None:
-                os.killpg(pid, signal.SIGKILL)
-                self._read(timeout=60)
-                raise subprocess.TimeoutExpired([sys.executable, *args], timeout)
+            process = self.start(args, env, cwd, out, err)
+            try:
+                process.wait(timeout)
+            finally:
+                process.kill()
+                process.wait(60)
             with open(out, encoding="utf-8", errors="replace") as f:
                 stdout = f.read()
             with open(err, encoding="utf-8", errors="replace") as f:
                 stderr = f.read()
-        return subprocess.CompletedProcess([sys.executable, *args], reply["status"], stdout, stderr)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def close(self) -> None:
         if self._process.poll() is None:

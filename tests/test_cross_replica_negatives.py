@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import xling_tf  # noqa: F401
 
@@ -14,7 +12,7 @@ import numpy as np
 import pytest
 from cross_replica_check import single_replica_reference
 
-from conftest import REPO, free_ports, run_python
+from conftest import free_ports, run_python, start_python
 
 CHECK = os.path.join("tests", "cross_replica_check.py")
 
@@ -37,27 +35,20 @@ def test_two_mirrored_replicas_equal_one_replica_with_the_global_batch():
 @pytest.mark.slow
 def test_two_workers_equal_one_replica_with_the_global_batch(tmp_path):
     ports = ",".join(map(str, free_ports(2)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    logs = [open(tmp_path / f"worker{i}.log", "w+", encoding="utf-8") for i in range(2)]
+    outs = [tmp_path / f"worker{i}.out" for i in range(2)]
     workers = [
-        subprocess.Popen(
-            [sys.executable, CHECK, "worker", str(i), ports],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=logs[i],
-            text=True,
-        )
+        start_python([CHECK, "worker", str(i), ports], outs[i], stderr_path=tmp_path / f"w{i}.log")
         for i in range(2)
     ]
     try:
-        outputs = [w.communicate(timeout=300)[0] for w in workers]
+        codes = [w.wait(timeout=300) for w in workers]
     finally:
         for w in workers:
             if w.poll() is None:
                 w.kill()
-    errors = [(tmp_path / f"worker{i}.log").read_text(encoding="utf-8")[-3000:] for i in range(2)]
-    assert [w.returncode for w in workers] == [0, 0], errors
+    errors = [(tmp_path / f"w{i}.log").read_text(encoding="utf-8")[-3000:] for i in range(2)]
+    assert codes == [0, 0], errors
+    outputs = [out.read_text(encoding="utf-8") for out in outs]
     reference = single_replica_reference()
     for output in outputs:
         _assert_matches_one_replica(json.loads(output.splitlines()[-1]), reference)

@@ -8,8 +8,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,11 +20,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import (
-    REPO,
     checkpoint_steps,
     checkpoint_values,
     free_ports,
     run_python,
+    start_python,
     synthetic_pairs,
     train_args,
     trainer_overrides,
@@ -58,7 +56,7 @@ def _start_workers(folder: Path, model_dir: str, train_path: str, tag: str = "")
     ports = free_ports(NUM_WORKERS)
     workers = []
     for index in range(NUM_WORKERS):
-        env = dict(os.environ, TF_CONFIG=_tf_config(ports, index), TF_CPP_MIN_LOG_LEVEL="2")
+        env = {"TF_CONFIG": _tf_config(ports, index)}
         # Model Garden saves a non-chief worker's checkpoints under tempfile.mkdtemp(): keep
         # them inside the test's folder.
         env["TMPDIR"] = str(folder / f"tmp{index}{tag}")
@@ -72,12 +70,7 @@ def _start_workers(folder: Path, model_dir: str, train_path: str, tag: str = "")
                 f"--batch_log={folder / f'batches{index}.tsv'}",
             ],
         )
-        log = open(folder / f"worker{index}{tag}.log", "w", encoding="utf-8")
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        )
+        workers.append(start_python(args, folder / f"worker{index}{tag}.log", env=env))
     return workers
 
 
