@@ -183,6 +183,7 @@ class ForkServer:
         self._lock = threading.RLock()
         self._pending = b""
         self._statuses: dict[int, int] = {}
+        self._children: list[ForkedProcess] = []
         self.import_env = {k: env.get(k) for k in IMPORT_TIME_ENV}
         if self._read(timeout=600) is None:
             raise RuntimeError("the fork server did not start in 600 s")
@@ -238,7 +239,9 @@ class ForkServer:
             reply = self._next(timeout=60)
         if reply is None:
             raise RuntimeError("the fork server did not answer in 60 s")
-        return ForkedProcess(self, reply["pid"], [sys.executable, *args])
+        process = ForkedProcess(self, reply["pid"], [sys.executable, *args])
+        self._children.append(process)
+        return process
 
     def run(
         self, args: list[str], env: dict[str, str], cwd: str, timeout: float
@@ -258,6 +261,13 @@ class ForkServer:
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def close(self) -> None:
+        """Kills the children still running (a failed test's background training, say),
+        then stops the server."""
+        for child in self._children:
+            try:
+                child.kill()
+            except (RuntimeError, ProcessLookupError):
+                pass  # the server or the child is gone already
         if self._process.poll() is None:
             assert self._process.stdin is not None
             self._process.stdin.close()
