@@ -9,6 +9,8 @@ One process, one run, on the same data, batch, sequence length and optimizer:
   and padded to their own longest row (at most 48 tokens): what `xling-tf train` runs.
 * `xling demo, padded 48`: the same task with every batch padded to 48 and no bucketing,
   the shape Model Garden's DualEncoder needs.
+* `xling demo, padded 48, per side` (`--per_side`): the same, but the encoder runs once per
+  side, as Model Garden's DualEncoder does, instead of once on both sides stacked.
 * `MG DualEncoder`: `official.nlp.modeling.models.DualEncoder` over
   `official.nlp.modeling.networks.BertEncoder` of the same depth, width, heads, FFN, dropout
   and pre-norm, trained by Model Garden's `official.nlp.tasks.dual_encoder.DualEncoderTask`
@@ -46,6 +48,7 @@ before and after the training runs).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -60,6 +63,7 @@ import xling_tf  # noqa: E402,F401  (selects tf_keras before TensorFlow loads Ke
 from xling_tf.configs import experiments  # noqa: E402
 from xling_tf.data.pair_dataset import make_pair_dataset  # noqa: E402
 from xling_tf.evaluation.retrieval import format_table  # noqa: E402
+from xling_tf.modeling import dual_encoder  # noqa: E402
 from xling_tf.modeling.factory import build_tokenizer  # noqa: E402
 from xling_tf.trainer import xla_train_step  # noqa: E402
 
@@ -125,6 +129,21 @@ def build_xling(params) -> tuple[Any, tf_keras.Model, tf.data.Dataset, ModelShap
         output_dim=encoder.output_dim,
     )
     return task, model, dataset, shape
+
+
+@contextlib.contextmanager
+def _encoder_call_per_side():
+    """Within: `dual_encoder.encode_sides` encodes each side in its own encoder call."""
+
+    def per_side(encoder, sides, training=None):
+        return [encoder(side, training=training)["pooled_output"] for side in sides]
+
+    together = dual_encoder.encode_sides
+    dual_encoder.encode_sides = per_side
+    try:
+        yield
+    finally:
+        dual_encoder.encode_sides = together
 
 
 def _to_model_garden_features(batch: dict[str, dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
@@ -276,17 +295,22 @@ def prepare_configuration(
     precision: str,
     warmup_steps: int,
     jit_compile: bool = False,
+    per_side: bool = False,
 ) -> Configuration:
-    """Builds one model at one precision and warms it up; a failure is kept as `error`."""
+    """Builds one model at one precision and warms it up; a failure is kept as `error`.
+
+    `per_side`: our DualEncoder runs the encoder once per side (`_encoder_call_per_side`,
+    in force while the warm-up traces the step)."""
     configuration = Configuration(name, precision, params.task.train_data.global_batch_size)
     # Keras reads the global policy when layers are built, so set it before building; a
     # built model keeps its policy, so models of both precisions can then run side by side.
     performance.set_mixed_precision_policy(tf.bfloat16 if precision == "bfloat16" else tf.float32)
     try:
-        task, model, dataset, configuration.shape = builder(params)
-        configuration.run = prepare_training(
-            task, model, dataset, params, warmup_steps, jit_compile
-        )
+        with _encoder_call_per_side() if per_side else contextlib.nullcontext():
+            task, model, dataset, configuration.shape = builder(params)
+            configuration.run = prepare_training(
+                task, model, dataset, params, warmup_steps, jit_compile
+            )
     except Exception as error:  # noqa: BLE001  (a failing model is a result, not a crash)
         configuration.error = _error_summary(error)
         print(f"{name} {precision} FAILED: {configuration.error}", file=sys.stderr)
@@ -399,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="then profile this many steps of each padded-48 float32 model (op_profile.py)",
     )
+    parser.add_argument(
+        "--per_side",
+        action="store_true",
+        help="also time the padded step with one encoder call per side (Model Garden's way)",
+    )
     parser.add_argument("--output_name", default="train_throughput", help="results/<name>.md")
     args = parser.parse_args(argv)
     sentencepiece_model = os.path.join(args.model, "assets", "sentencepiece.model")
@@ -416,18 +445,21 @@ def main(argv: list[str] | None = None) -> int:
 
     bucketed = demo_params(train_path, sentencepiece_model, padded=False)
     padded = demo_params(train_path, sentencepiece_model, padded=True)
-    configurations: list[tuple[str, Builder, Any, bool]] = [
-        ("xling demo (bucketed)", build_xling, bucketed, False),
-        ("xling demo, padded 48", build_xling, padded, False),
-        ("MG DualEncoder, padded 48", build_model_garden, padded, False),
+    # (name, builder, params, XLA, one encoder call per side)
+    configurations: list[tuple[str, Builder, Any, bool, bool]] = [
+        ("xling demo (bucketed)", build_xling, bucketed, False, False),
+        ("xling demo, padded 48", build_xling, padded, False, False),
+        ("MG DualEncoder, padded 48", build_model_garden, padded, False, False),
     ]
+    if args.per_side:
+        configurations.append(("xling demo, padded 48, per side", build_xling, padded, False, True))
     if args.xla:
         # One padded shape: XLA compiles once (bucketed batches would compile per length).
-        configurations.append(("xling demo, padded 48, XLA", build_xling, padded, True))
+        configurations.append(("xling demo, padded 48, XLA", build_xling, padded, True, False))
     prepared = [
-        prepare_configuration(name, builder, params, precision, args.warmup_steps, jit)
+        prepare_configuration(name, builder, params, precision, args.warmup_steps, jit, side)
         for precision in precisions
-        for name, builder, params, jit in configurations
+        for name, builder, params, jit, side in configurations
     ]
     # Rounds interleave the configurations, so a burst of load from another job on this
     # shared machine hits one round of each rather than all rounds of one configuration.
@@ -475,6 +507,21 @@ def main(argv: list[str] | None = None) -> int:
             ("xling demo (bucketed)", "bfloat16"),
             ("xling demo (bucketed)", "float32"),
             "ours: bfloat16 / float32",
+        ),
+        (
+            ("xling demo, padded 48, per side", "float32"),
+            ("xling demo, padded 48", "float32"),
+            "ours: one encoder call per side / both sides stacked, padded 48, float32",
+        ),
+        (
+            ("xling demo, padded 48, per side", "bfloat16"),
+            ("xling demo, padded 48", "bfloat16"),
+            "ours: one encoder call per side / both sides stacked, padded 48, bfloat16",
+        ),
+        (
+            ("xling demo, padded 48, per side", "float32"),
+            ("MG DualEncoder, padded 48", "float32"),
+            "ours, one encoder call per side / MG, same padded shapes, float32",
         ),
         (
             ("xling demo, padded 48, XLA", "float32"),
