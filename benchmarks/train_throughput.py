@@ -9,8 +9,9 @@ One process, one run, on the same data, batch, sequence length and optimizer:
   and padded to their own longest row (at most 48 tokens): what `xling-tf train` runs.
 * `xling demo, padded 48`: the same task with every batch padded to 48 and no bucketing,
   the shape Model Garden's DualEncoder needs.
-* `xling demo, padded 48, per side` (`--per_side`): the same, but the encoder runs once per
-  side, as Model Garden's DualEncoder does, instead of once on both sides stacked.
+* `xling demo, padded 48, per side` and `xling demo (bucketed), per side` (`--per_side`): the
+  same steps, but the encoder runs once per side, as Model Garden's DualEncoder does, instead
+  of once on both sides stacked.
 * `MG DualEncoder`: `official.nlp.modeling.models.DualEncoder` over
   `official.nlp.modeling.networks.BertEncoder` of the same depth, width, heads, FFN, dropout
   and pre-norm, trained by Model Garden's `official.nlp.tasks.dual_encoder.DualEncoderTask`
@@ -452,7 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         ("MG DualEncoder, padded 48", build_model_garden, padded, False, False),
     ]
     if args.per_side:
-        configurations.append(("xling demo, padded 48, per side", build_xling, padded, False, True))
+        configurations += [
+            ("xling demo (bucketed), per side", build_xling, bucketed, False, True),
+            ("xling demo, padded 48, per side", build_xling, padded, False, True),
+        ]
     if args.xla:
         # One padded shape: XLA compiles once (bucketed batches would compile per length).
         configurations.append(("xling demo, padded 48, XLA", build_xling, padded, True, False))
@@ -517,6 +521,11 @@ def main(argv: list[str] | None = None) -> int:
             ("xling demo, padded 48, per side", "bfloat16"),
             ("xling demo, padded 48", "bfloat16"),
             "ours: one encoder call per side / both sides stacked, padded 48, bfloat16",
+        ),
+        (
+            ("xling demo (bucketed), per side", "bfloat16"),
+            ("xling demo (bucketed)", "bfloat16"),
+            "ours as trained (bucketed, bfloat16): one encoder call per side / stacked",
         ),
         (
             ("xling demo, padded 48, per side", "float32"),
