@@ -131,6 +131,12 @@ REAL_PROCESS_ENV = ("TF_USE_LEGACY_KERAS", "PYTHONHOME", "LD_PRELOAD", "LD_LIBRA
 _fork_servers: dict[tuple, ForkServer] = {}
 
 
+def _python_env(env: dict | None) -> dict[str, str]:
+    """The environment of a project process: ours, TensorFlow's C++ log at level 2 (errors
+    only; the test process's `import xling_tf` set 1), then the test's `env` on top."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+
+
 def _fork_server(env: dict[str, str], explicit: dict) -> ForkServer | None:
     """This worker's fork server for `env` (started on first use), or None when the run
     needs a real process: XLING_TEST_FORK=0, or `explicit` sets a REAL_PROCESS_ENV key."""
@@ -154,9 +160,7 @@ def run_python(
     the same way; the packaging and notebook tests start real ones (an installed script, a
     Jupyter kernel).
     """
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    full_env = _python_env(env)
     server = _fork_server(full_env, env or {})
     if server is not None:
         result = server.run(args, full_env, cwd=REPO, timeout=timeout)
@@ -280,8 +284,7 @@ def start_python(
 ) -> subprocess.Popen | ForkedProcess:
     """Starts the project's Python with `args` in the background (forked like `run_python`),
     stdout to `log_path`, stderr to `stderr_path` (default: into `log_path`)."""
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    full_env.update(env or {})
+    full_env = _python_env(env)
     server = _fork_server(full_env, env or {})
     if server is not None:
         err = None if stderr_path is None else str(stderr_path)
