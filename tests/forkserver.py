@@ -56,8 +56,6 @@ def _run_child(request: dict) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    import tempfile
-
     tempfile.tempdir = None  # re-read TMPDIR (the import may have cached the server's)
     argv = request["argv"]
     # sys.path as `python -c` / `python -m` would build it: cwd first, then PYTHONPATH.
