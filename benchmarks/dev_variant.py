@@ -8,7 +8,9 @@ r"""Train one variant of an experiment on the main job's data and score it on th
 
 `--routine_override '{"distill_en_": {"ranking_weight": 2.0}}'` changes the task config of
 every routine whose name starts with the key (the routines are a list, which
-`--params_override` cannot index).
+`--params_override` cannot index); the key `task_weight` sets the routine's sampling weight
+instead (`'{"translation_": {"task_weight": 2.0}}'`, for the proportional and annealed
+samplers).
 
 WORKDIR is a main job's workdir (`xling-tf demo --workdir WORKDIR`): its data/ and cached
 teacher vectors are reused, the variant trains in WORKDIR/runs/NAME, nothing is exported and
@@ -64,7 +66,9 @@ def main() -> None:
         if not routines:
             parser.error(f"no routine name starts with {prefix!r}")
         for routine in routines:
-            routine.task_config.override(fields, is_strict=True)
+            routine.task_weight = fields.get("task_weight", routine.task_weight)
+            task_fields = {k: v for k, v in fields.items() if k != "task_weight"}
+            routine.task_config.override(task_fields, is_strict=True)
     model_dir = os.path.join(args.workdir, "runs", args.name)
     started = time.time()
     train.run(params, model_dir, mode="train")

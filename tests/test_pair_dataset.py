@@ -72,6 +72,23 @@ def test_length_buckets_reduce_padding(tmp_path, tokenizer):
     assert min(widths) <= 4 and max(widths) == 16  # short batches stay short
 
 
+def test_padding_to_bucket_boundaries_leaves_one_shape_per_bucket(tmp_path, tokenizer):
+    """What XLA needs: widths 8 and 16 only (16 tokens, width-8 buckets), not every length."""
+    rows = [(" ".join(["the red cat"] * n), " ".join(["le chat rouge"] * n)) for n in range(1, 6)]
+    path = write_tsv(str(tmp_path / "w.tsv"), rows * 16)
+    dataset = make_pair_dataset(
+        input_path=path,
+        tokenizer=tokenizer,
+        batch_size=4,
+        is_training=True,
+        shuffle_buffer_size=80,
+        seed=0,
+        pad_to_bucket_boundary=True,
+    )
+    widths = {int(b["left"]["input_word_ids"].shape[1]) for b in dataset.take(24)}
+    assert widths == {8, 16}
+
+
 def test_static_shapes_for_tpus(tmp_path, sentencepiece_model):
     tokenizer = SentencepieceTextTokenizer(
         sentencepiece_model, max_seq_length=12, pad_to_max_length=True

@@ -40,7 +40,10 @@ def test_jit_compiled_train_step_trains_on_cpu(tmp_path, corpus_dir, strategy):
         assert "MirroredStrategy with 2 replica(s)" in log
     assert os.path.exists(os.path.join(model_dir, "ckpt-10.index"))
     with open(os.path.join(model_dir, "params.yaml"), encoding="utf-8") as f:
-        assert "  enable_xla: true\n" in f.read()  # --jit_compile sets runtime.enable_xla
+        saved_params = f.read()
+    assert "  enable_xla: true\n" in saved_params  # --jit_compile sets runtime.enable_xla
+    # ... and pads each length bucket to its bound: one compiled program per bucket.
+    assert "pad_to_bucket_boundary: true" in saved_params
     assert "train step compiled with XLA: True" in log
     assert "Compiled cluster using XLA!" in log
     losses = read_scalars(os.path.join(model_dir, "train", "translation"), "training_loss")

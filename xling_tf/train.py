@@ -124,13 +124,20 @@ def apply_runtime_flags(
 STATIC_SHAPE_STRATEGIES = ("tpu", "multi_worker_mirrored")
 
 
-def resolve_static_shapes(params: cfg.ExperimentConfig, strategy_name: str) -> None:
-    """`static_shapes: None` in a task's data configs -> True under STATIC_SHAPE_STRATEGIES."""
+def resolve_batch_shapes(params: cfg.ExperimentConfig, strategy_name: str) -> None:
+    """Fills the `None` shape policies of every task's data configs.
+
+    `static_shapes` -> True under STATIC_SHAPE_STRATEGIES; `pad_to_bucket_boundary` -> True
+    when `runtime.enable_xla`: XLA compiles one program per batch shape, and padding each
+    length bucket to its upper bound leaves a handful of shapes instead of one per length.
+    """
     static = strategy_name in STATIC_SHAPE_STRATEGIES
+    policies = {"static_shapes": static, "pad_to_bucket_boundary": params.runtime.enable_xla}
     for task in task_configs(params):
         for data in (task.train_data, task.validation_data):
-            if getattr(data, "static_shapes", False) is None:
-                data.override({"static_shapes": static}, is_strict=True)
+            for name, value in policies.items():
+                if getattr(data, name, False) is None:
+                    data.override({name: bool(value)}, is_strict=True)
 
 
 def run(
@@ -201,7 +208,7 @@ def _run(
     strategy_name = params.runtime.distribution_strategy or "default"
     mixed_precision = resolve_mixed_precision(params.runtime.mixed_precision_dtype, strategy_name)
     params.override({"runtime": {"mixed_precision_dtype": mixed_precision}}, is_strict=True)
-    resolve_static_shapes(params, strategy_name)
+    resolve_batch_shapes(params, strategy_name)
     params.validate()
     params.lock()
     if mixed_precision:

@@ -281,6 +281,7 @@ def make_pair_dataset(
     static_shapes: bool = False,
     row_vectors_path: str | None = None,
     batch_per_file: bool = True,
+    pad_to_bucket_boundary: bool = False,
 ) -> tf.data.Dataset:
     """Builds the per-replica dataset of tokenized pair batches.
 
@@ -298,6 +299,10 @@ def make_pair_dataset(
         is padded to its own longest row rather than to the longest of a random mix; this
         cuts the padded tokens the encoder computes on. Training only (a bucket's last partial
         batch would be dropped); ignored with pad_to_max_length.
+      pad_to_bucket_boundary: with length bucketing, pad every batch to its bucket's upper
+        bound (8, 16, 24, ... up to max_seq_length) instead of its own longest row, so
+        training sees about max_seq_length / 8 shapes rather than up to max_seq_length: what
+        XLA needs, since it compiles one program per shape (on under `--jit_compile`).
       input_context: from `distribute_datasets_from_function`; rows are sharded across input
         pipelines line by line, so it works with a single file.
       seed: shuffle seed; None means DEFAULT_SHUFFLE_SEED, so the order is reproducible.
@@ -437,12 +442,16 @@ def make_pair_dataset(
         dataset = dataset.map(tokenize_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if length_bucketing and is_training and not tokenizer.pad_to_max_length:
             boundaries = bucket_boundaries(tokenizer.max_seq_length)
+            if pad_to_bucket_boundary:
+                # The last bucket needs an upper bound too; no row is longer than the maximum.
+                boundaries.append(tokenizer.max_seq_length + 1)
             return dataset.bucket_by_sequence_length(
                 element_length_func=lambda row: tf.shape(row["input_word_ids"])[1],
                 bucket_boundaries=boundaries,
                 bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
                 padded_shapes=padded_shapes,
                 padding_values=padding_values,
+                pad_to_bucket_boundary=pad_to_bucket_boundary,
                 drop_remainder=drop_remainder,
             )
         return dataset.padded_batch(

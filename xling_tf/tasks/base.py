@@ -40,6 +40,8 @@ class PairDataConfig(cfg.DataConfig):
       seed: shuffle seed (None: pair_dataset.DEFAULT_SHUFFLE_SEED; the order is reproducible).
       static_shapes: fixed batch shapes (padded to max_seq_length, no bucketing, partial
         batches dropped), as TPUs need; None: on under TPU and multi-worker strategies (train.py).
+      pad_to_bucket_boundary: pad each length bucket's batches to the bucket's upper bound
+        (a handful of shapes, each compiled once by XLA); None: on when `runtime.enable_xla`.
       batch_per_file: every batch holds rows of one input file (give one file per language and
         source translation); False mixes the lines of all files (shards of one corpus).
     """
@@ -55,6 +57,7 @@ class PairDataConfig(cfg.DataConfig):
     seed: int | None = None
     static_shapes: bool | None = None
     batch_per_file: bool = True
+    pad_to_bucket_boundary: bool | None = None
 
 
 @dataclasses.dataclass
@@ -201,6 +204,7 @@ class XlingTask(base_task.Task):
             static_shapes=bool(params.static_shapes),
             row_vectors_path=self.row_vectors_path,
             batch_per_file=params.batch_per_file,
+            pad_to_bucket_boundary=bool(params.pad_to_bucket_boundary),
         )
 
     def weighted(self, loss: tf.Tensor, aux_losses=None) -> tf.Tensor:
