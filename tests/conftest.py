@@ -396,6 +396,8 @@ MAIN_JOB_EXPERIMENT = "tiny_multitask"
 MAIN_JOB_STEPS = 60  # round robin over 4 tasks: 15 translation steps
 MAIN_JOB_TEST_PAIRS = 4000
 MAIN_JOB_NLI_RECORDS = 60  # every 10th has no gold label: 54 rows are kept
+MAIN_JOB_SEED = 7
+MAIN_JOB_RUN_NAME = f"{MAIN_JOB_EXPERIMENT}-seed{MAIN_JOB_SEED}"  # --run_name
 
 
 @pytest.fixture(scope="session")
@@ -418,6 +420,7 @@ def main_job_run(tmp_path_factory) -> dict:
             *("-m", "xling_tf.cli", "demo", "--workdir", str(workdir)),
             *("--experiment", MAIN_JOB_EXPERIMENT, "--train_steps", str(MAIN_JOB_STEPS)),
             *("--nli_file", str(snli), "--max_test_pairs", str(MAIN_JOB_TEST_PAIRS)),
+            *("--seed", str(MAIN_JOB_SEED), "--run_name", MAIN_JOB_RUN_NAME),
         ]
         first = run_python(args)
         # Running it again is safe: training resumes at its last step and trains nothing more.

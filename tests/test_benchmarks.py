@@ -162,17 +162,44 @@ def test_every_ablation_arm_uses_the_one_shared_vocabulary(tmp_path, monkeypatch
     built = []
     monkeypatch.setattr(multitask_ablation, "_run", built.append)
     args = argparse.Namespace(nli_file=None, nli_split=None)
-    vocabulary = multitask_ablation.shared_vocabulary(str(tmp_path), args)
-    assert vocabulary == str(tmp_path / "vocab" / "sentencepiece.model") and len(built) == 1
-    (tmp_path / "vocab").mkdir()
-    (tmp_path / "vocab" / "sentencepiece.model").touch()
-    assert multitask_ablation.shared_vocabulary(str(tmp_path), args) == vocabulary
+    vocabulary = multitask_ablation.shared_vocabulary(str(tmp_path), "en-fr", args)
+    assert vocabulary == str(tmp_path / "vocab" / "en-fr" / "vocab" / "sentencepiece.model")
+    assert len(built) == 1 and "build_shared_vocabulary" in built[0]
+    assert '"experiment": "demo_multitask"' in built[0][-1]  # the multi-task arm's data
+    os.makedirs(os.path.dirname(vocabulary))
+    open(vocabulary, "wb").close()
+    assert multitask_ablation.shared_vocabulary(str(tmp_path), "en-fr", args) == vocabulary
     assert len(built) == 1  # trained once, reused
-    for name in multitask_ablation.EXPERIMENTS:
-        arguments = multitask_ablation.main_job_arguments(str(tmp_path), name, vocabulary, args)
-        assert arguments["experiment"] == name
-        tokenizer = arguments["params_override"]["task"]["model"]["tokenizer"]
-        assert tokenizer == {"sentencepiece_model_file": vocabulary}
+
+
+def test_ablation_equal_time_steps_and_seed_table():
+    import multitask_ablation
+
+    translation_only = {"timings": {"train_s": 300.0}, "train_steps": 800}
+    multitask = {"timings": {"train_s": 600.0}, "train_steps": 4000}  # 0.15 s per step
+    # 300 s at 0.15 s per step = 2,000 steps, a multiple of the 5 routines.
+    assert multitask_ablation.equal_time_steps(translation_only, multitask, 5) == 2000
+    assert multitask_ablation.equal_time_steps(translation_only, multitask, 7) == 2002  # nearest
+
+    def rows(p_at_1: float) -> list:
+        return [("(a) Bible retrieval P@1, 999 distractors", "en-fr", p_at_1)]
+
+    job = {
+        "translation_steps": 800,
+        "train_steps": 800,
+        "timings": {"train_s": 60.0},
+        "train_examples_per_second": 100.0,
+    }
+    table = multitask_ablation.render_table(
+        {
+            "translation_only": [rows(0.80), rows(0.84)],
+            "multitask_equal_steps": [rows(0.79), rows(0.81)],
+        },
+        {"translation_only": [job, job], "multitask_equal_steps": [job, job]},
+    )
+    assert "| 0.820 (0.800-0.840) | 0.800 (0.790-0.810) | -0.020 |" in table
+    assert "| translation steps per pair | | 800.000 (800.000-800.000) |" in table
+    assert multitask_ablation.summarize([0.5, None]) is None  # a seed without the metric
 
 
 def test_read_tsv_pairs_names_file_and_line(tmp_path):

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import MAIN_JOB_EXPERIMENT, MAIN_JOB_STEPS, MAIN_JOB_TEST_PAIRS, run_python
+from conftest import MAIN_JOB_RUN_NAME, MAIN_JOB_STEPS, MAIN_JOB_TEST_PAIRS, run_python
 
 CLI = ["-m", "xling_tf.cli"]
 
@@ -118,7 +118,7 @@ def test_main_job_end_to_end_on_real_bible_text(main_job_run):
     """The README main job (conftest.main_job_run): data, train, export, evaluate, table."""
     workdir = main_job_run["workdir"]
     assert "[4/4]" in main_job_run["stdout"] and "P@1 (999 distractors)" in main_job_run["stdout"]
-    run_name = f"{MAIN_JOB_EXPERIMENT}-en-fr"
+    run_name = MAIN_JOB_RUN_NAME  # --run_name
     results = json.loads(open(os.path.join(workdir, "results", run_name, "results.json")).read())
     # --max_test_pairs keeps the first held-out pairs, in pools of 1000.
     assert results["retrieval"]["en-fr"]["num_pairs"] == MAIN_JOB_TEST_PAIRS

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from official.modeling.multitask import task_sampler as mg_sampler
 
-from conftest import MAIN_JOB_TEST_PAIRS, run_python
+from conftest import MAIN_JOB_RUN_NAME, MAIN_JOB_SEED, MAIN_JOB_TEST_PAIRS, run_python
 
 SMALL = dict(
     vocab_size=50,
@@ -217,14 +217,17 @@ def test_multitask_main_job_with_an_nli_file(main_job_run):
     with open(os.path.join(workdir, "data", "bible", "nli-en", "train.tsv")) as f:
         nli_rows = f.read().splitlines()
     assert len(nli_rows) == 54  # 6 rows without a gold label skipped
-    with open(os.path.join(workdir, "results", "tiny_multitask-en-fr", "results.json")) as f:
+    with open(os.path.join(workdir, "results", MAIN_JOB_RUN_NAME, "results.json")) as f:
         results = json.load(f)
     assert results["retrieval"]["en-fr"]["num_pairs"] == MAIN_JOB_TEST_PAIRS
     assert results["retrieval"]["en-fr"]["distractors"]["mean"]["p@1"] > 0.0
     for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
         assert read_scalars(
-            os.path.join(workdir, "runs", "tiny_multitask-en-fr", "train", task), "training_loss"
+            os.path.join(workdir, "runs", MAIN_JOB_RUN_NAME, "train", task), "training_loss"
         ), task
+    # --seed: every task's data order (and the initial weights) follow the one seed.
+    with open(os.path.join(workdir, "runs", MAIN_JOB_RUN_NAME, "params.yaml")) as f:
+        assert f.read().count(f"seed: {MAIN_JOB_SEED}\n") == 4  # train_data of each routine
 
 
 @pytest.mark.slow

@@ -137,3 +137,14 @@ def test_nli_file_is_not_added_to_a_translation_only_ablation(tmp_path, capsys, 
     )
     assert list(built) == ["translation_en_fr"]
     assert "not used" in capsys.readouterr().out
+
+
+def test_an_nli_file_adds_nli_en_once():
+    """The main job adds `nli_en` for --nli_file; an experiment that has it keeps one."""
+    for name, before in (("tiny_multitask", 1), ("demo_multitask", 0)):
+        params = exp_factory.get_exp_config(name)
+        routines = [r.task_name for r in params.task.task_routines]
+        assert routines.count("nli_en") == before, name
+        experiments.add_nli_routine(params, "")
+        experiments.add_nli_routine(params, "")
+        assert [r.task_name for r in params.task.task_routines].count("nli_en") == 1, name

@@ -273,6 +273,8 @@ def _demo(args: argparse.Namespace) -> None:
         nli_file=args.nli_file,
         nli_split=args.nli_split,
         max_test_pairs=args.max_test_pairs,
+        seed=args.seed,
+        run_name=args.run_name,
     )
 
 
@@ -403,6 +405,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="evaluate on the first N held-out pairs only (a quicker check; default: all)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed the initial weights and every task's shuffle (independent runs of a recipe)",
+    )
+    p.add_argument(
+        "--run_name",
+        default=None,
+        help="folder name under runs/, exports/, results/ (default: from the experiment)",
     )
     p.set_defaults(func=_demo)
     return parser

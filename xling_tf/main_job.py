@@ -17,6 +17,7 @@ from xling_tf.data.pairs import read_aligned_pairs
 from xling_tf.evaluation import retrieval, translation_retrieval
 from xling_tf.evaluation.embedding_cache import CachedEmbedder
 from xling_tf.evaluation.tensorboard_logs import read_scalars
+from xling_tf.tokenization.vocabulary import task_configs
 
 import tensorflow as tf
 from absl import logging
@@ -146,6 +147,8 @@ def run_main_job(
     nli_file: str | None = None,
     nli_split: str | None = None,
     max_test_pairs: int | None = None,
+    seed: int | None = None,
+    run_name: str | None = None,
 ) -> dict:
     """Runs every stage and prints the results table; returns the results dict.
 
@@ -157,6 +160,11 @@ def run_main_job(
 
     When the newest checkpoint is the one the stored results measured (a rerun of a finished
     job), the export and evaluation are not repeated: the stored table is printed again.
+
+    `seed` seeds the initial weights (`train.seed_everything`) and every task's shuffle
+    (`train_data.seed`), so two seeds are two independent runs of one recipe; None keeps the
+    default data order and unseeded weights. `run_name` names the runs/, exports/ and
+    results/ folders (default: the experiment, plus the pair for a single-task one).
     """
     from xling_tf import train
     from xling_tf.export.export_hub import export_text_encoder
@@ -168,7 +176,8 @@ def run_main_job(
     data_dir = os.path.join(workdir, "data", "bible")
     params = exp_factory.get_exp_config(experiment)
     eval_pairs = _evaluation_pairs(params, language_pair)
-    run_name = experiment if len(eval_pairs) > 1 else f"{experiment}-{'-'.join(eval_pairs[0])}"
+    if not run_name:
+        run_name = experiment if len(eval_pairs) > 1 else f"{experiment}-{'-'.join(eval_pairs[0])}"
     model_dir = os.path.join(workdir, "runs", run_name)
     export_dir = os.path.join(workdir, "exports", run_name)
     results_dir = os.path.join(workdir, "results", run_name)
@@ -191,6 +200,10 @@ def run_main_job(
         experiments.set_train_steps(params, train_steps)
     if params_override:
         params.override(params_override, is_strict=True)
+    if seed is not None:
+        train.seed_everything(seed)
+        for task_config in task_configs(params):
+            task_config.train_data.override({"seed": seed}, is_strict=True)
     train.run(params, model_dir, mode="train")
     timings["train_s"] = time.time() - stage
 

@@ -383,15 +383,19 @@ def paper_en_de():
 
 
 def add_nli_routine(params, input_path: str, language: str = "en", batch_size: int = 64) -> None:
-    """Adds an `nli_<language>` routine reading `input_path` (normalised NLI TSV)."""
+    """Adds an `nli_<language>` routine reading `input_path` (normalised NLI TSV), unless the
+    experiment has one already (its config is kept; the main job fills in its path)."""
     from xling_tf.multitask import task_routine
     from xling_tf.tasks.nli import NliConfig
 
+    name = f"nli_{language}"
+    if any(routine.task_name == name for routine in params.task.task_routines):
+        return
     config = NliConfig(
         train_data=PairDataConfig(global_batch_size=batch_size, input_path=input_path),
     )
     params.task.task_routines = tuple(params.task.task_routines) + (
-        task_routine(f"nli_{language}", config),
+        task_routine(name, config),
     )
 
 
