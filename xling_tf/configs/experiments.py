@@ -394,9 +394,7 @@ def add_nli_routine(params, input_path: str, language: str = "en", batch_size: i
     config = NliConfig(
         train_data=PairDataConfig(global_batch_size=batch_size, input_path=input_path),
     )
-    params.task.task_routines = tuple(params.task.task_routines) + (
-        task_routine(name, config),
-    )
+    params.task.task_routines = tuple(params.task.task_routines) + (task_routine(name, config),)
 
 
 # --- Distillation from an existing encoder (the main job) ------------------------------------
