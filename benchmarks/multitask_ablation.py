@@ -16,8 +16,10 @@ arms, all round robin over their routines so the step counts are exact:
   multitask_equal_time   the multi-task mixture for the wall time translation_only took
                          (steps from the two runs' measured seconds per step).
 
-Every arm uses ONE vocabulary: a SentencePiece model trained once on the multi-task arm's
-data into `<workdir>/vocab/`, so the arms differ in their training tasks alone. Seed s seeds
+Every arm uses ONE vocabulary, made once into `<workdir>/vocab/<setting>/`: the teacher's
+vocabulary and token table for models that take one (the demos: mUSE v3's), else a
+SentencePiece model trained on the multi-task arm's data; so the arms differ in their
+training tasks alone. Seed s seeds
 the initial weights and every task's shuffle (`xling-tf demo --seed`). Each arm is the README
 main job (`run_main_job`), which exports the encoder; then `xling-tf evaluate --suite default`
 (plus the SICK relatedness file when given) measures every export on:
@@ -85,7 +87,9 @@ def _stage(function: str, **arguments: Any) -> None:
 def build_shared_vocabulary(
     workdir: str, folder: str, experiment: str, nli_file: str | None, nli_split: str | None
 ) -> None:
-    """Trains `<folder>/vocab/sentencepiece.model` on the multi-task arm's training files.
+    """Trains `<folder>/vocab/sentencepiece.model` on the multi-task arm's training files, or,
+    for a model that takes a teacher's vocabulary (`tokenizer.vocabulary_from`), writes that
+    vocabulary and its token table there.
 
     The files are those the main job builds (`<workdir>/data/bible/`, deterministic), so the
     vocabulary sees every language and task the multi-task arm trains on, as that arm's own
@@ -138,16 +142,21 @@ def run_arm(
     else train_steps: the total. A stage (child process).
     """
     from xling_tf.main_job import run_main_job
+    from xling_tf.tokenization.vocabulary import TOKEN_EMBEDDINGS_FILENAME
 
     if translation_steps:
         routines = len(routine_names(experiment, nli_file))
         train_steps = translation_steps * routines
+    model: dict[str, Any] = {"tokenizer": {"sentencepiece_model_file": vocabulary}}
+    table = os.path.join(os.path.dirname(vocabulary), TOKEN_EMBEDDINGS_FILENAME)
+    if os.path.exists(table):  # a teacher's vocabulary comes with its token table
+        model["encoder"] = {"token_embeddings_file": table}
     run_main_job(
         workdir=workdir,
         experiment=experiment,
         train_steps=train_steps,
         params_override={
-            "task": {"model": {"tokenizer": {"sentencepiece_model_file": vocabulary}}},
+            "task": {"model": model},
             "trainer": {"task_sampler": {"type": "round_robin"}},
         },
         nli_file=nli_file,
