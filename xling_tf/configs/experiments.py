@@ -298,7 +298,7 @@ def demo_multitask_model() -> XlingModelConfig:
     its token table, projected to 256 and frozen, and 64 tokens. No teacher targets: the model
     learns its tasks from scratch on top of that table. On the development split this beat
     the `demo` model's own 8k vocabulary at 48 tokens: en-fr P@1 0.907 against 0.830 after
-    the same 1,200 steps, SICK TRAIN 0.655 against 0.578 (RESULTS.md, "from-scratch demos")."""
+    the same 1,200 steps, SICK TRAIN 0.655 against 0.578 (RESULTS.md, section 1b)."""
     model = demo().task.model
     model.tokenizer.override(
         {"vocabulary_from": MUSE_V3_VOCABULARY, "max_seq_length": 64}, is_strict=True
