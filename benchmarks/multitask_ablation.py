@@ -95,15 +95,10 @@ def build_shared_vocabulary(
     vocabulary sees every language and task the multi-task arm trains on, as that arm's own
     vocabulary would. Imports TensorFlow: a stage (child process).
     """
-    from xling_tf.configs import experiments
     from xling_tf.data import multitask_corpus
     from xling_tf.tokenization.vocabulary import ensure_vocabulary
 
-    from official.core import exp_factory
-
-    params = exp_factory.get_exp_config(experiment)
-    if nli_file:
-        experiments.add_nli_routine(params, "")
+    params = experiment_params(experiment, nli_file)
     data_dir = os.path.join(workdir, "data", "bible")
     multitask_corpus.fill_routine_paths(params, data_dir, nli_file, nli_split=nli_split)
     ensure_vocabulary(params, folder)
@@ -166,16 +161,25 @@ def run_arm(
     )
 
 
-def routine_names(experiment: str, nli_file: str | None) -> list[str]:
-    """The routines the main job trains for `experiment` (nli_en added with an NLI file to an
-    experiment that has native tasks, as the main job does)."""
-    from xling_tf.data import multitask_corpus
+def experiment_params(experiment: str, nli_file: str | None):
+    """`experiment`'s config with the routines the main job trains: `nli_en` joins by the
+    main job's own rule when an NLI file is given."""
+    from xling_tf.configs import experiments
+    from xling_tf.main_job import has_native_tasks
 
     from official.core import exp_factory
 
-    names = multitask_corpus.routine_names(exp_factory.get_exp_config(experiment))
-    native = any(not name.startswith("translation_") for name in names)
-    return names + (["nli_en"] if nli_file and native else [])
+    params = exp_factory.get_exp_config(experiment)
+    if nli_file and has_native_tasks(params):
+        experiments.add_nli_routine(params, "")
+    return params
+
+
+def routine_names(experiment: str, nli_file: str | None) -> list[str]:
+    """The routines the main job trains for `experiment`."""
+    from xling_tf.data import multitask_corpus
+
+    return multitask_corpus.routine_names(experiment_params(experiment, nli_file))
 
 
 def train_and_export(workdir: str, run_name: str, stage_arguments: dict[str, Any]) -> Results:
@@ -332,28 +336,28 @@ def plot(
     groups = [("(a) Bible retrieval P@1", "(a)"), ("(b) zero-shot sentiment", "(b)")]
     groups.append(("(c) relatedness / NLI probe", "(c)"))
     figure, axes = plt.subplots(1, len(groups), figsize=(14, 4))
-    width = 0.8 / len(ARMS)
+    arms = [arm for arm in ARMS if arm in next(iter(budgets.values()))]
+    width = 0.8 / len(arms)
     for axis, (title, prefix) in zip(axes, groups, strict=True):
         labels: list[str] = []
         for budget, arm_rows in budgets.items():
             first = next(iter(arm_rows.values()))[0]
             labels += [f"{lang}\nN={budget}" for g, lang, _ in first if g.startswith(prefix)]
         x = np.arange(len(labels))
-        for offset, arm in enumerate(ARMS):
+        for offset, arm in enumerate(arms):
             means: list[float] = []
             errors: list[list[float]] = [[], []]
             for arm_rows in budgets.values():
-                seeds = arm_rows.get(arm)
-                rows = next(iter(arm_rows.values()))[0]
-                for index, (group, _, _) in enumerate(rows):
+                seeds = arm_rows[arm]
+                for index, (group, _, _) in enumerate(seeds[0]):
                     if not group.startswith(prefix):
                         continue
-                    summary = seeds and summarize([r[index][2] for r in seeds])
-                    mean, low, high = summary or (0.0, 0.0, 0.0)
+                    mean, low, high = summarize([r[index][2] for r in seeds]) or (0.0, 0.0, 0.0)
                     means.append(mean)
                     errors[0].append(mean - low)
                     errors[1].append(high - mean)
-            axis.bar(x + (offset - 1) * width, means, width, yerr=errors, label=ARM_TITLES[arm])
+            shift = (offset - (len(arms) - 1) / 2) * width
+            axis.bar(x + shift, means, width, yerr=errors, label=ARM_TITLES[arm])
         axis.set_xticks(x, labels, fontsize=8)
         axis.set_title(title, fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()

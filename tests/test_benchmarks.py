@@ -202,6 +202,18 @@ def test_ablation_equal_time_steps_and_seed_table():
     assert multitask_ablation.summarize([0.5, None]) is None  # a seed without the metric
 
 
+def test_ablation_counts_the_routines_the_main_job_trains():
+    """An NLI file adds one `nli_en` to an experiment with native tasks, by the main job's
+    rule: none to a translation-only one, no second one where the experiment has it."""
+    import multitask_ablation
+
+    names = multitask_ablation.routine_names
+    assert names("demo_multitask", "nli.tsv")[-1] == "nli_en"
+    assert len(names("demo_multitask", "nli.tsv")) == len(names("demo_multitask", None)) + 1
+    assert names("translation_only", "nli.tsv") == ["translation_en_fr"]
+    assert names("tiny_multitask", "nli.tsv").count("nli_en") == 1
+
+
 def test_read_tsv_pairs_names_file_and_line(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("a\tb\nc\td\nbroken\n", encoding="utf-8")

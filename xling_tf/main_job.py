@@ -42,6 +42,16 @@ def _evaluation_pairs(params, language_pair: str) -> list[tuple[str, str]]:
     return [bible.parse_language_pair(language_pair)]
 
 
+def has_native_tasks(params) -> bool:
+    """Whether a multi-task experiment has Quick-Thought or response-ranking routines: the
+    ones an NLI file joins (`--nli_file` adds `nli_en` to these, never to a translation-only
+    ablation)."""
+    return any(
+        multitask_corpus.parse_routine(name)[0] in ("quick_thought", "response")
+        for name in multitask_corpus.routine_names(params)
+    )
+
+
 def _prepare_training_data(
     params,
     data_dir: str,
@@ -54,17 +64,14 @@ def _prepare_training_data(
     if not isinstance(params, mt_configs.MultiTaskExperimentConfig):
         params.override({"task": {"train_data": {"input_path": corpus.train_path}}}, is_strict=True)
         return f"translation ranking on {corpus.train_pairs} pairs"
-    has_native_tasks = any(
-        multitask_corpus.parse_routine(name)[0] in ("quick_thought", "response")
-        for name in multitask_corpus.routine_names(params)
-    )
-    if nli_file and not has_native_tasks:
+    native = has_native_tasks(params)
+    if nli_file and not native:
         # A translation-only ablation stays translation-only: same flags, one difference.
         print(f"      {nli_file} not used: this experiment has only translation tasks", flush=True)
         nli_file = None
     if nli_file:
         experiments.add_nli_routine(params, "")
-    elif has_native_tasks:
+    elif native:
         print(
             "      no --nli_file given: training without the NLI task (pass an SNLI/MNLI "
             "jsonl, XNLI or SICK file to add it)",
