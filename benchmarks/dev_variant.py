@@ -10,7 +10,8 @@ r"""Train one variant of an experiment on the main job's data and score it on th
 every routine whose name starts with the key (the routines are a list, which
 `--params_override` cannot index); the key `task_weight` sets the routine's sampling weight
 instead (`'{"translation_": {"task_weight": 2.0}}'`, for the proportional and annealed
-samplers).
+samplers). `--routines distill_en` trains only the named routines (e.g. to see what one
+routine's data alone teaches).
 
 WORKDIR is a main job's workdir (`xling-tf demo --workdir WORKDIR`): its data/ and cached
 teacher vectors are reused, the variant trains in WORKDIR/runs/NAME, nothing is exported and
@@ -43,13 +44,18 @@ def main() -> None:
         help='JSON {"<routine name prefix>": {task_config fields}}, e.g. '
         '\'{"distill_en_": {"ranking_weight": 2.0}}\'',
     )
+    parser.add_argument(
+        "--routines",
+        default="",
+        help="comma-separated routine names to keep (e.g. distill_en); empty: all of them",
+    )
     parser.add_argument("--sick", default=None, help="SICK file (its TRAIN rows are used)")
     args = parser.parse_args()
 
     import xling_tf  # noqa: F401
     from xling_tf import main_job, train
     from xling_tf.configs import experiments
-    from xling_tf.data import bible
+    from xling_tf.data import bible, multitask_corpus
 
     from official.core import exp_factory
 
@@ -58,6 +64,14 @@ def main() -> None:
     corpus = bible.build_translation_corpus(data_dir, "en", "fr")
     cache_dir = os.path.join(args.workdir, "cache")
     main_job._prepare_training_data(params, data_dir, corpus, None, None, cache_dir)
+    if args.routines:
+        keep = args.routines.split(",")
+        unknown = set(keep) - set(multitask_corpus.routine_names(params))
+        if unknown:
+            parser.error(f"no routine named {sorted(unknown)}")
+        params.task.task_routines = tuple(
+            r for r in params.task.task_routines if r.task_name in keep
+        )
     if args.train_steps:
         experiments.set_train_steps(params, args.train_steps)
     params.override(json.loads(args.params_override), is_strict=True)
