@@ -63,7 +63,6 @@ def main() -> None:
     data_dir = os.path.join(args.workdir, "data", "bible")
     corpus = bible.build_translation_corpus(data_dir, "en", "fr")
     cache_dir = os.path.join(args.workdir, "cache")
-    main_job._prepare_training_data(params, data_dir, corpus, None, None, cache_dir)
     if args.routines:
         keep = args.routines.split(",")
         unknown = set(keep) - set(multitask_corpus.routine_names(params))
@@ -72,6 +71,7 @@ def main() -> None:
         params.task.task_routines = tuple(
             r for r in params.task.task_routines if r.task_name in keep
         )
+    main_job._prepare_training_data(params, data_dir, corpus, None, None, cache_dir)
     if args.train_steps:
         experiments.set_train_steps(params, args.train_steps)
     params.override(json.loads(args.params_override), is_strict=True)
