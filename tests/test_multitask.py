@@ -150,6 +150,41 @@ def test_one_encoder_shared_by_every_task_model_built_without_data(sentencepiece
     assert model.encoder.built and all(m.built for m in model.sub_tasks.values())
 
 
+def test_the_train_loop_is_traced_once(corpus_dir, sentencepiece_model):
+    """The model's variables and the optimizer's slots exist before the first step, so orbit's
+    train loop is traced once: a tf.function that creates variables is traced twice."""
+    from xling_tf.configs import experiments  # noqa: F401
+    from xling_tf.multitask import (
+        XlingMultiTaskModel,
+        as_multitask,
+        build_multi_task,
+        build_task_sampler,
+    )
+    from xling_tf.trainer import XlingTrainer
+
+    from official.core import exp_factory, train_utils
+
+    params = as_multitask(exp_factory.get_exp_config("tiny"))
+    params.task.model.tokenizer.sentencepiece_model_file = sentencepiece_model
+    (routine,) = params.task.task_routines
+    routine.task_config.train_data.input_path = os.path.join(corpus_dir, "train.tsv")
+    multi_task = build_multi_task(params.task)
+    model = XlingMultiTaskModel(multi_task, params.task.model)
+    trainer = XlingTrainer(
+        multi_task=multi_task,
+        multi_task_model=model,
+        optimizer=train_utils.create_optimizer(multi_task, params),
+        task_sampler=build_task_sampler(params.trainer.task_sampler, multi_task.task_weights, 4),
+        total_steps=4,
+        batch_sizes={routine.task_name: 16},
+    )
+    assert model.encoder.built and trainer.optimizer.weights  # slots included
+    for _ in range(2):
+        trainer.train(tf.constant(2))
+    assert int(trainer.global_step.numpy()) == 4
+    assert trainer._train_loop_fn.experimental_get_tracing_count() == 1
+
+
 TRAIN_SCRIPT = """
 import sys
 import xling_tf

@@ -144,6 +144,7 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
+        self._create_variables()
         self._task_names = list(self.multi_task.tasks)
         self._loss_guard = NonFiniteLossGuard(
             self._task_names, checkpoint_dir, lambda: self.multi_task_model.trainable_variables
@@ -179,6 +180,22 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
                 for name, size in batch_sizes.items()
             ),
         )
+
+    def _create_variables(self) -> None:
+        """Creates the model's variables and the optimizer's slots before the first step.
+
+        Model Garden's interleaving trainer does so only for the new Keras optimizers. With a
+        legacy one (Model Garden's `adamw` is `AdamWeightDecay`) they would be created inside
+        the first trace of orbit's train loop, and a `tf.function` that creates variables is
+        traced a second time to run without creating them: twice the tracing of every task's
+        step at the start of every run.
+        """
+        if isinstance(self.optimizer, tf_keras.optimizers.experimental.Optimizer):
+            return  # built by the parent already
+        self.multi_task_model.build()
+        # The legacy optimizer's own (private) hook, the one `apply_gradients` calls: it creates
+        # `iterations`, the hyperparameters and every slot, and nothing else.
+        self.optimizer._create_all_weights(self.multi_task_model.trainable_variables)
 
     def _compiled_task_step(self, name: str, task: base_task.Task) -> Callable[[Any], None]:
         """Routine `name`'s step with its compute in XLA (`xla_train_step`); same logs."""
