@@ -142,7 +142,7 @@ def tiny() -> cfg.ExperimentConfig:
     train_steps = 20
     model = XlingModelConfig(
         tokenizer=TokenizerConfig(
-            vocab_size=300, max_seq_length=16, vocab_training_sentences=20_000
+            vocab_size=300, max_seq_length=16, vocab_training_sentences=4_000
         ),
         encoder=EncoderConfig(
             hidden_size=32,
