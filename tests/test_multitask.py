@@ -150,9 +150,8 @@ def test_one_encoder_shared_by_every_task_model_built_without_data(sentencepiece
     assert model.encoder.built and all(m.built for m in model.sub_tasks.values())
 
 
-def test_the_train_loop_is_traced_once(corpus_dir, sentencepiece_model):
-    """The model's variables and the optimizer's slots exist before the first step, so orbit's
-    train loop is traced once: a tf.function that creates variables is traced twice."""
+def _tiny_trainer(corpus_dir: str, sentencepiece_model: str, total_steps: int):
+    """An XlingTrainer of the one-routine `tiny` experiment, built in the current strategy."""
     from xling_tf.configs import experiments  # noqa: F401
     from xling_tf.multitask import (
         XlingMultiTaskModel,
@@ -170,19 +169,55 @@ def test_the_train_loop_is_traced_once(corpus_dir, sentencepiece_model):
     routine.task_config.train_data.input_path = os.path.join(corpus_dir, "train.tsv")
     multi_task = build_multi_task(params.task)
     model = XlingMultiTaskModel(multi_task, params.task.model)
-    trainer = XlingTrainer(
+    return XlingTrainer(
         multi_task=multi_task,
         multi_task_model=model,
         optimizer=train_utils.create_optimizer(multi_task, params),
-        task_sampler=build_task_sampler(params.trainer.task_sampler, multi_task.task_weights, 4),
-        total_steps=4,
+        task_sampler=build_task_sampler(
+            params.trainer.task_sampler, multi_task.task_weights, total_steps
+        ),
+        total_steps=total_steps,
         batch_sizes={routine.task_name: 16},
     )
-    assert model.encoder.built and trainer.optimizer.weights  # slots included
+
+
+def test_the_train_loop_is_traced_once(corpus_dir, sentencepiece_model):
+    """The model's variables and the optimizer's slots exist before the first step, so orbit's
+    train loop is traced once: a tf.function that creates variables is traced twice."""
+    trainer = _tiny_trainer(corpus_dir, sentencepiece_model, total_steps=4)
+    assert trainer.multi_task_model.encoder.built and trainer.optimizer.weights  # slots too
     for _ in range(2):
         trainer.train(tf.constant(2))
     assert int(trainer.global_step.numpy()) == 4
     assert trainer._train_loop_fn.experimental_get_tracing_count() == 1
+
+
+def test_training_pipelines_run_without_the_tf_data_autotuner(
+    corpus_dir, sentencepiece_model, monkeypatch
+):
+    """Under a MirroredStrategy on the CPU (the main job's) each replica reads its own
+    pipeline, with tf.data's autotuner off: no MultiDeviceIterator adds per-replica pipelines
+    with it on. Freeing a pipeline whose autotuner runs waits for the autotuner's sleep, up to
+    a minute (the main job's export used to pause about 23 s)."""
+    from xling_tf.trainer import training_dataset
+
+    from tensorflow.python.data.ops import multi_device_iterator_ops
+
+    built = []
+    original = multi_device_iterator_ops.OwnedMultiDeviceIterator.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(multi_device_iterator_ops.OwnedMultiDeviceIterator, "__init__", spy)
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        trainer = _tiny_trainer(corpus_dir, sentencepiece_model, total_steps=2)
+        trainer.train(tf.constant(2))
+    assert int(trainer.global_step.numpy()) == 2
+    assert not built
+    (task,) = trainer.multi_task.tasks.values()
+    assert training_dataset(task).options().autotune.enabled is False
 
 
 TRAIN_SCRIPT = """

@@ -169,8 +169,7 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
                 "XLA on a CPU: measured slower than without it here (0.80x float32, 0.44x "
                 "mixed bfloat16 for the demo step, docs/scaling.md); it is meant for GPUs"
             )
-        if resume_step:
-            self._continue_data_order(resume_step)
+        self._build_train_datasets(resume_step)
         self.preemption_saver: PreemptionSaver | None = None
         self._progress = ProgressLogger(
             self.global_step,
@@ -208,22 +207,23 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
 
         return step_fn
 
-    def _continue_data_order(self, resume_step: int) -> None:
-        """Skips, in each task's data, the batches the first `resume_step` steps trained on,
-        and restores the per-task step counters (they are not in the checkpoint)."""
+    def _build_train_datasets(self, resume_step: int) -> None:
+        """Replaces the datasets Model Garden's trainer built (never iterated) with each task's
+        training data distributed by `distribute_training_inputs`, from the batch after those
+        the first `resume_step` steps trained on; restores the per-task step counters (they
+        are not in the checkpoint)."""
         counts = task_batches_consumed(self._task_sampler, len(self._task_names), resume_step)
         datasets = {}
         for (name, task), count in zip(self.multi_task.tasks.items(), counts, strict=True):
-            datasets[name] = self.strategy.distribute_datasets_from_function(
-                functools.partial(_inputs_after, task, count)
-            )
+            datasets[name] = distribute_training_inputs(self.strategy, task, count)
             self.task_step_counter(name).assign(count)
-        self.train_dataset = datasets  # orbit's setter: replaces the datasets built by super()
-        logging.info(
-            "resuming at step %d: skipping %s batches",
-            resume_step,
-            dict(zip(datasets, counts, strict=True)),
-        )
+        self.train_dataset = datasets  # orbit's setter
+        if resume_step:
+            logging.info(
+                "resuming at step %d: skipping %s batches",
+                resume_step,
+                dict(zip(datasets, counts, strict=True)),
+            )
 
     def _record_batch(self, inputs: Any) -> None:
         assert self._batch_recorder is not None
@@ -282,9 +282,47 @@ class WorkerCheckpointManager(tf.train.CheckpointManager):
         return self._restore_from
 
 
-def _inputs_after(task, batches: int, input_context=None) -> tf.data.Dataset:
-    """The task's training data from its `batches`-th batch on."""
-    return task.build_inputs(task.task_config.train_data, input_context).skip(batches)
+def training_dataset(
+    task: base_task.Task,
+    skip_batches: int = 0,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """`task`'s training data from its `skip_batches`-th batch on, with tf.data's autotuning
+    off (see `distribute_training_inputs`)."""
+    dataset = task.build_inputs(task.task_config.train_data, input_context)
+    if skip_batches:
+        dataset = dataset.skip(skip_batches)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
+def distribute_training_inputs(
+    strategy: tf.distribute.Strategy, task: base_task.Task, skip_batches: int = 0
+) -> tf.distribute.DistributedDataset:
+    """`training_dataset(task, skip_batches)`, distributed by `strategy`.
+
+    The pipelines run with tf.data's autotuning off, and under a MirroredStrategy over CPU
+    devices every replica reads its own pipeline straight from the host (the task shards rows
+    by input pipeline). Deleting a pipeline whose autotuner is on waits for the autotuner's
+    thread to end its sleep, which doubles up to a minute, and the strategy's default (one
+    pipeline per worker, split over the replicas by a `MultiDeviceIterator`) adds per-replica
+    pipelines with default options, autotuning on, whatever this one sets: the main job paused
+    about 23 s when Python freed its four training pipelines after training. Autotuning only
+    picks parallelism and buffer sizes, and this pipeline keeps ahead of the step without it.
+    On accelerators the default stays (the iterator prefetches batches onto the devices).
+    """
+    options = None
+    if isinstance(strategy, tf.distribute.MirroredStrategy) and all(
+        "CPU" in device.upper() for device in strategy.extended.worker_devices
+    ):
+        options = tf.distribute.InputOptions(
+            experimental_fetch_to_device=False,
+            experimental_replication_mode=tf.distribute.InputReplicationMode.PER_REPLICA,
+        )
+    return strategy.distribute_datasets_from_function(
+        functools.partial(training_dataset, task, skip_batches), options
+    )
 
 
 def _train_actions(

@@ -74,10 +74,15 @@ class TextEmbedding(tf_keras.layers.Layer):
         self.initializer_range = initializer_range
         self.ngram_buckets = ngram_buckets
         initializer = tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
+        # The tables compute in float32 and `call` casts the rows it gathered, as
+        # tf_keras.layers.Embedding does. A mixed-precision table would be an
+        # AutoCastVariable, and under a tf.distribute strategy reading it casts the whole
+        # table every step (128k x 256: 20 ms of a 0.6 s demo_distill step on 2 CPU cores).
         self._word_embedding = nlp_layers.OnDeviceEmbedding(
             vocab_size=vocab_size,
             embedding_width=width,
             initializer=tf_utils.clone_initializer(initializer),
+            dtype=tf.float32,
             name="word_embeddings",
         )
         # Frozen when taken from a teacher (xling_tf/distillation/teacher_vocabulary.py): rows
@@ -89,6 +94,7 @@ class TextEmbedding(tf_keras.layers.Layer):
                 vocab_size=ngram_buckets,
                 embedding_width=width,
                 initializer=tf_utils.clone_initializer(initializer),
+                dtype=tf.float32,
                 name="ngram_embeddings",
             )
             if ngram_buckets > 0
@@ -118,6 +124,7 @@ class TextEmbedding(tf_keras.layers.Layer):
             # Id 0 pads the n-gram slots; its row is a real (trained) row, so mask it out.
             present = tf.cast(tf.not_equal(ngram_ids, 0), ngrams.dtype)[..., tf.newaxis]
             words += tf.reduce_sum(ngrams * present, axis=2)
+        words = tf.cast(words, self.compute_dtype)
         # The multiplier is for the sparse token (and n-gram) tables only: every position row
         # gets a gradient from every sentence, like any dense weight.
         words = scale_gradient(words, self.gradient_multiplier)
