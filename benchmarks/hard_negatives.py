@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import itertools
 import json
 import os
 import re
@@ -63,6 +64,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from xling_tf.data.pairs import atomic_output, write_rows
 
 import bench_common
 
@@ -100,10 +103,8 @@ def _read_json(path: str) -> Any:
 
 
 def _write_json(path: str, value: Any) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
+    with atomic_output(path) as f:
         json.dump(value, f, indent=2)
-    os.replace(path + ".tmp", path)
 
 
 # --- Child processes, with their CPU time and peak memory ------------------------------------
@@ -172,12 +173,8 @@ def iter_rows(path: str) -> Iterable[list[str]]:
 def take_rows(source: str, destination: str, rows: int) -> int:
     """Copies the first `rows` lines of `source` to `destination` (once); returns the count."""
     if not os.path.exists(destination):
-        with open(source, encoding="utf-8") as f, open(destination + ".tmp", "w") as out:
-            for number, line in enumerate(f):
-                if number == rows:
-                    break
-                out.write(line)
-        os.replace(destination + ".tmp", destination)
+        with open(source, encoding="utf-8") as f, atomic_output(destination) as out:
+            out.writelines(itertools.islice(f, rows))
     with open(destination, encoding="utf-8") as f:
         return sum(1 for _ in f)
 
@@ -421,9 +418,7 @@ def clean_negatives(
         rows, dropped = drop_known_translations(
             iter_rows(os.path.join(workdir, "pairs_hn_wide.tsv")), known, k
         )
-        with open(path + ".tmp", "w", encoding="utf-8") as out:
-            out.writelines("\t".join(row) + "\n" for row in rows)
-        os.replace(path + ".tmp", path)
+        write_rows(path, rows)
         _write_json(summary_path, {"mining": mining, "rows": len(rows), "dropped": dropped})
     return path, _read_json(summary_path)
 

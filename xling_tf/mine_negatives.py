@@ -29,6 +29,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from xling_tf.data.pairs import atomic_output
 from xling_tf.evaluation import ann_index
 from xling_tf.evaluation.embedding import EmbedFn
 from xling_tf.evaluation.mine_files import embedded_npy, line_offsets, read_line
@@ -55,8 +56,8 @@ def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
         return source_path, target_path
     with (
         open(pairs_path, encoding="utf-8") as rows,
-        open(work / "source.txt.tmp", "w", encoding="utf-8") as sources,
-        open(work / "target.txt.tmp", "w", encoding="utf-8") as targets,
+        atomic_output(str(source_path)) as sources,
+        atomic_output(str(target_path)) as targets,
     ):
         for number, row in enumerate(rows, start=1):
             columns = row.rstrip("\r\n").split("\t")
@@ -64,8 +65,6 @@ def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
                 raise ValueError(f"{pairs_path}:{number}: expected source<TAB>target")
             sources.write(columns[0] + "\n")
             targets.write(columns[1] + "\n")
-    os.replace(work / "source.txt.tmp", source_path)
-    os.replace(work / "target.txt.tmp", target_path)
     return source_path, target_path
 
 

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from xling_tf.data.pairs import count_lines
+from xling_tf.data.pairs import atomic_output, count_lines
 from xling_tf.evaluation import mining
 from xling_tf.evaluation.embedding import EmbedFn, embed_file_to_npy
 
@@ -108,15 +108,13 @@ def mine_files(
         candidates = candidates.select(candidates.scores >= threshold)
     order = np.argsort(-candidates.scores, kind="stable")
     source_offsets, target_offsets = line_offsets(source_path), line_offsets(target_path)
-    temporary = f"{output_path}.tmp"
     with (
         open(source_path, "rb") as source_file,
         open(target_path, "rb") as target_file,
-        open(temporary, "w", encoding="utf-8") as out,
+        atomic_output(str(output_path)) as out,
     ):
         for i in order:
             source_text = read_line(source_file, source_offsets[candidates.source_ids[i]])
             target_text = read_line(target_file, target_offsets[candidates.target_ids[i]])
             out.write(f"{candidates.scores[i]:.6f}\t{source_text}\t{target_text}\n")
-    os.replace(temporary, output_path)
     return MineSummary(len(source), len(target), len(order), str(output_path))
