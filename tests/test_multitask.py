@@ -220,6 +220,26 @@ def test_training_pipelines_run_without_the_tf_data_autotuner(
     assert training_dataset(task).options().autotune.enabled is False
 
 
+def test_each_training_pipeline_is_built_once(corpus_dir, sentencepiece_model, monkeypatch):
+    """Model Garden's base trainer builds every task's training data unless it is given
+    them; the trainer gives it its own, so no pipeline is built (and its tokenizer traced)
+    twice."""
+    from xling_tf.tasks.base import XlingTask
+
+    built = []
+    original = XlingTask.build_inputs
+
+    def counting(self, params, input_context=None):
+        built.append(self.name)
+        return original(self, params, input_context)
+
+    monkeypatch.setattr(XlingTask, "build_inputs", counting)
+    trainer = _tiny_trainer(corpus_dir, sentencepiece_model, total_steps=2)
+    assert built == list(trainer.multi_task.tasks)
+    trainer.train(tf.constant(2))
+    assert int(trainer.global_step.numpy()) == 2 and len(built) == 1
+
+
 TRAIN_SCRIPT = """
 import sys
 import xling_tf

@@ -43,6 +43,7 @@ import tensorflow as tf
 import tf_keras
 from absl import logging
 from official.core import base_task, train_utils
+from official.modeling.multitask import base_trainer as mg_base_trainer
 from official.modeling.multitask import evaluator as mg_evaluator
 from official.modeling.multitask import interleaving_trainer
 from official.modeling.multitask import multitask as mg_multitask
@@ -118,7 +119,24 @@ class _RecordingIterator:
         return inputs
 
 
-class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
+class _TrainDatasetsGiven(mg_base_trainer.MultiTaskBaseTrainer):
+    """Hands `self._given_train_datasets` to Model Garden's base trainer.
+
+    The base trainer builds every task's distributed training data in its constructor unless
+    it is given them, and the interleaving trainer passes none through. Built there, each
+    pipeline would be built twice (`XlingTrainer` needs its own: `distribute_training_inputs`,
+    skipping what a resumed run trained on); tracing a pipeline's tokenizer and batching
+    functions is seconds of a short run. Placed after the interleaving trainer in
+    `XlingTrainer`'s bases, so the interleaving trainer's `super().__init__` lands here.
+    """
+
+    _given_train_datasets: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, train_datasets=self._given_train_datasets, **kwargs)
+
+
+class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer, _TrainDatasetsGiven):
     """Model Garden's interleaving trainer with XLA, loss guard, batch log, resume and progress.
 
     Args:
@@ -130,20 +148,47 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
         the batches the first `resume_step` steps trained on.
       jit_compile: compile each task's forward pass, loss and gradients with XLA.
       batch_log: a file to append each step's batch fingerprints to (debugging/tests).
+      trainer_options: orbit's `StandardTrainerOptions` (None: orbit's defaults).
     """
 
     def __init__(
         self,
-        *args: Any,
+        multi_task: mg_multitask.MultiTask,
+        multi_task_model: XlingMultiTaskModel,
+        optimizer: tf_keras.optimizers.Optimizer,
+        task_sampler: Any,
+        *,
         total_steps: int,
         batch_sizes: dict[str, int],
         checkpoint_dir: str | None = None,
         resume_step: int = 0,
         jit_compile: bool = False,
         batch_log: str | None = None,
-        **kwargs: Any,
+        trainer_options: orbit.StandardTrainerOptions | None = None,
     ):
-        super().__init__(*args, **kwargs)
+        # Each task's data from the batch after those the first `resume_step` steps trained
+        # on; the per-task step counters are restored below (they are not in the checkpoint).
+        skipped = task_batches_consumed(task_sampler, len(multi_task.tasks), resume_step)
+        self._given_train_datasets = {
+            name: distribute_training_inputs(tf.distribute.get_strategy(), task, count)
+            for (name, task), count in zip(multi_task.tasks.items(), skipped, strict=True)
+        }
+        super().__init__(
+            multi_task=multi_task,
+            multi_task_model=multi_task_model,
+            optimizer=optimizer,
+            task_sampler=task_sampler,
+            trainer_options=trainer_options,
+        )
+        del self._given_train_datasets  # orbit holds them now
+        for name, count in zip(multi_task.tasks, skipped, strict=True):
+            self.task_step_counter(name).assign(count)
+        if resume_step:
+            logging.info(
+                "resuming at step %d: skipping %s batches",
+                resume_step,
+                dict(zip(multi_task.tasks, skipped, strict=True)),
+            )
         self._create_variables()
         self._task_names = list(self.multi_task.tasks)
         self._loss_guard = NonFiniteLossGuard(
@@ -169,7 +214,6 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
                 "XLA on a CPU: measured slower than without it here (0.80x float32, 0.44x "
                 "mixed bfloat16 for the demo step, docs/scaling.md); it is meant for GPUs"
             )
-        self._build_train_datasets(resume_step)
         self.preemption_saver: PreemptionSaver | None = None
         self._progress = ProgressLogger(
             self.global_step,
@@ -206,24 +250,6 @@ class XlingTrainer(interleaving_trainer.MultiTaskInterleavingTrainer):
             self.training_losses[name].update_state(step(inputs))
 
         return step_fn
-
-    def _build_train_datasets(self, resume_step: int) -> None:
-        """Replaces the datasets Model Garden's trainer built (never iterated) with each task's
-        training data distributed by `distribute_training_inputs`, from the batch after those
-        the first `resume_step` steps trained on; restores the per-task step counters (they
-        are not in the checkpoint)."""
-        counts = task_batches_consumed(self._task_sampler, len(self._task_names), resume_step)
-        datasets = {}
-        for (name, task), count in zip(self.multi_task.tasks.items(), counts, strict=True):
-            datasets[name] = distribute_training_inputs(self.strategy, task, count)
-            self.task_step_counter(name).assign(count)
-        self.train_dataset = datasets  # orbit's setter
-        if resume_step:
-            logging.info(
-                "resuming at step %d: skipping %s batches",
-                resume_step,
-                dict(zip(datasets, counts, strict=True)),
-            )
 
     def _record_batch(self, inputs: Any) -> None:
         assert self._batch_recorder is not None
