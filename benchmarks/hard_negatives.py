@@ -17,7 +17,8 @@ r"""The paper's hard negatives on the Bible: P@1 with and without them, at equal
    (exact search) writes `<workdir>/pairs_hn.tsv`. Then a pure-Python check counts the mined
    negatives that are known translations of their row's source: French sentences paired with
    that English sentence somewhere in the whole train.tsv (another French Bible's wording of
-   the same verse), i.e. false negatives.
+   the same verse), i.e. false negatives. (mine-negatives itself skips those paired with the
+   source in pairs.tsv; what the check finds are pairings only in the rest of train.tsv.)
 5. Arm "with": the same experiment, vocabulary, steps and checkpoints on pairs_hn.tsv with
    `task.train_data.num_hard_negatives=K`.
 6. With --equal_time_arm, arm "with, equal time": arm "with" retrained from scratch for the

@@ -62,3 +62,32 @@ def test_hard_negatives_are_close_wrong_targets_and_a_rerun_resumes(tmp_path):
     assert _run(tmp_path, model="fake_teachers:raises_on_call") == 0
     assert out.read_text(encoding="utf-8") == text
     assert not (work / "progress").exists()
+
+
+def test_known_translations_of_the_source_are_never_negatives(tmp_path, capsys):
+    """A corpus that crosses two wordings of each sentence on both sides (as the Bible
+    corpora cross their translations) pairs every source with both target wordings: the
+    other wording is the nearest target, and a translation, not a negative."""
+    rng = random.Random(2)
+    words = [f"w{i}" for i in range(60)]
+    pairs = []
+    for family in range(30):
+        stem = " ".join(rng.sample(words, 4))
+        for source_wording in ("A", "B"):
+            for target_wording in range(2):
+                pairs.append((f"src {family} {source_wording} {stem}", f"{stem} x{target_wording}"))
+    (tmp_path / "train.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs), "utf-8")
+    assert _run(tmp_path) == 0
+    translations: dict[str, set[str]] = {}
+    for source, target in pairs:
+        translations.setdefault(source, set()).add(target)
+    rows = [
+        line.split("\t") for line in (tmp_path / "train_hn.tsv").read_text("utf-8").splitlines()
+    ]
+    assert len(rows) == len(pairs)
+    for source, _, *negatives in rows:
+        assert len(negatives) == K
+        assert not set(negatives) & translations[source], (source, negatives)
+    # Each row's other target wording was the nearest neighbour the check skipped.
+    skipped = int(capsys.readouterr().out.split("; ")[1].split()[0])
+    assert skipped >= len(pairs)

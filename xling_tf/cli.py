@@ -209,7 +209,8 @@ def _mine_negatives(args: argparse.Namespace) -> None:
     print(
         f"wrote {summary.rows_written} rows with {args.k} hard negatives -> "
         f"{summary.output_path} (resumed after {summary.rows_resumed} rows, "
-        f"{summary.rows_dropped} dropped: too few distinct negatives)"
+        f"{summary.rows_dropped} dropped: too few distinct negatives; "
+        f"{summary.known_translations_skipped} neighbours skipped as known translations)"
     )
 
 

@@ -12,20 +12,27 @@ Steps (all streamed):
 2. A FAISS index over the targets (`ann_index`; `AnnConfig(index="Flat")` is exact) is
    searched `chunk_rows` sources at a time for `k + extra` neighbours. A neighbour is dropped
    when its text equals the row's target (the translation, or a duplicate of it elsewhere in
-   the corpus), equals the source (an untranslated copy), or repeats a kept negative. A row
-   left with fewer than k negatives is dropped and counted (the task needs k columns).
+   the corpus), equals the source (an untranslated copy), is paired with the row's source on
+   any line of the file (a known translation: a corpus that crosses several wordings of one
+   sentence, like the Bible's 3 x 3 translations of a verse, pairs the source with every
+   wording, and those are a first-pass model's nearest "negatives"), or repeats a kept
+   negative. A row left with fewer than k negatives is dropped and counted (the task needs k
+   columns).
 3. Rows are appended to `<output>.partial` chunk by chunk; after each chunk
    `<work_dir>/progress` records the source rows done and the bytes written, so a rerun cuts
    the partial file back to the last finished chunk and resumes after it; the finished file
    is renamed to `output`.
 
 Memory: the index (targets x dim x 4 bytes with `Flat` cells), the [n] + [m] int64 line
-offset tables, and one chunk of rows; neither the corpus nor its vectors are loaded whole.
+offset tables, a sorted uint64 table of the file's distinct (source, target) pairs (8 bytes a
+row: a 64-bit digest of each), and one chunk of rows; neither the corpus nor its vectors are
+loaded whole.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -34,6 +41,7 @@ from xling_tf.evaluation import ann_index
 from xling_tf.evaluation.embedding import EmbedFn
 from xling_tf.evaluation.mine_files import embedded_npy, line_offsets, read_line
 
+import numpy as np
 from tqdm import tqdm
 
 __all__ = ["NegativesSummary", "mine_hard_negatives"]
@@ -41,12 +49,14 @@ __all__ = ["NegativesSummary", "mine_hard_negatives"]
 
 @dataclasses.dataclass(frozen=True)
 class NegativesSummary:
-    """Rows written (this run and before it), rows dropped for too few negatives, the output."""
+    """Rows written (this run and before it), rows dropped for too few negatives, the output,
+    and the neighbours this run skipped for being known translations of their row's source."""
 
     rows_written: int
     rows_resumed: int
     rows_dropped: int
     output_path: str
+    known_translations_skipped: int = 0
 
 
 def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
@@ -66,6 +76,34 @@ def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
             sources.write(columns[0] + "\n")
             targets.write(columns[1] + "\n")
     return source_path, target_path
+
+
+def _pair_digest(source: str, target: str) -> int:
+    """A 64-bit digest of one (source, target) pair (with n pairs in the table, a pair not in it
+    matches one of theirs with probability about n / 2^64)."""
+    data = f"{source}\t{target}".encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _known_pairs(source_path: Path, target_path: Path) -> np.ndarray:
+    """Sorted uint64 digests of every distinct (source, target) pair of the split columns."""
+
+    def text(line: bytes) -> str:  # decoded as `read_line` decodes the candidates
+        return line.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    with open(source_path, "rb") as sources, open(target_path, "rb") as targets:
+        digests = np.fromiter(
+            (_pair_digest(text(s), text(t)) for s, t in zip(sources, targets, strict=True)),
+            dtype=np.uint64,
+        )
+    return np.unique(digests)
+
+
+def _is_known_pair(known: np.ndarray, source: str, target: str) -> bool:
+    """`source` and `target` are paired on some line of the file `known` was built from."""
+    digest = np.uint64(_pair_digest(source, target))
+    at = int(np.searchsorted(known, digest))
+    return at < len(known) and known[at] == digest
 
 
 def _count_lines(path: Path) -> int:
@@ -118,7 +156,8 @@ def mine_hard_negatives(
     first_row, written_bytes = 0, 0
     if partial.exists() and state.exists():
         first_row, written_bytes = map(int, state.read_text().split())
-    dropped = 0
+    known = _known_pairs(source_path, target_path)
+    dropped = skipped_known = 0
     with (
         open(source_path, "rb") as source_file,
         open(target_path, "rb") as target_file,
@@ -138,8 +177,12 @@ def mine_hard_negatives(
                     if candidate < 0 or candidate == row:
                         continue
                     text = read_line(target_file, target_offsets[candidate])
-                    if text not in (target, source) and text not in negatives:
-                        negatives.append(text)
+                    if text in (target, source) or text in negatives:
+                        continue
+                    if _is_known_pair(known, source, text):
+                        skipped_known += 1
+                        continue
+                    negatives.append(text)
                     if len(negatives) == k:
                         break
                 if len(negatives) < k:
@@ -153,4 +196,6 @@ def mine_hard_negatives(
             bar.update(stop - start)
     os.replace(partial, output_path)
     state.unlink(missing_ok=True)
-    return NegativesSummary(_count_lines(Path(output_path)), first_row, dropped, str(output_path))
+    return NegativesSummary(
+        _count_lines(Path(output_path)), first_row, dropped, str(output_path), skipped_known
+    )
