@@ -89,6 +89,55 @@ def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tm
     assert read_batch_log(log_b)[:killed_at] == batches_a[:killed_at]
 
 
+# A run stopped at a checkpoint and resumed, and an uninterrupted one, under two mirrored
+# replicas (logical CPUs), in one process: the phases run one after the other.
+_MIRRORED_RESUME_SCRIPT = r"""
+import sys
+from absl import flags, logging
+from xling_tf import train
+logging.use_absl_handler()  # as under app.run: log lines on stderr
+train.define_flags()
+train_path = sys.argv[1]
+for model_dir, steps, batch_log in zip(sys.argv[2::3], sys.argv[3::3], sys.argv[4::3]):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", "--experiment=tiny", "--mode=train", f"--model_dir={model_dir}",
+                 "--params_override=task.train_data.input_path=" + train_path
+                 + f",trainer.train_steps={steps},trainer.checkpoint_interval=4"
+                 + ",trainer.steps_per_loop=4,trainer.summary_interval=4",
+                 "--distribution_strategy=mirrored", "--cpu_replicas=2",
+                 f"--batch_log={batch_log}"])
+    logging.set_verbosity(logging.INFO)  # app.run's level; parsing the flags resets it
+    train.main(None)
+"""
+
+
+@pytest.mark.slow
+def test_a_resume_under_two_mirrored_replicas_gives_each_replica_its_own_next_batches(
+    tmp_path, corpus_dir
+):
+    """Under a MirroredStrategy on CPUs each replica reads its own shard of the rows; a
+    resumed run skips, per replica, the batches that replica trained on, so it trains on the
+    uninterrupted run's batches, replica by replica."""
+    log_a, log_b = str(tmp_path / "a.tsv"), str(tmp_path / "b.tsv")
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    phases = [a, "8", log_a, b, "4", log_b, b, "8", log_b]
+    result = run_python(
+        ["-c", _MIRRORED_RESUME_SCRIPT, os.path.join(corpus_dir, "train.tsv")] + phases
+    )
+    assert "resuming at step 4: skipping {'translation': 4} batches" in result.stderr
+    uninterrupted, resumed = read_batch_log(log_a), read_batch_log(log_b)
+    assert [(r.step, r.replica) for r in uninterrupted] == [
+        (step, replica) for step in range(1, 9) for replica in (0, 1)
+    ]
+    assert resumed == uninterrupted
+    # The two replicas of a step hold different rows (8 each of the global batch of 16).
+    assert all(r.rows == 8 for r in uninterrupted)
+    by_step = {}
+    for r in uninterrupted:
+        by_step.setdefault(r.step, set()).add(r.fingerprint)
+    assert all(len(fingerprints) == 2 for fingerprints in by_step.values())
+
+
 # ---- NaN / Inf loss --------------------------------------------------------------------------
 
 
