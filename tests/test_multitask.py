@@ -220,6 +220,32 @@ def test_training_pipelines_run_without_the_tf_data_autotuner(
     assert training_dataset(task).options().autotune.enabled is False
 
 
+def test_a_pipeline_feeding_several_replicas_skips_their_batches_on_a_resume(
+    corpus_dir, sentencepiece_model
+):
+    """One input pipeline feeding two local replicas (a worker with two GPUs, the default
+    input mode) hands out two per-replica batches a step, so a run resumed at step 3 starts
+    at the pipeline's seventh batch."""
+    from xling_tf.trainer import training_dataset
+
+    (task,) = _tiny_trainer(
+        corpus_dir, sentencepiece_model, total_steps=2
+    ).multi_task.tasks.values()
+    context = tf.distribute.InputContext(
+        num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=2
+    )
+
+    def batches(skip: int, count: int) -> list:
+        return [
+            [t.numpy() for t in tf.nest.flatten(batch)]
+            for batch in training_dataset(task, skip, context).take(count)
+        ]
+
+    uninterrupted, resumed = batches(0, 8), batches(3, 2)
+    for expected, batch in zip(uninterrupted[6:], resumed, strict=True):
+        assert all(np.array_equal(a, b) for a, b in zip(expected, batch, strict=True))
+
+
 def test_each_training_pipeline_is_built_once(corpus_dir, sentencepiece_model, monkeypatch):
     """Model Garden's base trainer builds every task's training data unless it is given
     them; the trainer gives it its own, so no pipeline is built (and its tokenizer traced)

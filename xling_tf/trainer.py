@@ -313,9 +313,16 @@ def training_dataset(
     skip_batches: int = 0,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
-    """`task`'s training data from its `skip_batches`-th batch on, with tf.data's autotuning
-    off (see `distribute_training_inputs`)."""
+    """`task`'s training data after the batches of its first `skip_batches` steps, with
+    tf.data's autotuning off (see `distribute_training_inputs`).
+
+    A pipeline's batches are per-replica batches, and a pipeline that feeds several replicas
+    (one per worker with several local devices: multi-GPU, TPU hosts) hands them out in turn,
+    one per replica a step; so it skips `skip_batches` times the replicas it feeds.
+    """
     dataset = task.build_inputs(task.task_config.train_data, input_context)
+    if input_context is not None:
+        skip_batches *= input_context.num_replicas_in_sync // input_context.num_input_pipelines
     if skip_batches:
         dataset = dataset.skip(skip_batches)
     options = tf.data.Options()
