@@ -181,6 +181,29 @@ def run_python(
     return result
 
 
+# `python -m xling_tf.train` once per phase, in one process (one TensorFlow start): argv[1] is
+# a JSON list of flag lists; "PHASE" goes to stderr before each phase's log.
+_TRAINING_PHASES_SCRIPT = r"""
+import json, sys
+from absl import flags, logging
+from xling_tf import train
+logging.use_absl_handler()  # as under app.run, with --logtostderr: log lines on stderr
+train.define_flags()
+for argv in json.loads(sys.argv[1]):
+    print("PHASE", file=sys.stderr, flush=True)
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", "--logtostderr", *argv])
+    logging.set_verbosity(logging.INFO)  # app.run's level; parsing the flags resets it
+    train.main(None)
+"""
+
+
+def run_training_phases(phases: list[list[str]]) -> subprocess.CompletedProcess:
+    """Runs `xling_tf.train` with each flag list of `phases` in turn, in one fresh process
+    (e.g. a training and its resume); stderr holds "PHASE" before each phase's log."""
+    return run_python(["-c", _TRAINING_PHASES_SCRIPT, json.dumps(phases)])
+
+
 def checkpoint_steps(model_dir: str) -> list[int]:
     """Steps of the `ckpt-<step>` checkpoints in `model_dir`, ascending."""
     return sorted(

@@ -23,6 +23,7 @@ from conftest import (
     checkpoint_steps,
     checkpoint_values,
     run_python,
+    run_training_phases,
     start_python,
     start_training,
     synthetic_pairs,
@@ -89,28 +90,6 @@ def test_sigkill_then_restart_resumes_at_the_checkpoint_with_the_same_batches(tm
     assert read_batch_log(log_b)[:killed_at] == batches_a[:killed_at]
 
 
-# A run stopped at a checkpoint and resumed, and an uninterrupted one, under two mirrored
-# replicas (logical CPUs), in one process: the phases run one after the other.
-_MIRRORED_RESUME_SCRIPT = r"""
-import sys
-from absl import flags, logging
-from xling_tf import train
-logging.use_absl_handler()  # as under app.run: log lines on stderr
-train.define_flags()
-train_path = sys.argv[1]
-for model_dir, steps, batch_log in zip(sys.argv[2::3], sys.argv[3::3], sys.argv[4::3]):
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train", "--experiment=tiny", "--mode=train", f"--model_dir={model_dir}",
-                 "--params_override=task.train_data.input_path=" + train_path
-                 + f",trainer.train_steps={steps},trainer.checkpoint_interval=4"
-                 + ",trainer.steps_per_loop=4,trainer.summary_interval=4",
-                 "--distribution_strategy=mirrored", "--cpu_replicas=2",
-                 f"--batch_log={batch_log}"])
-    logging.set_verbosity(logging.INFO)  # app.run's level; parsing the flags resets it
-    train.main(None)
-"""
-
-
 @pytest.mark.slow
 def test_a_resume_under_two_mirrored_replicas_gives_each_replica_its_own_next_batches(
     tmp_path, corpus_dir
@@ -120,9 +99,22 @@ def test_a_resume_under_two_mirrored_replicas_gives_each_replica_its_own_next_ba
     uninterrupted run's batches, replica by replica."""
     log_a, log_b = str(tmp_path / "a.tsv"), str(tmp_path / "b.tsv")
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    phases = [a, "8", log_a, b, "4", log_b, b, "8", log_b]
-    result = run_python(
-        ["-c", _MIRRORED_RESUME_SCRIPT, os.path.join(corpus_dir, "train.tsv")] + phases
+    train_path = os.path.join(corpus_dir, "train.tsv")
+    # An uninterrupted run of 8 steps; a run of 4, then resumed to 8; in one process.
+    result = run_training_phases(
+        [
+            train_args(
+                model_dir,
+                train_path,
+                trainer_overrides(steps, checkpoint_interval=4, steps_per_loop=4),
+                extra=[
+                    "--distribution_strategy=mirrored",
+                    "--cpu_replicas=2",
+                    f"--batch_log={batch_log}",
+                ],
+            )[2:]  # the flags, without "-m xling_tf.train"
+            for model_dir, steps, batch_log in ((a, 8, log_a), (b, 4, log_b), (b, 8, log_b))
+        ]
     )
     assert "resuming at step 4: skipping {'translation': 4} batches" in result.stderr
     uninterrupted, resumed = read_batch_log(log_a), read_batch_log(log_b)

@@ -17,7 +17,13 @@ import pytest
 import tensorflow as tf
 from official.modeling.multitask import task_sampler as mg_sampler
 
-from conftest import MAIN_JOB_RUN_NAME, MAIN_JOB_SEED, MAIN_JOB_TEST_PAIRS, run_python
+from conftest import (
+    MAIN_JOB_RUN_NAME,
+    MAIN_JOB_SEED,
+    MAIN_JOB_TEST_PAIRS,
+    run_python,
+    run_training_phases,
+)
 
 SMALL = dict(
     vocab_size=50,
@@ -401,23 +407,6 @@ def test_one_way_response_ranking_reports_only_its_direction():
 
 # `xling_tf.train` with --params_override=argv[2], then again with argv[3], in one process;
 # "PHASE" lines on stderr separate the runs' logs.
-_TWO_RUNS_SCRIPT = r"""
-import sys
-from absl import flags, logging
-from xling_tf import train
-logging.use_absl_handler()  # as under app.run, with --logtostderr: log lines on stderr
-model_dir = sys.argv[1]
-train.define_flags()
-for override in sys.argv[2:]:
-    print("PHASE", file=sys.stderr, flush=True)
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train", "--logtostderr", "--experiment=tiny_multitask", "--mode=train",
-                 f"--model_dir={model_dir}", f"--params_override={override}"])
-    logging.set_verbosity(logging.INFO)  # app.run's level; parsing the flags resets it
-    train.run(train.parse_params(flags.FLAGS), model_dir, "train")
-"""
-
-
 @pytest.mark.slow
 def test_proportional_sampler_and_task_weights_from_flags_survive_a_resume(
     tmp_path, multitask_data
@@ -446,7 +435,17 @@ def test_proportional_sampler_and_task_weights_from_flags_survive_a_resume(
         return json.dumps({"trainer": trainer, "task": {"task_routines": routines}})
 
     # 8 steps, then a restart to 16, in one process (one TensorFlow start).
-    result = run_python(["-c", _TWO_RUNS_SCRIPT, model_dir, override(8), override(16)])
+    result = run_training_phases(
+        [
+            [
+                "--experiment=tiny_multitask",
+                "--mode=train",
+                f"--model_dir={model_dir}",
+                f"--params_override={override(steps)}",
+            ]
+            for steps in (8, 16)
+        ]
+    )
     _, log, resumed_log = result.stderr.split("PHASE\n")
     assert f"with proportional sampling, task weights {weights}" in log
     log = resumed_log
