@@ -310,30 +310,31 @@ class WorkerCheckpointManager(tf.train.CheckpointManager):
 
 def training_dataset(
     task: base_task.Task,
-    skip_batches: int = 0,
+    trained_steps: int = 0,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
-    """`task`'s training data after the batches of its first `skip_batches` steps, with
+    """`task`'s training data after the batches of its first `trained_steps` steps, with
     tf.data's autotuning off (see `distribute_training_inputs`).
 
     A pipeline's batches are per-replica batches, and a pipeline that feeds several replicas
     (one per worker with several local devices: multi-GPU, TPU hosts) hands them out in turn,
-    one per replica a step; so it skips `skip_batches` times the replicas it feeds.
+    one per replica a step; so it skips `trained_steps` times the replicas it feeds.
     """
     dataset = task.build_inputs(task.task_config.train_data, input_context)
+    replicas_fed = 1
     if input_context is not None:
-        skip_batches *= input_context.num_replicas_in_sync // input_context.num_input_pipelines
-    if skip_batches:
-        dataset = dataset.skip(skip_batches)
+        replicas_fed = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+    if trained_steps:
+        dataset = dataset.skip(trained_steps * replicas_fed)
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
 
 
 def distribute_training_inputs(
-    strategy: tf.distribute.Strategy, task: base_task.Task, skip_batches: int = 0
+    strategy: tf.distribute.Strategy, task: base_task.Task, trained_steps: int = 0
 ) -> tf.distribute.DistributedDataset:
-    """`training_dataset(task, skip_batches)`, distributed by `strategy`.
+    """`training_dataset(task, trained_steps)`, distributed by `strategy`.
 
     The pipelines run with tf.data's autotuning off, and under a MirroredStrategy over CPU
     devices every replica reads its own pipeline straight from the host (the task shards rows
@@ -354,7 +355,7 @@ def distribute_training_inputs(
             experimental_replication_mode=tf.distribute.InputReplicationMode.PER_REPLICA,
         )
     return strategy.distribute_datasets_from_function(
-        functools.partial(training_dataset, task, skip_batches), options
+        functools.partial(training_dataset, task, trained_steps), options
     )
 
 
