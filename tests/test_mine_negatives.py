@@ -91,3 +91,42 @@ def test_known_translations_of_the_source_are_never_negatives(tmp_path, capsys):
     # Each row's other target wording was the nearest neighbour the check skipped.
     skipped = int(capsys.readouterr().out.split("; ")[1].split()[0])
     assert skipped >= len(pairs)
+
+
+def test_wordings_linked_to_the_source_through_other_rows_are_never_negatives(tmp_path, capsys):
+    """A partly crossed corpus (A - x0, B - x0, B - x1 for each sentence) never pairs A with
+    x1, but links them through B: x1 is another wording of A's translation, so it is not A's
+    negative, unless its translation component is larger than --max_component_size."""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(60)]
+    pairs = []
+    for family in range(30):
+        stem = " ".join(rng.sample(words, 4))
+        pairs += [
+            (f"src {family} A {stem}", f"{stem} x0"),
+            (f"src {family} B {stem}", f"{stem} x0"),
+        ]
+        pairs.append((f"src {family} B {stem}", f"{stem} x1"))
+    (tmp_path / "train.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs), "utf-8")
+    other_wording = {s: f"{s.split(' ', 3)[3]} x1" for s, _ in pairs if " A " in s}
+
+    def mine(max_component_size: int) -> tuple[int, int]:
+        """(A rows whose negatives hold the other wording, neighbours skipped as linked)."""
+        out = tmp_path / f"hn_{max_component_size}.tsv"
+        args = ["mine-negatives", "--model", ENCODER, "--pairs", str(tmp_path / "train.tsv")]
+        args += ["--out", str(out), "--k", str(K), "--ann_index", "Flat", "--quiet"]
+        args += ["--work_dir", str(tmp_path / "work")]
+        assert cli.main([*args, "--max_component_size", str(max_component_size)]) == 0
+        linked = int(capsys.readouterr().out.split("; ")[2].split()[0])
+        rows = [line.split("\t") for line in out.read_text("utf-8").splitlines()]
+        assert len(rows) == len(pairs)
+        held = sum(other_wording[s] in negatives for s, _, *negatives in rows if s in other_wording)
+        return held, linked
+
+    held, linked = mine(64)
+    assert held == 0 and linked >= len(other_wording)
+    # The check is what kept them out: without it, or when the components (4 sentences each)
+    # are over the limit, the other wording is the nearest wrong target of most A rows.
+    for off in (0, 3):
+        held, linked = mine(off)
+        assert held >= len(other_wording) // 2 and linked == 0

@@ -204,13 +204,15 @@ def _mine_negatives(args: argparse.Namespace) -> None:
         args.out,
         args.work_dir or f"{args.out}.work",
         k=args.k,
+        max_component_size=args.max_component_size,
         **_search_options(args),
     )
     print(
         f"wrote {summary.rows_written} rows with {args.k} hard negatives -> "
         f"{summary.output_path} (resumed after {summary.rows_resumed} rows, "
         f"{summary.rows_dropped} dropped: too few distinct negatives; "
-        f"{summary.known_translations_skipped} neighbours skipped as known translations)"
+        f"{summary.known_translations_skipped} neighbours skipped as known translations; "
+        f"{summary.same_component_skipped} as linked to the source through other rows)"
     )
 
 
@@ -379,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="TSV: source, target, k negatives")
     p.add_argument("--k", type=int, default=5, help="hard negatives per row (the paper: 5)")
     p.add_argument("--work_dir", default=None, help="embeddings and resume state (<out>.work)")
+    p.add_argument(
+        "--max_component_size",
+        type=int,
+        default=64,
+        help="sentences the pairs link to a row's source (its translation component) are not "
+        "its negatives, in components of at most this many sentences (0: off)",
+    )
     _add_search_flags(p)
     p.set_defaults(func=_mine_negatives)
 

@@ -15,9 +15,18 @@ Steps (all streamed):
    the corpus), equals the source (an untranslated copy), is paired with the row's source on
    any line of the file (a known translation: a corpus that crosses several wordings of one
    sentence, like the Bible's 3 x 3 translations of a verse, pairs the source with every
-   wording, and those are a first-pass model's nearest "negatives"), or repeats a kept
-   negative. A row left with fewer than k negatives is dropped and counted (the task needs k
-   columns).
+   wording, and those are a first-pass model's nearest "negatives"), is linked to the source
+   through the file's pairs (same translation component, below) or repeats a kept negative.
+   A row left with fewer than k negatives is dropped and counted (the task needs k columns).
+
+   Translation components: the file's pairs are the edges of a graph over its distinct
+   sentences, and a connected component holds every wording the file links, directly or
+   through other rows (a source paired with two wordings of a verse links those wordings to
+   each other and to every source paired with either). A neighbour in the source's component
+   is a paraphrase of its translation, not a negative, as long as the component is small:
+   a generic target ("Yes.", "OK") pairs with many unrelated sources and chains them into
+   one large component, so components of more than `max_component_size` sentences are not
+   used (0 turns the check off).
 3. Rows are appended to `<output>.partial` chunk by chunk; after each chunk
    `<work_dir>/progress` records the source rows done and the bytes written, so a rerun cuts
    the partial file back to the last finished chunk and resumes after it; the finished file
@@ -25,8 +34,9 @@ Steps (all streamed):
 
 Memory: the index (targets x dim x 4 bytes with `Flat` cells), the [n] + [m] int64 line
 offset tables, a sorted uint64 table of the file's distinct (source, target) pairs (8 bytes a
-row: a 64-bit digest of each), and one chunk of rows; neither the corpus nor its vectors are
-loaded whole.
+row: a 64-bit digest of each), the component of each distinct sentence (a sorted uint64
+digest and an int32 label each; about 80 bytes a row while the components are computed), and
+one chunk of rows; neither the corpus nor its vectors are loaded whole.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from xling_tf.data.pairs import atomic_output
@@ -42,6 +53,8 @@ from xling_tf.evaluation.embedding import EmbedFn
 from xling_tf.evaluation.mine_files import embedded_npy, line_offsets, read_line
 
 import numpy as np
+import scipy.sparse
+import scipy.sparse.csgraph
 from tqdm import tqdm
 
 __all__ = ["NegativesSummary", "mine_hard_negatives"]
@@ -50,13 +63,16 @@ __all__ = ["NegativesSummary", "mine_hard_negatives"]
 @dataclasses.dataclass(frozen=True)
 class NegativesSummary:
     """Rows written (this run and before it), rows dropped for too few negatives, the output,
-    and the neighbours this run skipped for being known translations of their row's source."""
+    and the neighbours this run skipped for being known translations of their row's source
+    (paired with it on some line) or in its translation component (linked through other
+    rows)."""
 
     rows_written: int
     rows_resumed: int
     rows_dropped: int
     output_path: str
     known_translations_skipped: int = 0
+    same_component_skipped: int = 0
 
 
 def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
@@ -78,32 +94,90 @@ def _split_columns(pairs_path: Path, work: Path) -> tuple[Path, Path]:
     return source_path, target_path
 
 
+def _digest(text: str) -> int:
+    """A 64-bit digest of a string (with n strings in a table, one not in it matches one of
+    theirs with probability about n / 2^64)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
 def _pair_digest(source: str, target: str) -> int:
-    """A 64-bit digest of one (source, target) pair (with n pairs in the table, a pair not in it
-    matches one of theirs with probability about n / 2^64)."""
-    data = f"{source}\t{target}".encode()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+    """The digest of one (source, target) pair."""
+    return _digest(f"{source}\t{target}")
 
 
-def _known_pairs(source_path: Path, target_path: Path) -> np.ndarray:
-    """Sorted uint64 digests of every distinct (source, target) pair of the split columns."""
+def _decoded(line: bytes) -> str:
+    """A split-column line decoded as `read_line` decodes the candidates."""
+    return line.decode("utf-8", errors="replace").rstrip("\r\n")
 
-    def text(line: bytes) -> str:  # decoded as `read_line` decodes the candidates
-        return line.decode("utf-8", errors="replace").rstrip("\r\n")
 
-    with open(source_path, "rb") as sources, open(target_path, "rb") as targets:
-        digests = np.fromiter(
-            (_pair_digest(text(s), text(t)) for s, t in zip(sources, targets, strict=True)),
-            dtype=np.uint64,
+@dataclasses.dataclass(frozen=True)
+class _CorpusLinks:
+    """What the pairs file says about which sentences translate which (module docstring).
+
+    Attributes:
+      pairs: sorted uint64 digests of the distinct (source, target) pairs.
+      sentences: sorted uint64 digests of the distinct sentences of both columns.
+      component: int32 [len(sentences)], the translation component of each sentence.
+      component_size: int64 [components], distinct sentences per component.
+      max_component_size: components larger than this are not used (0: none are).
+    """
+
+    pairs: np.ndarray
+    sentences: np.ndarray
+    component: np.ndarray
+    component_size: np.ndarray
+    max_component_size: int
+
+    @classmethod
+    def read(cls, source_path: Path, target_path: Path, max_component_size: int) -> _CorpusLinks:
+        def rows() -> Iterator[tuple[str, str]]:  # streamed: the corpus is never held whole
+            with open(source_path, "rb") as sources, open(target_path, "rb") as targets:
+                for source, target in zip(sources, targets, strict=True):
+                    yield _decoded(source), _decoded(target)
+
+        pairs = np.unique(np.fromiter((_pair_digest(s, t) for s, t in rows()), dtype=np.uint64))
+        ends = np.fromiter((_digest(text) for row in rows() for text in row), dtype=np.uint64)
+        sentences, node = np.unique(ends, return_inverse=True)
+        # One edge per row, source -> target; components ignore the direction.
+        edges = scipy.sparse.coo_matrix(
+            (np.ones(len(ends) // 2, dtype=np.int8), (node[0::2], node[1::2])),
+            shape=(len(sentences), len(sentences)),
         )
-    return np.unique(digests)
+        _, component = scipy.sparse.csgraph.connected_components(edges, directed=False)
+        return cls(
+            pairs,
+            sentences,
+            component.astype(np.int32),
+            np.bincount(component),
+            max_component_size,
+        )
+
+    def is_known_pair(self, source: str, target: str) -> bool:
+        """`source` and `target` are paired on some line of the file."""
+        return _contains(self.pairs, _pair_digest(source, target))
+
+    def same_component(self, source: str, target: str) -> bool:
+        """`target` is linked to `source` through the file's pairs, in a component of at most
+        `max_component_size` sentences."""
+        if not self.max_component_size:
+            return False
+        labels = []
+        for text in (source, target):
+            digest = np.uint64(_digest(text))
+            at = int(np.searchsorted(self.sentences, digest))
+            if at == len(self.sentences) or self.sentences[at] != digest:
+                return False  # not a sentence of the file
+            labels.append(self.component[at])
+        return bool(
+            labels[0] == labels[1] and self.component_size[labels[0]] <= self.max_component_size
+        )
 
 
-def _is_known_pair(known: np.ndarray, source: str, target: str) -> bool:
-    """`source` and `target` are paired on some line of the file `known` was built from."""
-    digest = np.uint64(_pair_digest(source, target))
-    at = int(np.searchsorted(known, digest))
-    return at < len(known) and known[at] == digest
+def _contains(table: np.ndarray, digest: int) -> bool:
+    """`digest` is in the sorted uint64 `table`."""
+    value = np.uint64(digest)
+    at = int(np.searchsorted(table, value))
+    return at < len(table) and table[at] == value
 
 
 def _count_lines(path: Path) -> int:
@@ -125,6 +199,7 @@ def mine_hard_negatives(
     chunk_rows: int = 8192,
     batch_size: int = 256,
     progress: bool = True,
+    max_component_size: int = 64,
 ) -> NegativesSummary:
     """Writes `pairs_path`'s rows with k hard-negative target columns (see module docstring).
 
@@ -139,7 +214,11 @@ def mine_hard_negatives(
       chunk_rows: sources searched and written at a time (the resume granularity).
       batch_size: sentences per model call.
       progress: progress bars.
+      max_component_size: the largest translation component (distinct sentences) whose
+        sentences are never each other's negatives (module docstring); 0: off.
     """
+    if max_component_size < 0:
+        raise ValueError(f"max_component_size must be >= 0, got {max_component_size}")
     ann = ann or ann_index.AnnConfig()
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -156,8 +235,8 @@ def mine_hard_negatives(
     first_row, written_bytes = 0, 0
     if partial.exists() and state.exists():
         first_row, written_bytes = map(int, state.read_text().split())
-    known = _known_pairs(source_path, target_path)
-    dropped = skipped_known = 0
+    links = _CorpusLinks.read(source_path, target_path, max_component_size)
+    dropped = skipped_known = skipped_component = 0
     with (
         open(source_path, "rb") as source_file,
         open(target_path, "rb") as target_file,
@@ -179,8 +258,11 @@ def mine_hard_negatives(
                     text = read_line(target_file, target_offsets[candidate])
                     if text in (target, source) or text in negatives:
                         continue
-                    if _is_known_pair(known, source, text):
+                    if links.is_known_pair(source, text):
                         skipped_known += 1
+                        continue
+                    if links.same_component(source, text):
+                        skipped_component += 1
                         continue
                     negatives.append(text)
                     if len(negatives) == k:
@@ -197,5 +279,10 @@ def mine_hard_negatives(
     os.replace(partial, output_path)
     state.unlink(missing_ok=True)
     return NegativesSummary(
-        _count_lines(Path(output_path)), first_row, dropped, str(output_path), skipped_known
+        _count_lines(Path(output_path)),
+        first_row,
+        dropped,
+        str(output_path),
+        skipped_known,
+        skipped_component,
     )
