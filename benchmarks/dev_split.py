@@ -36,7 +36,8 @@ def checkpoint_encoder(model_dir: str, checkpoint: str | None = None):
 
 
 def dev_scores(embed, data_dir: str, sick: str | None) -> dict[str, float]:
-    """P@1 (999 distractors) on every `<data_dir>/en-xx/dev.tsv`, Spearman on SICK TRAIN."""
+    """P@1 (999 distractors) on every `<data_dir>/en-xx/dev.tsv` (and full-pool P@1 in each
+    direction), Spearman on SICK TRAIN."""
     from xling_tf.data.pairs import read_aligned_pairs
     from xling_tf.data.sts import read_sts
     from xling_tf.evaluation import sts, translation_retrieval
@@ -47,6 +48,10 @@ def dev_scores(embed, data_dir: str, sick: str | None) -> dict[str, float]:
         aligned = read_aligned_pairs(os.path.join(data_dir, pair, "dev.tsv"))
         result = translation_retrieval.evaluate_retrieval(embed, aligned, progress=False)
         scores[f"dev P@1 {pair}"] = round(result["distractors"]["mean"]["p@1"], 4)
+        # Full pool (all 1,083 candidates) by direction: where a recipe wins or loses.
+        full_pool = result["full_pool"]
+        scores[f"dev full {pair} en->x"] = round(full_pool["src2tgt"]["p@1"], 4)
+        scores[f"dev full {pair} x->en"] = round(full_pool["tgt2src"]["p@1"], 4)
     if sick:
         rows = read_sts(sick, "TRAIN")
         left = embed_texts(embed, [a for a, _, _ in rows], batch_size=256, progress=False)

@@ -155,7 +155,7 @@ def run_python(
     """Runs the project's Python in a fresh process (the way users load our models).
 
     The process is forked from a server that has imported TensorFlow and nothing else
-    (tests/forkserver.py: the same start-up minus 5 s of CPU), or a real new interpreter when
+    (tests/forkserver.py: the same start-up minus 6 s of CPU), or a real new interpreter when
     `env` sets a REAL_PROCESS_ENV variable. Background processes (`start_python`) are forked
     the same way; the packaging and notebook tests start real ones (an installed script, a
     Jupyter kernel).
