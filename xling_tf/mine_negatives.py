@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterator
+from array import array
 from pathlib import Path
 
 from xling_tf.data.pairs import atomic_output
@@ -130,22 +130,22 @@ class _CorpusLinks:
 
     @classmethod
     def read(cls, source_path: Path, target_path: Path, max_component_size: int) -> _CorpusLinks:
-        def rows() -> Iterator[tuple[str, str]]:  # streamed: the corpus is never held whole
-            with open(source_path, "rb") as sources, open(target_path, "rb") as targets:
-                for source, target in zip(sources, targets, strict=True):
-                    yield _decoded(source), _decoded(target)
-
-        pairs = np.unique(np.fromiter((_pair_digest(s, t) for s, t in rows()), dtype=np.uint64))
-        ends = np.fromiter((_digest(text) for row in rows() for text in row), dtype=np.uint64)
-        sentences, node = np.unique(ends, return_inverse=True)
+        # One streamed pass: the corpus is never held whole, only its 8-byte digests.
+        pair_digests, ends = array("Q"), array("Q")  # ends: source, target of each row
+        with open(source_path, "rb") as sources, open(target_path, "rb") as targets:
+            for source_line, target_line in zip(sources, targets, strict=True):
+                source, target = _decoded(source_line), _decoded(target_line)
+                pair_digests.append(_pair_digest(source, target))
+                ends.extend((_digest(source), _digest(target)))
+        sentences, node = np.unique(np.frombuffer(ends, dtype=np.uint64), return_inverse=True)
         # One edge per row, source -> target; components ignore the direction.
         edges = scipy.sparse.coo_matrix(
-            (np.ones(len(ends) // 2, dtype=np.int8), (node[0::2], node[1::2])),
+            (np.ones(len(pair_digests), dtype=np.int8), (node[0::2], node[1::2])),
             shape=(len(sentences), len(sentences)),
         )
         _, component = scipy.sparse.csgraph.connected_components(edges, directed=False)
         return cls(
-            pairs,
+            np.unique(np.frombuffer(pair_digests, dtype=np.uint64)),
             sentences,
             component.astype(np.int32),
             np.bincount(component),
@@ -154,30 +154,26 @@ class _CorpusLinks:
 
     def is_known_pair(self, source: str, target: str) -> bool:
         """`source` and `target` are paired on some line of the file."""
-        return _contains(self.pairs, _pair_digest(source, target))
+        return _position(self.pairs, _pair_digest(source, target)) is not None
 
-    def same_component(self, source: str, target: str) -> bool:
-        """`target` is linked to `source` through the file's pairs, in a component of at most
-        `max_component_size` sentences."""
+    def small_component(self, text: str) -> int | None:
+        """The translation component of `text` when it is a sentence of the file in a
+        component of at most `max_component_size` sentences, else None. Two sentences with
+        the same label are linked through the file's pairs."""
         if not self.max_component_size:
-            return False
-        labels = []
-        for text in (source, target):
-            digest = np.uint64(_digest(text))
-            at = int(np.searchsorted(self.sentences, digest))
-            if at == len(self.sentences) or self.sentences[at] != digest:
-                return False  # not a sentence of the file
-            labels.append(self.component[at])
-        return bool(
-            labels[0] == labels[1] and self.component_size[labels[0]] <= self.max_component_size
-        )
+            return None
+        at = _position(self.sentences, _digest(text))
+        if at is None:
+            return None  # not a sentence of the file
+        label = int(self.component[at])
+        return label if self.component_size[label] <= self.max_component_size else None
 
 
-def _contains(table: np.ndarray, digest: int) -> bool:
-    """`digest` is in the sorted uint64 `table`."""
+def _position(table: np.ndarray, digest: int) -> int | None:
+    """Where `digest` is in the sorted uint64 `table`, or None when it is not there."""
     value = np.uint64(digest)
     at = int(np.searchsorted(table, value))
-    return at < len(table) and table[at] == value
+    return at if at < len(table) and table[at] == value else None
 
 
 def _count_lines(path: Path) -> int:
@@ -250,6 +246,7 @@ def mine_hard_negatives(
             lines = []
             for row, candidates in zip(range(start, stop), neighbors.indices, strict=True):
                 source = read_line(source_file, source_offsets[row])
+                source_component = links.small_component(source)
                 target = read_line(target_file, target_offsets[row])
                 negatives: list[str] = []
                 for candidate in candidates:
@@ -261,7 +258,9 @@ def mine_hard_negatives(
                     if links.is_known_pair(source, text):
                         skipped_known += 1
                         continue
-                    if links.same_component(source, text):
+                    if source_component is not None and (
+                        links.small_component(text) == source_component
+                    ):
                         skipped_component += 1
                         continue
                     negatives.append(text)
