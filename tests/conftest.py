@@ -281,18 +281,24 @@ def tokenizer(sentencepiece_model):
 TINY_OVERRIDES = "trainer.train_steps=40,trainer.checkpoint_interval=20,trainer.steps_per_loop=10,trainer.summary_interval=10"
 
 
-def train_args(
+def train_flags(
     model_dir: str, train_path: str, overrides: str = TINY_OVERRIDES, extra: list[str] | None = None
 ) -> list[str]:
+    """`xling_tf.train`'s flags for a tiny run on `train_path` (`run_training_phases` phases)."""
     return [
-        "-m",
-        "xling_tf.train",
         "--experiment=tiny",
         "--mode=train",
         f"--model_dir={model_dir}",
         f"--params_override=task.train_data.input_path={train_path},{overrides}",
         *(extra or []),
     ]
+
+
+def train_args(
+    model_dir: str, train_path: str, overrides: str = TINY_OVERRIDES, extra: list[str] | None = None
+) -> list[str]:
+    """`python` arguments of a tiny training process (`train_flags` after the module)."""
+    return ["-m", "xling_tf.train", *train_flags(model_dir, train_path, overrides, extra)]
 
 
 def trainer_overrides(train_steps: int, checkpoint_interval: int, steps_per_loop: int) -> str:

@@ -28,6 +28,7 @@ from conftest import (
     start_training,
     synthetic_pairs,
     train_args,
+    train_flags,
     trainer_overrides,
     wait_for_step,
     write_tsv,
@@ -103,7 +104,7 @@ def test_a_resume_under_two_mirrored_replicas_gives_each_replica_its_own_next_ba
     # An uninterrupted run of 8 steps; a run of 4, then resumed to 8; in one process.
     result = run_training_phases(
         [
-            train_args(
+            train_flags(
                 model_dir,
                 train_path,
                 trainer_overrides(steps, checkpoint_interval=4, steps_per_loop=4),
@@ -112,7 +113,7 @@ def test_a_resume_under_two_mirrored_replicas_gives_each_replica_its_own_next_ba
                     "--cpu_replicas=2",
                     f"--batch_log={batch_log}",
                 ],
-            )[2:]  # the flags, without "-m xling_tf.train"
+            )
             for model_dir, steps, batch_log in ((a, 8, log_a), (b, 4, log_b), (b, 8, log_b))
         ]
     )

@@ -405,8 +405,6 @@ def test_one_way_response_ranking_reports_only_its_direction():
     ]
 
 
-# `xling_tf.train` with --params_override=argv[2], then again with argv[3], in one process;
-# "PHASE" lines on stderr separate the runs' logs.
 @pytest.mark.slow
 def test_proportional_sampler_and_task_weights_from_flags_survive_a_resume(
     tmp_path, multitask_data
