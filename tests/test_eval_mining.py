@@ -152,14 +152,24 @@ def test_evaluate_mining_with_given_threshold_matches_mining_f1():
     assert result["oracle"]["threshold"] == pytest.approx(6 / 5)
 
 
+def _rows_with_exact_cosines(rng: np.random.Generator, n: int) -> np.ndarray:
+    """[n, 4] rows with one entry of +-1 (norm 1) or four (norm 2), the rest 0.
+
+    Normalised, their entries are 0, +-0.5 or +-1, so every cosine between two rows is exact in
+    any summation order: the many exact ties stay ties whatever BLAS kernel a tile shape picks
+    (rounded Gaussian rows tied only up to the last bit, which a [1, d] tile broke on one CPU).
+    """
+    signs = rng.choice([-1.0, 1.0], size=(n, 4))
+    one_hot = np.eye(4)[rng.integers(0, 4, size=n)]
+    return np.where(rng.random((n, 1)) < 0.5, signs * one_hot, signs)
+
+
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 4096])
 def test_tiled_knn_matches_full_matrix(batch_size):
     rng = np.random.default_rng(1)
-    # Rounded coordinates create many exact ties, which must be broken by index.
-    x = np.round(rng.standard_normal((150, 3)))
-    x[np.linalg.norm(x, axis=1) == 0] = 1.0
-    y = np.round(rng.standard_normal((90, 3)))
-    y[np.linalg.norm(y, axis=1) == 0] = 1.0
+    # Only 24 distinct directions: most similarities are exact ties, broken by index.
+    x = _rows_with_exact_cosines(rng, 150)
+    y = _rows_with_exact_cosines(rng, 90)
     forward, backward = knn.cosine_knn_both_ways(x, y, k=5, batch_size=batch_size)
     np.testing.assert_array_equal(forward.indices, _reference_top_k(x, y, 5))
     np.testing.assert_array_equal(backward.indices, _reference_top_k(y, x, 5))
