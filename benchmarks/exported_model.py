@@ -1,7 +1,7 @@
 """Rebuilds an exported xling text encoder as Keras layers, to try serving settings on it.
 
 An export (`xling-tf export`) is a Keras SavedModel: its `keras_metadata.pb` holds the config
-of the tokenizer layer and of the SentenceEncoder, and its variables hold the trained
+of the tokenizer layer and of the encoder layer, and its variables hold the trained
 weights. Rebuilding the two layers from those configs, with the weights copied by variable
 name, gives a model whose serving settings can be changed without retraining or touching
 library code: compute dtype (float32 / mixed bfloat16), max_seq_length, static padding, and
@@ -20,8 +20,7 @@ from typing import Any
 
 import xling_tf  # noqa: F401  (selects tf_keras)
 from xling_tf.evaluation.embedding import EmbedFn
-from xling_tf.modeling import factory  # noqa: F401  (registers both tokenizer classes)
-from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.modeling import factory  # noqa: F401  (registers the tokenizer, encoder classes)
 
 import numpy as np
 import tensorflow as tf
@@ -35,7 +34,7 @@ TOKENIZER = "tokenizer"
 ENCODER = "encoder"
 _LAYER_CLASSES = {
     TOKENIZER: ("xling_tf>SentencepieceTextTokenizer", "xling_tf>HashedNgramTokenizer"),
-    ENCODER: ("xling_tf>SentenceEncoder",),
+    ENCODER: ("xling_tf>SentenceEncoder", "xling_tf>NgramCnnEncoder"),
 }
 
 
@@ -111,7 +110,8 @@ class RebuiltTextEncoder:
         tf_keras.mixed_precision.set_global_policy(dtype_policy)
         try:
             encoder_config = dict(encoder_info["config"], dtype=dtype_policy)
-            self.encoder = SentenceEncoder.from_config(encoder_config)
+            encoder_class = tf_keras.utils.get_registered_object(encoder_info["class_name"])
+            self.encoder = encoder_class.from_config(encoder_config)
             self.encoder(self.tokenizer(tf.constant(["build"])))
         finally:
             tf_keras.mixed_precision.set_global_policy(previous_policy)

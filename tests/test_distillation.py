@@ -225,9 +225,13 @@ from absl import logging
 from official.core import exp_factory
 from xling_tf import train
 from xling_tf.configs import experiments
-model_dir, path, steps, teacher, cache_dir, vocabulary_from = sys.argv[1:7]
+model_dir, path, steps, teacher, cache_dir, vocabulary_from, encoder_type = sys.argv[1:8]
 params = exp_factory.get_exp_config("tiny_distill")
 params.task.model.tokenizer.vocabulary_from = vocabulary_from
+params.task.model.encoder.type = encoder_type
+params.task.model.encoder.ngram_cnn.override(
+    {"branch_width": 16, "pooled_width": 32, "head_width": 16, "head_inner_dim": 16}
+)
 for routine in params.task.task_routines:
     routine.task_config.train_data.input_path = path
     routine.task_config.teacher = teacher
@@ -255,7 +259,9 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     path = os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")]))
     env = {"PYTHONPATH": path, "FAKE_TEACHER_LOG": log}
     cache = str(tmp_path / "teacher_cache")
-    run_python(["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache, ""], env=env)
+    run_python(
+        ["-c", TRAIN_SCRIPT, model_dir, train, "40", FAKE, cache, "", "transformer"], env=env
+    )
     cosine = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "teacher_cosine")
     assert cosine[-1][1] > cosine[0][1] + 0.2, cosine
     accuracy = read_scalars(os.path.join(model_dir, "train", "distill_en_fr"), "ranking_accuracy")
@@ -263,21 +269,21 @@ def test_tiny_distillation_run_moves_the_student_toward_the_teacher_and_exports(
     with open(log) as f:
         embedded = sum(int(line) for line in f)
     # A second run on the same corpus reuses the cached teacher vectors; this one starts from
-    # the teacher's vocabulary and (frozen) token table.
+    # the teacher's vocabulary and (frozen) token table, with the n-gram CNN encoder.
     run2 = str(tmp_path / "run2")
-    vocabulary = "fake_teachers.tiny_vocabulary"
-    run_python(["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, vocabulary], env=env)
+    script = ["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, "fake_teachers.tiny_vocabulary"]
+    run_python([*script, "ngram_cnn"], env=env)
     with open(log) as f:
         assert sum(int(line) for line in f) == embedded  # the teacher was not even loaded
     # Running it again is safe: the teacher vocabulary is not a changed model config.
-    run_python(["-c", TRAIN_SCRIPT, run2, train, "4", FAKE, cache, vocabulary], env=env)
+    run_python([*script, "ngram_cnn"], env=env)
     table = np.load(os.path.join(run2, "vocab", "token_embeddings.npy"))
     trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(run2))
-    name = "encoder/embedding/_word_embedding/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    name = "encoder/token_embeddings/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
     np.testing.assert_array_equal(trained.get_tensor(name), table)
     export = str(tmp_path / "export")
     run_python(
-        ["-m", "xling_tf.export.export_hub", f"--model_dir={model_dir}", f"--export_path={export}"],
+        ["-m", "xling_tf.export.export_hub", f"--model_dir={run2}", f"--export_path={export}"],
         env=env,
     )
     vectors = load_text_encoder(export)(["the cat", "le chat"])
@@ -310,10 +316,11 @@ def test_distillation_ablations_change_one_thing_each():
 
     from official.core import exp_factory
 
-    main, alone, ranking, core_ops = (
+    student, main, alone, ranking, core_ops = (
         exp_factory.get_exp_config(name)
         for name in (
             "demo_distill",
+            "demo_distill_transformer",
             "demo_distill_only",
             "demo_student_ranking_only",
             "demo_distill_core_ops",
@@ -323,13 +330,21 @@ def test_distillation_ablations_change_one_thing_each():
         assert other.task.model.encoder.as_dict() == main.task.model.encoder.as_dict()
     for other in (alone, core_ops):
         assert other.trainer.train_steps == main.trainer.train_steps
+    # The main job's student (the teacher's own network) trains on the same routines as the
+    # Transformer student the ablations are built on.
+    assert student.task.model.encoder.type == "ngram_cnn"
+    assert student.task.model.encoder.initial_weights_from.endswith("muse_v3_encoder_weights")
+    assert main.task.model.encoder.type == "transformer"
+    assert [r.as_dict() for r in student.task.task_routines] == [
+        r.as_dict() for r in main.task.task_routines
+    ]
     routines = [r.task_name for r in main.task.task_routines]
     assert routines == ["distill_en", "distill_en_fr", "distill_en_es", "distill_en_de"]
     general, *paired = main.task.task_routines
     assert not general.task_config.paired and general.task_config.ranking_weight == 0.0
     assert all(r.task_config.ranking_weight == 1.0 for r in paired)
     assert all(r.task_config.ranking_weight == 0.0 for r in alone.task.task_routines)
-    # Ranking alone gets the steps demo_distill's round robin gives its three pair routines.
+    # Ranking alone gets the steps the round robin gives the three pair routines.
     assert ranking.trainer.train_steps == main.trainer.train_steps * 3 // 4
     assert [r.task_name for r in ranking.task.task_routines] == [
         "translation_en_fr",

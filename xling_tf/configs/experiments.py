@@ -23,7 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from xling_tf.configs.model import EncoderConfig, TokenizerConfig, XlingModelConfig
+from xling_tf.configs.model import (
+    EncoderConfig,
+    NgramCnnConfig,
+    TokenizerConfig,
+    XlingModelConfig,
+)
 from xling_tf.tasks.translation_ranking import (
     PairDataConfig,
     TranslationExperimentTaskConfig,
@@ -418,11 +423,14 @@ def add_nli_routine(params, input_path: str, language: str = "en", batch_size: i
 # the batch's translations (ranking_weight). One routine per language pair, round robin, so
 # every batch holds one target language.
 
-# Round robin over four routines, about 312 steps each: the length the development split
-# favoured (RESULTS.md "Distillation"), which fits the 15-minute budget since the teacher pass
-# got faster.
-DEMO_DISTILL_STEPS = 1250
-DEMO_DISTILL_LEARNING_RATE = 2e-3
+# The demo student starts from the teacher's weights and trains its pooling projection and
+# head: STEPS round robin over four routines (TODO dev split).
+DEMO_DISTILL_STEPS = 800
+DEMO_DISTILL_LEARNING_RATE = 3e-4
+# The Transformer student (demo_distill_transformer) learns from scratch: about 312 steps per
+# routine, the length the development split favoured (RESULTS.md "Distillation").
+TRANSFORMER_DISTILL_STEPS = 1250
+TRANSFORMER_DISTILL_LEARNING_RATE = 2e-3
 
 
 def _distillation_routines(
@@ -460,12 +468,36 @@ def _distillation_routines(
 MUSE_V3_VOCABULARY = "xling_tf.distillation.teacher_vocabulary.muse_v3_vocabulary"
 
 
+MUSE_V3_ENCODER_WEIGHTS = "xling_tf.distillation.teacher_vocabulary.muse_v3_encoder_weights"
+
+
 def student_model() -> XlingModelConfig:
-    """The demo student: 2 x 256 Transformer, 64 tokens, 512-d output (the teacher's size, so
-    no map is needed and its vectors live in the teacher's space). It tokenizes like mUSE v3
-    (128k SentencePiece pieces) and starts from mUSE's token table, projected to 256 and
-    frozen, which beat a vocabulary trained on the Bible on the development split (RESULTS.md,
-    "Distillation"); 64 tokens (48 cut about a fifth of the French verses) also won there."""
+    """The demo student: multilingual USE v3's own n-gram CNN (modeling/ngram_cnn_encoder.py),
+    started from the teacher's weights, so it begins exactly at the teacher; training adapts
+    its pooling projection and head (convolutions and token table frozen, a third of the step
+    time) to the training domain while distillation keeps it near the teacher elsewhere.
+    128 tokens: the teacher reads whole sentences."""
+    return XlingModelConfig(
+        tokenizer=TokenizerConfig(max_seq_length=128, vocabulary_from=MUSE_V3_VOCABULARY),
+        encoder=EncoderConfig(
+            type="ngram_cnn",
+            hidden_size=512,
+            output_dim=512,
+            dropout_rate=0.0,
+            initial_weights_from=MUSE_V3_ENCODER_WEIGHTS,
+            ngram_cnn=NgramCnnConfig(train_convolutions=False),
+        ),
+        logit_scale=20.0,
+    )
+
+
+def transformer_student_model() -> XlingModelConfig:
+    """A 2 x 256 Transformer student learnt from scratch, 64 tokens, 512-d output (the
+    teacher's size, so no map is needed and its vectors live in the teacher's space). It
+    tokenizes like mUSE v3 (128k SentencePiece pieces) and starts from mUSE's token table,
+    projected to 256 and frozen, which beat a vocabulary trained on the Bible on the
+    development split (RESULTS.md, "Distillation"); 64 tokens (48 cut about a fifth of the
+    French verses) also won there."""
     return XlingModelConfig(
         tokenizer=TokenizerConfig(max_seq_length=64, vocabulary_from=MUSE_V3_VOCABULARY),
         encoder=EncoderConfig(
@@ -482,26 +514,40 @@ def student_model() -> XlingModelConfig:
     )
 
 
-@exp_factory.register_config_factory("demo_distill")
-def demo_distill():
-    """The README main job: a small student distilled from multilingual USE v3 (en, fr, es, de).
-
-    Round robin over distill_en (WordNet's English usage examples, distillation alone) and
+def _demo_distill(
+    model: XlingModelConfig, steps: int, learning_rate: float
+) -> cfg.ExperimentConfig:
+    """Round robin over distill_en (WordNet's English usage examples, distillation alone) and
     distill_en_fr, distill_en_es, distill_en_de (Bible Old Testament and UI-string pairs, each
-    batch with the distillation loss and translation ranking).
-    """
+    batch with the distillation loss and translation ranking)."""
     routines = _distillation_routines(
         ["fr", "es", "de"], batch_size=128, ranking_weight=1.0, general_english=True
     )
-    return _multitask_experiment(student_model(), routines, _demo_distill_trainer())
+    return _multitask_experiment(model, routines, _distill_trainer(steps, learning_rate))
 
 
-def _demo_distill_trainer() -> cfg.TrainerConfig:
+def _distill_trainer(steps: int, learning_rate: float) -> cfg.TrainerConfig:
     return _trainer(
-        DEMO_DISTILL_STEPS,
-        adamw_warmup_decay(DEMO_DISTILL_LEARNING_RATE, DEMO_DISTILL_STEPS, warmup_steps=50),
+        steps,
+        adamw_warmup_decay(learning_rate, steps, warmup_steps=50),
         log_every=50,
         checkpoint_every=300,
+    )
+
+
+@exp_factory.register_config_factory("demo_distill")
+def demo_distill():
+    """The README main job: multilingual USE v3 adapted to the Bible and UI strings (en, fr,
+    es, de) by distillation from itself plus translation ranking (`student_model`)."""
+    return _demo_distill(student_model(), DEMO_DISTILL_STEPS, DEMO_DISTILL_LEARNING_RATE)
+
+
+@exp_factory.register_config_factory("demo_distill_transformer")
+def demo_distill_transformer():
+    """demo_distill with a 2 x 256 Transformer student learnt from scratch
+    (`transformer_student_model`): the main job before the student started from the teacher."""
+    return _demo_distill(
+        transformer_student_model(), TRANSFORMER_DISTILL_STEPS, TRANSFORMER_DISTILL_LEARNING_RATE
     )
 
 
@@ -515,38 +561,41 @@ def tiny_distill():
 
 
 def _demo_distill_ablation(ranking_weight: float, distill: bool) -> cfg.ExperimentConfig:
-    params = demo_distill()
+    params = demo_distill_transformer()
     if distill:
         for routine in params.task.task_routines:
             routine.task_config.ranking_weight = ranking_weight
         return params
     routines = _translation_routines("en", ["fr", "es", "de"], batch_size=128)
-    params = _multitask_experiment(student_model(), routines, _demo_distill_trainer())
-    # The steps demo_distill gives its three pair routines (it also has distill_en).
-    set_train_steps(params, DEMO_DISTILL_STEPS * 3 // 4)
+    trainer = _distill_trainer(TRANSFORMER_DISTILL_STEPS, TRANSFORMER_DISTILL_LEARNING_RATE)
+    params = _multitask_experiment(transformer_student_model(), routines, trainer)
+    # The steps demo_distill_transformer gives its three pair routines (it also has distill_en).
+    set_train_steps(params, TRANSFORMER_DISTILL_STEPS * 3 // 4)
     return params
 
 
 @exp_factory.register_config_factory("demo_distill_only")
 def demo_distill_only():
-    """Ablation of demo_distill: the same student, data and steps, distillation loss alone."""
+    """Ablation of demo_distill_transformer: the same student, data and steps, distillation
+    loss alone."""
     return _demo_distill_ablation(ranking_weight=0.0, distill=True)
 
 
 @exp_factory.register_config_factory("demo_student_ranking_only")
 def demo_student_ranking_only():
-    """Ablation of demo_distill: the same student and pair steps, translation ranking alone
-    (on the Bible pairs, no teacher, no distill_en)."""
+    """Ablation of demo_distill_transformer: the same student and pair steps, translation
+    ranking alone (on the Bible pairs, no teacher, no distill_en)."""
     return _demo_distill_ablation(ranking_weight=1.0, distill=False)
 
 
 @exp_factory.register_config_factory("demo_distill_core_ops")
 def demo_distill_core_ops():
-    """demo_distill with the paper's hashed word + character n-gram tokenizer instead of the
-    teacher's SentencePiece: its exports tokenize in core TensorFlow ops, so they serve on
-    stock TF Serving and load without tensorflow_text (the word vocabulary is counted from
-    the training data; the token table starts from scratch)."""
-    params = demo_distill()
+    """demo_distill_transformer with the paper's hashed word + character n-gram tokenizer
+    instead of the teacher's SentencePiece: its exports tokenize in core TensorFlow ops, so they
+    serve on stock TF Serving and load without tensorflow_text (the word vocabulary is counted
+    from the training data; the token table starts from scratch). The n-gram CNN reads the
+    teacher's pieces only, so this variant keeps the Transformer student."""
+    params = demo_distill_transformer()
     tokenizer = {"type": "hashed_ngrams", "vocabulary_from": "", "vocab_size": 50_000}
     params.task.model.override({"tokenizer": tokenizer}, is_strict=True)
     return params

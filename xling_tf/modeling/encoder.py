@@ -11,6 +11,7 @@ from typing import Any
 from xling_tf.modeling.pooling import MaskedMeanPooling
 from xling_tf.modeling.token_embedding import TextEmbedding
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 from official.modeling import tf_utils
@@ -137,6 +138,10 @@ class SentenceEncoder(tf_keras.layers.Layer):
     @property
     def output_dim(self) -> int:
         return int(self._config["output_dim"])
+
+    def load_token_embeddings(self, table: np.ndarray) -> None:
+        """Assigns float32 [vocab_size, hidden_size] `table` to the word-piece embeddings."""
+        self.embedding.word_embeddings.assign(table)
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool | None = None):
         word_ids = inputs["input_word_ids"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from xling_tf.configs.model import EncoderConfig, TokenizerConfig, XlingModelConfig
+from xling_tf.configs.model import ENCODER_TYPES, EncoderConfig, TokenizerConfig, XlingModelConfig
 from xling_tf.modeling.encoder import SentenceEncoder
+from xling_tf.modeling.ngram_cnn_encoder import NgramCnnEncoder
 from xling_tf.tokenization.hashed_ngram_tokenizer import HashedNgramTokenizer
 from xling_tf.tokenization.sentencepiece_tokenizer import SentencepieceTextTokenizer
 
@@ -50,12 +51,39 @@ def build_encoder(
     max_sequence_length: int,
     name: str = "sentence_encoder",
     ngram_buckets: int = 0,
-) -> SentenceEncoder:
-    """The shared sentence encoder g of every task.
+) -> SentenceEncoder | NgramCnnEncoder:
+    """The shared sentence encoder g of every task, of type `config.type`.
 
     `ngram_buckets` is the tokenizer's n-gram table size (`HashedNgramTokenizer.ngram_buckets`);
     0, for SentencePiece, builds no n-gram table.
     """
+    trainable_word_embeddings = not config.token_embeddings_file or config.train_token_embeddings
+    if config.type == "ngram_cnn":
+        if ngram_buckets:
+            raise ValueError(
+                "encoder.type ngram_cnn reads word-piece ids only; use tokenizer.type "
+                "sentencepiece (hashed_ngrams needs encoder.type transformer)"
+            )
+        cnn = config.ngram_cnn
+        return NgramCnnEncoder(
+            vocab_size=vocab_size,
+            hidden_size=config.hidden_size,
+            branch_width=cnn.branch_width,
+            ngram_orders=tuple(cnn.ngram_orders),
+            ngram_left_context=tuple(cnn.ngram_left_context),
+            pooled_width=cnn.pooled_width,
+            head_width=cnn.head_width,
+            head_inner_dim=cnn.head_inner_dim,
+            output_dim=config.output_dim,
+            dropout_rate=config.dropout_rate,
+            layer_norm_epsilon=cnn.layer_norm_epsilon,
+            initializer_range=config.initializer_range,
+            trainable_word_embeddings=trainable_word_embeddings,
+            train_convolutions=cnn.train_convolutions,
+            name=name,
+        )
+    if config.type != "transformer":
+        raise ValueError(f"encoder.type must be one of {ENCODER_TYPES}, got {config.type!r}")
     return SentenceEncoder(
         vocab_size=vocab_size,
         hidden_size=config.hidden_size,
@@ -73,14 +101,14 @@ def build_encoder(
         norm_first=config.norm_first,
         initializer_range=config.initializer_range,
         ngram_buckets=ngram_buckets,
-        trainable_word_embeddings=not config.token_embeddings_file or config.train_token_embeddings,
+        trainable_word_embeddings=trainable_word_embeddings,
         name=name,
     )
 
 
 def build_sentence_encoder(
     model: XlingModelConfig, name: str = "sentence_encoder"
-) -> SentenceEncoder:
+) -> SentenceEncoder | NgramCnnEncoder:
     """The shared encoder of `model` (`task.model`), sized to its tokenizer's vocabulary.
 
     The one way training, export and evaluation build the encoder; the tokenizer's

@@ -15,6 +15,7 @@ from xling_tf.configs.model import XlingModelConfig
 from xling_tf.data.pair_dataset import make_pair_dataset
 from xling_tf.modeling.encoder import SentenceEncoder
 from xling_tf.modeling.factory import build_sentence_encoder, build_tokenizer
+from xling_tf.modeling.ngram_cnn_encoder import NgramCnnEncoder
 from xling_tf.modeling.ranking_loss import same_example_mask, without_margin
 
 import numpy as np
@@ -216,15 +217,26 @@ class XlingTask(base_task.Task):
     def initialize(self, model: tf_keras.Model):
         """Starts a fresh run from what the config names (a resumed run restores instead).
 
-        `task.model.encoder.token_embeddings_file`: the token table (e.g. a teacher's). Then
+        `task.model.encoder.token_embeddings_file`: the token table (e.g. a teacher's), and
+        `initial_weights_from`: the encoder's other weights (e.g. the teacher's). Then
         `init_checkpoint`, a training model_dir or one of its checkpoints: only the shared
         encoder is restored, so any task can start from any trained model.
         """
-        table = self.model_config.encoder.token_embeddings_file
-        if table:
+        encoder_config = self.model_config.encoder
+        if encoder_config.token_embeddings_file or encoder_config.initial_weights_from:
             if not model.encoder.built:  # variables are created on the first call
                 model.encoder(dummy_encoder_inputs(model.encoder), training=False)
-            model.encoder.embedding.word_embeddings.assign(np.load(table))
+        if encoder_config.token_embeddings_file:
+            model.encoder.load_token_embeddings(np.load(encoder_config.token_embeddings_file))
+        if encoder_config.initial_weights_from:
+            from xling_tf.inference import import_entry_point
+
+            source = encoder_config.initial_weights_from
+            if not hasattr(model.encoder, "assign_named_weights"):
+                raise ValueError(
+                    f"encoder.initial_weights_from={source!r} needs encoder.type ngram_cnn"
+                )
+            model.encoder.assign_named_weights(import_entry_point(source)(), source=source)
         path = self.task_config.init_checkpoint
         if not path:
             return
@@ -233,12 +245,12 @@ class XlingTask(base_task.Task):
         tf.train.Checkpoint(encoder=model.encoder).read(path).expect_partial()
 
 
-def dummy_encoder_inputs(encoder: SentenceEncoder) -> dict[str, tf.Tensor]:
+def dummy_encoder_inputs(encoder: SentenceEncoder | NgramCnnEncoder) -> dict[str, tf.Tensor]:
     """A one-sentence batch of padding that builds `encoder`'s variables when called."""
     inputs = {
         "input_word_ids": tf.zeros([1, 2], tf.int32),
         "input_mask": tf.ones([1, 2], tf.int32),
     }
-    if encoder.get_config()["ngram_buckets"]:
+    if encoder.get_config().get("ngram_buckets"):
         inputs["input_ngram_ids"] = tf.zeros([1, 2, 1], tf.int32)
     return inputs

@@ -161,7 +161,12 @@ def _teacher_vocabulary(params, folder: str, wait_seconds: float) -> str:
     if not (tf.io.gfile.exists(path) and tf.io.gfile.exists(table)):
         if is_chief():
             started = time.time()
-            prepare_vocabulary(model.tokenizer.vocabulary_from, model.encoder.hidden_size, folder)
+            # An encoder that starts from the teacher's other weights needs the teacher's table
+            # as it is; otherwise the table is rescaled to the encoder's initializer range.
+            std = None if model.encoder.initial_weights_from else model.encoder.initializer_range
+            prepare_vocabulary(
+                model.tokenizer.vocabulary_from, model.encoder.hidden_size, folder, std=std
+            )
             logging.info(
                 "vocabulary of %s in %s (%.1fs)",
                 model.tokenizer.vocabulary_from,
