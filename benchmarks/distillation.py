@@ -9,7 +9,9 @@ r"""Distillation: the student against its teacher, E5 and the from-scratch recip
    share W, so the data and the teacher's cached vectors are built once. Arms:
    `demo_distill` (distillation + translation ranking, the main job), `demo_distill_only`
    (distillation loss alone), `demo_student_ranking_only` (translation ranking alone, no
-   teacher), `demo_multitask` (the paper's from-scratch multi-task recipe).
+   teacher targets), `demo_multitask` (the paper's from-scratch multi-task recipe); the
+   Transformer student and its ablations are `demo_distill_transformer`,
+   `demo_distill_transformer_only`, `demo_transformer_ranking_only`.
 2. Runs `xling-tf evaluate --suite SUITE` (+ SICK relatedness on --sts_split) on each export,
    on the teacher (mUSE v3) and on multilingual-e5-small (benchmarks/peers.py): Bible New
    Testament retrieval (P@1 with 999 distractors and full pool; en-fr, en-es, en-de), Django

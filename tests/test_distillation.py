@@ -311,33 +311,26 @@ def test_main_job_shares_one_teacher_cache_and_scores_every_distilled_pair(tmp_p
     assert main_job._evaluation_pairs(params, "en-fr") == [("en", "fr"), ("en", "es"), ("en", "de")]
 
 
-def test_distillation_ablations_change_one_thing_each():
+@pytest.mark.parametrize(
+    "main_name, alone_name, ranking_name",
+    [
+        ("demo_distill", "demo_distill_only", "demo_student_ranking_only"),
+        (
+            "demo_distill_transformer",
+            "demo_distill_transformer_only",
+            "demo_transformer_ranking_only",
+        ),
+    ],
+)
+def test_distillation_ablations_change_one_thing_each(main_name, alone_name, ranking_name):
     from xling_tf.configs import experiments  # noqa: F401  (registers the experiments)
 
     from official.core import exp_factory
 
-    student, main, alone, ranking, core_ops = (
-        exp_factory.get_exp_config(name)
-        for name in (
-            "demo_distill",
-            "demo_distill_transformer",
-            "demo_distill_only",
-            "demo_student_ranking_only",
-            "demo_distill_core_ops",
-        )
-    )
-    for other in (alone, ranking, core_ops):
-        assert other.task.model.encoder.as_dict() == main.task.model.encoder.as_dict()
-    for other in (alone, core_ops):
-        assert other.trainer.train_steps == main.trainer.train_steps
-    # The main job's student (the teacher's own network) trains on the same routines as the
-    # Transformer student the ablations are built on.
-    assert student.task.model.encoder.type == "ngram_cnn"
-    assert student.task.model.encoder.initial_weights_from.endswith("muse_v3_encoder_weights")
-    assert main.task.model.encoder.type == "transformer"
-    assert [r.as_dict() for r in student.task.task_routines] == [
-        r.as_dict() for r in main.task.task_routines
-    ]
+    main, alone, ranking = map(exp_factory.get_exp_config, (main_name, alone_name, ranking_name))
+    for other in (alone, ranking):
+        assert other.task.model.as_dict() == main.task.model.as_dict()
+    assert alone.trainer.train_steps == main.trainer.train_steps
     routines = [r.task_name for r in main.task.task_routines]
     assert routines == ["distill_en", "distill_en_fr", "distill_en_es", "distill_en_de"]
     general, *paired = main.task.task_routines
@@ -351,7 +344,34 @@ def test_distillation_ablations_change_one_thing_each():
         "translation_en_es",
         "translation_en_de",
     ]
-    assert ranking.task.model.tokenizer.vocabulary_from == main.task.model.tokenizer.vocabulary_from
+
+    def initial_learning_rate(params):
+        return params.trainer.optimizer_config.learning_rate.polynomial.initial_learning_rate
+
+    assert initial_learning_rate(alone) == initial_learning_rate(main)
+    assert initial_learning_rate(ranking) == initial_learning_rate(main)
+
+
+def test_the_two_students_and_the_core_ops_variant():
+    from xling_tf.configs import experiments  # noqa: F401  (registers the experiments)
+
+    from official.core import exp_factory
+
+    student, transformer, core_ops = map(
+        exp_factory.get_exp_config,
+        ("demo_distill", "demo_distill_transformer", "demo_distill_core_ops"),
+    )
+    # The main job's student is the teacher's own network, started from its weights; it trains
+    # on the same routines as the Transformer student.
+    assert student.task.model.encoder.type == "ngram_cnn"
+    assert student.task.model.encoder.initial_weights_from.endswith("muse_v3_encoder_weights")
+    assert transformer.task.model.encoder.type == "transformer"
+    assert [r.as_dict() for r in student.task.task_routines] == [
+        r.as_dict() for r in transformer.task.task_routines
+    ]
+    # The core-ops variant is the Transformer student with the hashed n-gram tokenizer.
+    assert core_ops.task.model.encoder.as_dict() == transformer.task.model.encoder.as_dict()
+    assert core_ops.trainer.train_steps == transformer.trainer.train_steps
     assert core_ops.task.model.tokenizer.type == "hashed_ngrams"
     assert not core_ops.task.model.tokenizer.vocabulary_from
 

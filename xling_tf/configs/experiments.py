@@ -560,32 +560,47 @@ def tiny_distill():
     return _multitask_experiment(base.task.model, routines, base.trainer, mixed_precision=None)
 
 
-def _demo_distill_ablation(ranking_weight: float, distill: bool) -> cfg.ExperimentConfig:
-    params = demo_distill_transformer()
-    if distill:
-        for routine in params.task.task_routines:
-            routine.task_config.ranking_weight = ranking_weight
-        return params
+def _distillation_only(params: cfg.ExperimentConfig) -> cfg.ExperimentConfig:
+    """`params` (a _demo_distill experiment) with the distillation loss alone."""
+    for routine in params.task.task_routines:
+        routine.task_config.ranking_weight = 0.0
+    return params
+
+
+def _ranking_only(model: XlingModelConfig, steps: int, learning_rate: float):
+    """Translation ranking alone on the Bible pairs (no teacher targets, no distill_en), for
+    the steps the round robin of _demo_distill gives its three pair routines."""
     routines = _translation_routines("en", ["fr", "es", "de"], batch_size=128)
-    trainer = _distill_trainer(TRANSFORMER_DISTILL_STEPS, TRANSFORMER_DISTILL_LEARNING_RATE)
-    params = _multitask_experiment(transformer_student_model(), routines, trainer)
-    # The steps demo_distill_transformer gives its three pair routines (it also has distill_en).
-    set_train_steps(params, TRANSFORMER_DISTILL_STEPS * 3 // 4)
+    params = _multitask_experiment(model, routines, _distill_trainer(steps, learning_rate))
+    set_train_steps(params, steps * 3 // 4)
     return params
 
 
 @exp_factory.register_config_factory("demo_distill_only")
 def demo_distill_only():
-    """Ablation of demo_distill_transformer: the same student, data and steps, distillation
-    loss alone."""
-    return _demo_distill_ablation(ranking_weight=0.0, distill=True)
+    """Ablation of demo_distill: the same student, data and steps, distillation loss alone."""
+    return _distillation_only(demo_distill())
 
 
 @exp_factory.register_config_factory("demo_student_ranking_only")
 def demo_student_ranking_only():
-    """Ablation of demo_distill_transformer: the same student and pair steps, translation
-    ranking alone (on the Bible pairs, no teacher, no distill_en)."""
-    return _demo_distill_ablation(ranking_weight=1.0, distill=False)
+    """Ablation of demo_distill: the same student (from the teacher's weights) and pair steps,
+    translation ranking alone (on the Bible pairs, no teacher targets, no distill_en)."""
+    return _ranking_only(student_model(), DEMO_DISTILL_STEPS, DEMO_DISTILL_LEARNING_RATE)
+
+
+@exp_factory.register_config_factory("demo_distill_transformer_only")
+def demo_distill_transformer_only():
+    """Ablation of demo_distill_transformer: distillation loss alone."""
+    return _distillation_only(demo_distill_transformer())
+
+
+@exp_factory.register_config_factory("demo_transformer_ranking_only")
+def demo_transformer_ranking_only():
+    """Ablation of demo_distill_transformer: translation ranking alone (no teacher)."""
+    return _ranking_only(
+        transformer_student_model(), TRANSFORMER_DISTILL_STEPS, TRANSFORMER_DISTILL_LEARNING_RATE
+    )
 
 
 @exp_factory.register_config_factory("demo_distill_core_ops")
