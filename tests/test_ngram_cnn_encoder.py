@@ -156,3 +156,30 @@ def test_config_round_trip_and_the_factorys_checks():
         build_encoder(config, 10, 8, ngram_buckets=100)
     with pytest.raises(ValueError, match="encoder.type must be one of"):
         build_encoder(EncoderConfig(type="lstm"), 10, 8)
+
+
+def test_initial_weights_need_an_encoder_that_names_its_weights():
+    """`initial_weights_from` on a Transformer is a clear error (its weights have no names an
+    entry point could target), not a silent no-op."""
+    from xling_tf.configs.model import EncoderConfig, XlingModelConfig
+    from xling_tf.modeling.factory import build_encoder
+    from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
+
+    import tf_keras
+
+    model_config = XlingModelConfig(
+        encoder=EncoderConfig(
+            hidden_size=8,
+            num_layers=1,
+            num_attention_heads=2,
+            inner_dim=16,
+            output_dim=8,
+            initial_weights_from="xling_tf.distillation.teacher_vocabulary.muse_v3_encoder_weights",
+        )
+    )
+    task = TranslationRankingTask(TranslationRankingConfig(), model_config=model_config)
+    encoder = build_encoder(model_config.encoder, vocab_size=20, max_sequence_length=8)
+    holder = tf_keras.Model()
+    holder.encoder = encoder
+    with pytest.raises(ValueError, match="initial_weights_from=.* needs encoder.type ngram_cnn"):
+        task.initialize(holder)
