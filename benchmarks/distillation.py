@@ -172,7 +172,8 @@ def main() -> None:
         # vocabulary "": each arm's own setting (the students share the teacher's pieces); no
         # seed: the main job's own data order, as `make demo` trains it.
         stage = {"experiment": arm, "vocabulary": "", "seed": None}
-        jobs[arm] = train_and_export(workdir, arm, {**stage, "nli_file": None, "nli_split": None})
+        stage.update(nli_file=None, nli_split=None)
+        jobs[arm] = train_and_export(workdir, arm, stage)
     rows: dict[str, dict[str, Any]] = {}
     for arm in arms:
         suite = evaluate(workdir, arm, os.path.join(workdir, "exports", arm), args)

