@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 
 import tensorflow as tf
-from tensorflow.tsl.profiler.protobuf import xplane_pb2  # type: ignore[import-untyped]
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 INPUT_PIPELINE = "tf.data input pipeline"
 
@@ -66,10 +66,10 @@ def per_step(
     events: list[tuple[str, str, float]], steps: int, key: Callable[[str, str], str]
 ) -> dict[str, float]:
     """Milliseconds per step summed by `key(op name, op type)`, largest first."""
-    totals: collections.Counter[str] = collections.Counter()
+    totals: collections.defaultdict[str, float] = collections.defaultdict(float)
     for op_name, op_type, milliseconds in events:
         totals[key(op_name, op_type)] += milliseconds / steps
-    return dict(totals.most_common())
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
 def count_per_step(

@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -365,11 +366,11 @@ def profile_section(prepared: list[Configuration], steps: int, top: int = 14) ->
     Profiles `steps` more steps of the float32 padded-48 configurations (identical shapes),
     after the timed rounds so that tracing and warm-up are not in the profile.
     """
-    profiled = {
-        c.name: op_profile.profile_ops(lambda c=c: c.run(1), steps)
-        for c in prepared
-        if c.name in PROFILED and c.precision == "float32" and not c.error
-    }
+    profiled = {}
+    for c in prepared:
+        if c.name in PROFILED and c.precision == "float32" and not c.error:
+            assert c.run is not None  # set whenever preparing did not fail
+            profiled[c.name] = op_profile.profile_ops(functools.partial(c.run, 1), steps)
     by_type = {
         name: op_profile.per_step(events, steps, lambda _, op_type: op_type)
         for name, events in profiled.items()
