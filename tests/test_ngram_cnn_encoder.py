@@ -161,6 +161,7 @@ def test_config_round_trip_and_the_factorys_checks():
 def test_initial_weights_need_an_encoder_that_names_its_weights():
     """`initial_weights_from` on a Transformer is a clear error (its weights have no names an
     entry point could target), not a silent no-op."""
+    from xling_tf.configs.experiments import MUSE_V3_ENCODER_WEIGHTS
     from xling_tf.configs.model import EncoderConfig, XlingModelConfig
     from xling_tf.modeling.factory import build_encoder
     from xling_tf.tasks.translation_ranking import TranslationRankingConfig, TranslationRankingTask
@@ -174,7 +175,7 @@ def test_initial_weights_need_an_encoder_that_names_its_weights():
             num_attention_heads=2,
             inner_dim=16,
             output_dim=8,
-            initial_weights_from="xling_tf.distillation.teacher_vocabulary.muse_v3_encoder_weights",
+            initial_weights_from=MUSE_V3_ENCODER_WEIGHTS,
         )
     )
     task = TranslationRankingTask(TranslationRankingConfig(), model_config=model_config)
