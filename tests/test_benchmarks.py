@@ -7,6 +7,8 @@ so under `bazel test` this file skips itself.
 
 from __future__ import annotations
 
+import glob
+import importlib
 import os
 import sys
 
@@ -23,6 +25,34 @@ import compare_peers  # noqa: E402
 import inference_levers  # noqa: E402
 import inference_speed  # noqa: E402
 import peers  # noqa: E402
+
+# Every script with a command line (`python benchmarks/<name>.py`); the other modules are
+# what the scripts share.
+SCRIPTS = sorted(
+    os.path.basename(path)[: -len(".py")]
+    for path in glob.glob(os.path.join(BENCHMARKS, "*.py"))
+    if 'if __name__ == "__main__":' in open(path, encoding="utf-8").read()
+)
+
+
+def test_the_script_list_finds_the_benchmarks():
+    assert {"train_throughput", "inference_speed", "multitask_ablation", "distillation"} <= set(
+        SCRIPTS
+    )
+    assert "bench_common" not in SCRIPTS and "peers" not in SCRIPTS
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_benchmark_imports_and_prints_its_help(script, monkeypatch, capsys):
+    """A benchmark runs for minutes to hours, so a broken import or flag definition (argparse
+    formats help strings, `%` and all, only when asked) would otherwise show up only then.
+    Imports run with the optional peers absent too (a clean `make test` venv)."""
+    module = importlib.import_module(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        module.main()
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: {script}.py")
 
 
 def test_flop_count_matches_hand_computation():
