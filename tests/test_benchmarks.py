@@ -11,6 +11,7 @@ import glob
 import importlib
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ import peers  # noqa: E402
 SCRIPTS = sorted(
     os.path.basename(path)[: -len(".py")]
     for path in glob.glob(os.path.join(BENCHMARKS, "*.py"))
-    if 'if __name__ == "__main__":' in open(path, encoding="utf-8").read()
+    if 'if __name__ == "__main__":' in Path(path).read_text(encoding="utf-8")
 )
 
 
