@@ -30,11 +30,12 @@ demo: setup
 
 ## The whole test suite (unit + end-to-end: training, export, fresh-process loading), in
 ## TEST_WORKERS pytest-xdist processes. Whole files go to one worker (--dist loadfile), so each
-## module fixture is built once; session fixtures are shared across workers (tests/conftest.py
-## build_once). TEST_WORKERS=0 runs everything in this one process.
+## module fixture is built once, in the order tests/conftest.py FIRST_FILES explains; session
+## fixtures are shared across workers (tests/conftest.py build_once). TEST_WORKERS=0 runs
+## everything in this one process.
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 ## Unit tests only (seconds).
 test-fast: setup

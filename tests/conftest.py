@@ -17,11 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from export_cases import SERVING_VERSION
 from forkserver import IMPORT_TIME_ENV, ForkedProcess, ForkServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,6 +76,27 @@ model, _ = restore_trained_model(params, model_dir)
 tokens = build_tokenizer(params.task.model.tokenizer)(tf.constant(texts))
 np.save(out, model.embed(tokens).numpy())
 """
+
+
+# `make test` hands whole files to two xdist workers in this order (--dist loadfile
+# --no-loadscope-reorder). The two files that start by building the suite's large shared
+# artifacts go first, one to each worker, so that neither worker starts by waiting on the
+# other's build lock: test_multitask.py builds the real-corpus main job (main_job_run, about
+# 30 s) and test_benchmarks.py the tiny run and its export (trained_run, export_dir, about
+# 20 s), which most export tests read. Then the other files by number of tests, largest first
+# (xdist's own order, which the flag turns off).
+FIRST_FILES = ("test_multitask.py", "test_benchmarks.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_per_file = Counter(item.path.name for item in items)
+
+    def file_order(item: pytest.Item) -> tuple:
+        name = item.path.name
+        first = FIRST_FILES.index(name) if name in FIRST_FILES else len(FIRST_FILES)
+        return first, -tests_per_file[name], name
+
+    items.sort(key=file_order)  # stable: a file's tests keep their order
 
 
 def free_ports(count: int) -> list[int]:
@@ -381,22 +404,53 @@ def trained_run_log(trained_run) -> str:
 
 
 @pytest.fixture(scope="session")
-def exported_model(tmp_path_factory, trained_run) -> str:
-    """`export_hub --export_path` of `trained_run` (read-only: copy it to modify it)."""
+def export_dir(tmp_path_factory, trained_run) -> dict:
+    """Every artifact from one `python -m xling_tf.export.export_hub --export_dir ...` command.
 
-    def export(folder: Path) -> str:
-        export_path = str(folder / "encoder")
-        run_python(
+    Returns:
+      {"root": the --export_dir, "text_encoder", "preprocessor", "encoder", "serving_base",
+       "serving": the version folder, "seconds": wall time of the command}.
+    """
+
+    def export(folder) -> dict:
+        root = str(folder / "demo")
+        previous = os.path.join(root, "serving", "1")
+        os.makedirs(previous)
+        with open(os.path.join(previous, "keep.txt"), "w") as f:
+            f.write("an earlier release\n")
+        started = time.time()
+        result = run_python(
             [
                 "-m",
                 "xling_tf.export.export_hub",
                 f"--model_dir={trained_run}",
-                f"--export_path={export_path}",
+                f"--export_dir={root}",
+                "--text_api",
+                "--serving",
+                f"--serving_version={SERVING_VERSION}",
             ]
         )
-        return export_path
+        seconds = time.time() - started
+        print(f"\nexport --text_api --serving took {seconds:.1f}s\n{result.stdout}")
+        return {
+            "root": root,
+            "text_encoder": os.path.join(root, "text_encoder"),
+            "preprocessor": os.path.join(root, "preprocessor"),
+            "encoder": os.path.join(root, "encoder"),
+            "serving_base": os.path.join(root, "serving"),
+            "serving": os.path.join(root, "serving", str(SERVING_VERSION)),
+            "seconds": seconds,
+            "stdout": result.stdout,
+        }
 
-    return build_once(tmp_path_factory, "exported_model", export)
+    return build_once(tmp_path_factory, "export_dir", export)
+
+
+@pytest.fixture(scope="session")
+def exported_model(export_dir) -> str:
+    """The text encoder of `export_dir` (read-only: copy it to modify it). An `--export_path`
+    export writes the same model; test_export.py's re-export test runs that command."""
+    return export_dir["text_encoder"]
 
 
 @pytest.fixture(scope="module")

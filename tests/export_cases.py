@@ -1,6 +1,7 @@
 """Inputs and expectations shared by the tests of exported models (tests/test_export_*.py).
 
-The fixtures that produce results from these live in export_fixtures.py (a pytest plugin).
+The fixtures that produce results from these live in export_fixtures.py (a pytest plugin);
+the export they read is conftest.export_dir.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Session fixtures shared by the tests of every exported artifact (tests/test_export_*.py).
 
-One `export_hub --export_dir` run writes all artifacts; a few fresh processes then load them the
-way each kind of user does and save what they saw, and many small tests assert on that.
+One `export_hub --export_dir` run writes all artifacts (conftest.export_dir, which the
+suite's other export users share); a few fresh processes then load them the way each kind of
+user does and save what they saw, and many small tests assert on that.
 Batching the consumers this way keeps the suite within minutes: a fresh TensorFlow process
 costs 10-20 s here, most of it imports.
 
@@ -13,58 +14,12 @@ once per module.
 from __future__ import annotations
 
 import json
-import os
-import time
 
 import numpy as np
 import pytest
-from export_cases import BAD_INPUTS, SERVING_VERSION, TEXTS
+from export_cases import BAD_INPUTS, TEXTS
 
 from conftest import build_once, run_python
-
-
-@pytest.fixture(scope="session")
-def export_dir(tmp_path_factory, trained_run) -> dict:
-    """Every artifact from one `python -m xling_tf.export.export_hub --export_dir ...` command.
-
-    Returns:
-      {"root": the --export_dir, "text_encoder", "preprocessor", "encoder", "serving_base",
-       "serving": the version folder, "seconds": wall time of the command}.
-    """
-
-    def export(folder) -> dict:
-        root = str(folder / "demo")
-        previous = os.path.join(root, "serving", "1")
-        os.makedirs(previous)
-        with open(os.path.join(previous, "keep.txt"), "w") as f:
-            f.write("an earlier release\n")
-        started = time.time()
-        result = run_python(
-            [
-                "-m",
-                "xling_tf.export.export_hub",
-                f"--model_dir={trained_run}",
-                f"--export_dir={root}",
-                "--text_api",
-                "--serving",
-                f"--serving_version={SERVING_VERSION}",
-            ]
-        )
-        seconds = time.time() - started
-        print(f"\nexport --text_api --serving took {seconds:.1f}s\n{result.stdout}")
-        return {
-            "root": root,
-            "text_encoder": os.path.join(root, "text_encoder"),
-            "preprocessor": os.path.join(root, "preprocessor"),
-            "encoder": os.path.join(root, "encoder"),
-            "serving_base": os.path.join(root, "serving"),
-            "serving": os.path.join(root, "serving", str(SERVING_VERSION)),
-            "seconds": seconds,
-            "stdout": result.stdout,
-        }
-
-    return build_once(tmp_path_factory, "export_dir", export)
-
 
 # Plain TensorFlow users: tf.saved_model.load (== hub.load) of every artifact, called directly.
 PYTHON_API = r"""

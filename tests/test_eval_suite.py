@@ -531,7 +531,7 @@ def test_evaluate_quick_suite_on_exported_model(exported_model, tmp_path):
     )
     assert "[suite 1/15] retrieval bible en-fr (300 examples)" in result.stderr
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert results["suite"] == "quick" and results["model"] == "encoder"
+    assert results["suite"] == "quick" and results["model"] == "text_encoder"  # its folder
     kinds = [(r["task"], r["dataset"], r["languages"]) for r in results["tasks"]]
     assert kinds == [
         ("retrieval", "bible", "en-fr"),

@@ -55,6 +55,19 @@ def _import_declared_only(name, globals=None, locals=None, fromlist=(), level=0)
 builtins.__import__ = _import_declared_only
 """
 
+# `python -c WHERE_THEN_RUN_SCRIPT SCRIPT ARGS...`: prints xling_tf's location and whether
+# tensorflow_serving is hidden, imports the training graph's modules, then runs SCRIPT ARGS as
+# `python SCRIPT ARGS` would.
+WHERE_THEN_RUN_SCRIPT = """
+import importlib.util, runpy, sys
+import xling_tf
+print(xling_tf.__file__)
+print(importlib.util.find_spec("tensorflow_serving") is None)
+import xling_tf.train  # the training graph's module-level imports
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
 # Not copied into the build tree: version control, caches, outputs of local runs and builds.
 BUILD_TREE_IGNORE = shutil.ignore_patterns(
     ".git",
@@ -165,27 +178,20 @@ def test_installed_wheel_exports_and_embeds_without_optional_packages(tmp_path, 
     workdir.mkdir()
     xling_tf_cli = [str(site / "bin" / "xling-tf")]
 
-    where = run_installed(
-        [
-            sys.executable,
-            "-c",
-            "import importlib.util, xling_tf\n"
-            "print(xling_tf.__file__)\n"
-            "print(importlib.util.find_spec('tensorflow_serving') is None)\n"
-            "import xling_tf.train  # the training graph's module-level imports\n",
-        ],
+    # `xling-tf export` runs in a process that first prints where xling_tf comes from (the
+    # install, not the repository) and whether the shim hides the optional packages, then runs
+    # the installed console script: one interpreter start for both.
+    exported = workdir / "exported"
+    stdout = run_installed(
+        [sys.executable, "-c", WHERE_THEN_RUN_SCRIPT]
+        + xling_tf_cli
+        + ["export", f"--model_dir={trained_run}", f"--export_dir={exported}"],
         env,
         workdir,
-    ).stdout.split()
+    ).stdout
+    where = stdout.split("\n", 2)
     assert where[0].startswith(str(site) + os.sep), where
     assert where[1] == "True", "the shim did not hide tensorflow_serving"
-
-    exported = workdir / "exported"
-    run_installed(
-        xling_tf_cli + ["export", f"--model_dir={trained_run}", f"--export_dir={exported}"],
-        env,
-        workdir,
-    )
     assert (exported / "text_encoder" / "saved_model.pb").exists()
 
     sentences = workdir / "sentences.txt"
