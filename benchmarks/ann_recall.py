@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from xling_tf.evaluation import ann_index, knn
@@ -49,13 +50,13 @@ def _recall(approximate: np.ndarray, exact: np.ndarray) -> tuple[float, float]:
     return at_1, sum(found) / exact.size
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--nprobe", default="16,64")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     faiss = ann_index.import_faiss()
     for size in map(int, args.sizes.split(",")):
         rng = np.random.default_rng(size)
@@ -98,7 +99,8 @@ def main() -> None:
                 flush=True,
             )
         del index, base
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

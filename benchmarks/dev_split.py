@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -63,14 +64,14 @@ def dev_scores(embed, data_dir: str, sick: str | None) -> dict[str, float]:
     return scores
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", required=True, help="the main job's data/bible folder")
     parser.add_argument("--model_dir", default=None, help="a training run (restores a checkpoint)")
     parser.add_argument("--checkpoint", default=None, help="default: the newest")
     parser.add_argument("--model", default=None, help="an export or a module.function encoder")
     parser.add_argument("--sick", default=None, help="SICK file (its TRAIN rows are used)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if bool(args.model_dir) == bool(args.model):
         parser.error("give exactly one of --model_dir and --model")
 
@@ -83,7 +84,8 @@ def main() -> None:
 
         embed, name = load_encoder(args.model), args.model
     print(json.dumps({"model": name, **dev_scores(embed, args.data_dir, args.sick)}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

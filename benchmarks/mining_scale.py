@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import time
 
 from xling_tf.evaluation import mining
@@ -55,12 +56,12 @@ def peak_rss_kib(field: str = "VmHWM") -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=50_000, help="rows on each side")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch_size", type=int, default=4096)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     source, target, gold = planted_pool(args.size, args.dim)
     started = time.perf_counter()
     result = mining.evaluate_mining(source, target, gold, batch_size=args.batch_size)
@@ -80,7 +81,8 @@ def main() -> None:
             }
         )
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

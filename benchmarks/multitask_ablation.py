@@ -371,7 +371,7 @@ def _integers(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="ablation")
     parser.add_argument("--setting", choices=sorted(SETTINGS), default="en-fr")
@@ -384,7 +384,7 @@ def main() -> None:
     parser.add_argument("--sts_file", default=None, help="SICK file for relatedness")
     parser.add_argument("--sts_split", default=None, help="SICK SemEval_set for relatedness")
     parser.add_argument("--output", default=None, help="default: results/multitask_ablation_S")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.nli_file and args.sts_file and args.nli_split == args.sts_split:
         parser.error("--nli_split and --sts_split must differ: never evaluate on training rows")
     arms = [arm for arm in ARMS if arm in args.arms.split(",")]
@@ -435,7 +435,8 @@ def main() -> None:
         f.write("mean over the seeds (min-max).\n\n" + "\n\n".join(tables) + "\n")
     print("\n\n".join(tables))
     print(f"\nwrote {output}.md and {output}.png")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

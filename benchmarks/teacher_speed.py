@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 
 import xling_tf  # noqa: F401  (before NumPy: sets OPENBLAS_CORETYPE)
@@ -39,12 +40,12 @@ def distinct_sentences(path: str, count: int, seed: int = 0) -> list[str]:
     return sentences[:count]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", required=True, help="a TSV; its first column is used")
     parser.add_argument("--count", type=int, default=6000)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     texts = distinct_sentences(args.sentences, args.count)
     teachers = {
@@ -81,7 +82,8 @@ def main() -> None:
             f" Ratio of the medians: {ours / baseline:.2f}x."
         ),
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -49,9 +49,9 @@ def test_every_benchmark_imports_and_prints_its_help(script, monkeypatch, capsys
     formats help strings, `%` and all, only when asked) would otherwise show up only then.
     Imports run with the optional peers absent too (a clean `make test` venv)."""
     module = importlib.import_module(script)
-    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--help"])
+    monkeypatch.setattr(sys, "argv", [f"{script}.py"])  # argparse's program name
     with pytest.raises(SystemExit) as exited:
-        module.main()
+        module.main(["--help"])  # every script: main(argv) -> exit status
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: {script}.py")
 
