@@ -472,7 +472,8 @@ def multitask_data(tmp_path_factory, corpus_dir):
 
 
 # The real-corpus main job, run once per session: `xling-tf demo` on the Bible en-fr pairs with
-# the tiny multi-task experiment and an SNLI-style file, evaluated on the first
+# the tiny multi-task experiment, two Transformer blocks by --params_override and an SNLI-style
+# file, evaluated on the first
 # MAIN_JOB_TEST_PAIRS held-out pairs (four pools of 1000), then run again unchanged. Most of its
 # time is building the Bible corpora; evaluating all 7957 pairs would add only seconds.
 MAIN_JOB_EXPERIMENT = "tiny_multitask"
@@ -481,6 +482,8 @@ MAIN_JOB_TEST_PAIRS = 4000
 MAIN_JOB_NLI_RECORDS = 60  # every 10th has no gold label: 54 rows are kept
 MAIN_JOB_SEED = 7
 MAIN_JOB_RUN_NAME = f"{MAIN_JOB_EXPERIMENT}-seed{MAIN_JOB_SEED}"  # --run_name
+# tiny_multitask has one Transformer block: the run must train, checkpoint and export two.
+MAIN_JOB_OVERRIDE = "task.model.encoder.num_layers=2"
 
 
 @pytest.fixture(scope="session")
@@ -504,6 +507,7 @@ def main_job_run(tmp_path_factory) -> dict:
             *("--experiment", MAIN_JOB_EXPERIMENT, "--train_steps", str(MAIN_JOB_STEPS)),
             *("--nli_file", str(snli), "--max_test_pairs", str(MAIN_JOB_TEST_PAIRS)),
             *("--seed", str(MAIN_JOB_SEED), "--run_name", MAIN_JOB_RUN_NAME),
+            *("--params_override", MAIN_JOB_OVERRIDE),
         ]
         first = run_python(args)
         # Running it again is safe: training resumes at its last step and trains nothing more.

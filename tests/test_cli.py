@@ -138,6 +138,27 @@ def test_main_job_end_to_end_on_real_bible_text(main_job_run):
     assert os.listdir(os.path.join(workdir, "exports")) == [run_name]
 
 
+def test_the_main_jobs_params_override_takes_model_garden_forms_and_names_a_bad_key(tmp_path):
+    from xling_tf.main_job import apply_params_override
+    from xling_tf.train import ConfigError
+
+    from official.core import exp_factory
+
+    params = exp_factory.get_exp_config("tiny")
+    apply_params_override(params, "task.model.encoder.num_layers=3")  # a.b=c
+    apply_params_override(params, '{"trainer": {"train_steps": 7}}')  # JSON / YAML
+    yaml_file = tmp_path / "override.yaml"
+    yaml_file.write_text("task:\n  train_data:\n    global_batch_size: 5\n", encoding="utf-8")
+    apply_params_override(params, str(yaml_file))  # a YAML file
+    apply_params_override(params, None)  # nothing to do
+    assert params.task.model.encoder.num_layers == 3 and params.trainer.train_steps == 7
+    assert params.task.train_data.global_batch_size == 5
+    with pytest.raises(ConfigError, match="bad --params_override.*no_such_field"):
+        apply_params_override(params, "task.model.encoder.no_such_field=1")
+    with pytest.raises(ConfigError, match="bad --params_override"):
+        apply_params_override(params, str(tmp_path / "missing.yaml"))
+
+
 def test_main_job_reuses_stored_results_only_for_the_same_checkpoint_and_evaluation(tmp_path):
     from xling_tf.main_job import _checkpoint_identity, _reusable_results
 

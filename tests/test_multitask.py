@@ -1,4 +1,4 @@
-"""Multi-task training of one shared encoder: heads, task losses, samplers, a short run."""
+"""Multi-task training of one shared encoder: heads, task losses, samplers, the main job's run."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from official.modeling.multitask import task_sampler as mg_sampler
 from conftest import (
     MAIN_JOB_RUN_NAME,
     MAIN_JOB_SEED,
+    MAIN_JOB_STEPS,
     MAIN_JOB_TEST_PAIRS,
-    run_python,
     run_training_phases,
 )
 
@@ -272,59 +272,6 @@ def test_each_training_pipeline_is_built_once(corpus_dir, sentencepiece_model, m
     assert int(trainer.global_step.numpy()) == 2 and len(built) == 1
 
 
-TRAIN_SCRIPT = """
-import sys
-import xling_tf
-from absl import logging
-from official.core import exp_factory
-from xling_tf import train
-from xling_tf.configs import experiments
-model_dir, translation, quick_thought, response, nli, steps = sys.argv[1:7]
-params = exp_factory.get_exp_config("tiny_multitask")
-paths = {"translation_en_fr": translation, "quick_thought_en": quick_thought,
-         "response_en": response, "nli_en": nli}
-for routine in params.task.task_routines:
-    routine.task_config.train_data.input_path = paths[routine.task_name]
-experiments.set_train_steps(params, int(steps))
-params.trainer.steps_per_loop = params.trainer.summary_interval = 4
-params.trainer.checkpoint_interval = 4
-# Overridden after the experiment is made, as --params_override does (one block by default):
-# test_one_model_config_shapes_the_trained_and_the_exported_model reads the same run.
-params.override({"task": {"model": {"encoder": {"num_layers": 2}}}}, is_strict=True)
-logging.set_verbosity(logging.INFO)
-train.run(params, model_dir)
-"""
-
-
-@pytest.fixture(scope="module")
-def short_multitask_run(tmp_path_factory, multitask_data) -> tuple[str, str]:
-    """(model_dir, log) of TRAIN_SCRIPT: 8 round-robin steps of tiny_multitask, 2 blocks."""
-    model_dir = str(tmp_path_factory.mktemp("short_multitask") / "mt")
-    result = run_python(["-c", TRAIN_SCRIPT, model_dir, *multitask_data, "8"])
-    return model_dir, result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_short_multitask_run_logs_every_task_and_trains_the_shared_encoder(short_multitask_run):
-    model_dir, log = short_multitask_run
-    assert "round_robin" in log and "step 8/8" in log
-    for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
-        losses = read_scalars(os.path.join(model_dir, "train", task), "training_loss")
-        assert losses and all(np.isfinite(v) and v > 0 for _, v in losses), task
-        steps = read_scalars(os.path.join(model_dir, "train", task), "steps")
-        assert steps[-1][1] == 2, (task, steps)  # round robin: 8 steps / 4 tasks
-    first = tf.train.load_checkpoint(os.path.join(model_dir, "ckpt-4"))
-    last = tf.train.load_checkpoint(os.path.join(model_dir, "ckpt-8"))
-    encoder_keys = [
-        k
-        for k in first.get_variable_to_shape_map()
-        if k.startswith("encoder/") and "OPTIMIZER_SLOT" not in k
-    ]
-    assert encoder_keys
-    changed = sum(not np.array_equal(first.get_tensor(k), last.get_tensor(k)) for k in encoder_keys)
-    assert changed >= len(encoder_keys) // 2
-
-
 @pytest.mark.slow
 def test_multitask_main_job_with_an_nli_file(main_job_run):
     """`xling-tf demo --experiment <multi-task> --nli_file F` (conftest.main_job_run): real
@@ -353,20 +300,48 @@ def test_multitask_main_job_with_an_nli_file(main_job_run):
 
 
 @pytest.mark.slow
-def test_one_model_config_shapes_the_trained_and_the_exported_model(short_multitask_run):
-    """`task.model` is the only model config: overriding its encoder depth after the
-    experiment is made (as --params_override does) changes the model every routine trains,
-    the checkpoint and the export alike (routines used to keep a copy made before)."""
+def test_the_main_job_logs_every_task_and_trains_the_shared_encoder(main_job_run):
+    run_dir = os.path.join(main_job_run["workdir"], "runs", MAIN_JOB_RUN_NAME)
+    log = main_job_run["stderr"]
+    assert "round_robin" in log and f"step {MAIN_JOB_STEPS}/{MAIN_JOB_STEPS}" in log
+    for task in ("translation_en_fr", "quick_thought_en", "response_en", "nli_en"):
+        losses = read_scalars(os.path.join(run_dir, "train", task), "training_loss")
+        assert losses and all(np.isfinite(v) and v > 0 for _, v in losses), task
+        steps = read_scalars(os.path.join(run_dir, "train", task), "steps")
+        assert steps[-1][1] == MAIN_JOB_STEPS // 4, (task, steps)  # round robin over 4 tasks
+    *_, before, last = tf.train.get_checkpoint_state(run_dir).all_model_checkpoint_paths
+    first, last = (tf.train.load_checkpoint(os.path.join(run_dir, p)) for p in (before, last))
+    encoder_keys = [
+        k
+        for k in first.get_variable_to_shape_map()
+        if k.startswith("encoder/") and "OPTIMIZER_SLOT" not in k
+    ]
+    assert encoder_keys
+    changed = sum(not np.array_equal(first.get_tensor(k), last.get_tensor(k)) for k in encoder_keys)
+    assert changed >= len(encoder_keys) // 2
+
+
+@pytest.mark.slow
+def test_one_model_config_shapes_the_trained_and_the_exported_model(main_job_run):
+    """`task.model` is the only model config: the main job's --params_override of the encoder
+    depth (conftest.MAIN_JOB_OVERRIDE) changes the model every routine trains, the
+    checkpoint and the export alike (routines used to keep a copy made before)."""
     from xling_tf.export.export_hub import restore
 
-    model_dir, _ = short_multitask_run
+    run_dir = os.path.join(main_job_run["workdir"], "runs", MAIN_JOB_RUN_NAME)
     blocks = {
         name.split("/")[2]
-        for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(model_dir))
+        for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(run_dir))
         if name.startswith("encoder/blocks/")
     }
     assert blocks == {"0", "1"}  # tiny_multitask's own config has one Transformer block
-    assert restore(model_dir).encoder.get_config()["num_layers"] == 2
+    assert restore(run_dir).encoder.get_config()["num_layers"] == 2
+    import tensorflow_text  # noqa: F401  (the export's SentencePiece ops)
+
+    export = os.path.join(main_job_run["workdir"], "exports", MAIN_JOB_RUN_NAME)
+    names = [v.name for v in tf.saved_model.load(export).variables]
+    layers = {name.split("/")[2] for name in names if "/transformer/layer_" in name}
+    assert layers == {"layer_0", "layer_1"}, names
 
 
 def test_a_single_task_experiment_is_one_routine_reading_the_one_model_config():

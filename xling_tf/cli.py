@@ -273,6 +273,7 @@ def _demo(args: argparse.Namespace) -> None:
         experiment=args.experiment,
         language_pair=args.pair,
         train_steps=args.train_steps,
+        params_override=args.params_override,
         nli_file=args.nli_file,
         nli_split=args.nli_split,
         max_test_pairs=args.max_test_pairs,
@@ -400,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--pair", default="en-fr", help="single-task experiments: the language pair")
     p.add_argument("--train_steps", type=int, default=None, help="override the experiment's")
+    p.add_argument(
+        "--params_override",
+        default=None,
+        help="as `xling-tf train`'s: YAML/JSON, a.b=c pairs or a YAML file (after the data "
+        "paths and --train_steps)",
+    )
     p.add_argument(
         "--nli_file",
         default=None,

@@ -145,12 +145,24 @@ def _reusable_results(
     return stored
 
 
+def apply_params_override(params: hyperparams.Config, params_override: str | dict | None) -> None:
+    """Applies Model Garden's --params_override to `params`; a bad one is a ConfigError."""
+    from xling_tf.train import ConfigError
+
+    import yaml
+
+    try:
+        hyperparams.override_params_dict(params, params_override, is_strict=True)
+    except (LookupError, ValueError, TypeError, yaml.YAMLError, tf.errors.OpError) as error:
+        raise ConfigError(f"bad --params_override: {error}") from error
+
+
 def run_main_job(
     workdir: str = ".",
     experiment: str = "demo_distill",
     language_pair: str = "en-fr",
     train_steps: int | None = None,
-    params_override: dict | None = None,
+    params_override: str | dict | None = None,
     nli_file: str | None = None,
     nli_split: str | None = None,
     max_test_pairs: int | None = None,
@@ -167,6 +179,10 @@ def run_main_job(
 
     When the newest checkpoint is the one the stored results measured (a rerun of a finished
     job), the export and evaluation are not repeated: the stored table is printed again.
+
+    `params_override` (Model Garden's --params_override: a dict, a YAML/JSON string, `a.b=c`
+    pairs or a YAML file) applies after the data paths and `train_steps` are set, so it can
+    change them too; a bad one is a ConfigError before training starts.
 
     `seed` seeds the initial weights (`train.seed_everything`) and every task's shuffle
     (`train_data.seed`), so two seeds are two independent runs of one recipe; None keeps the
@@ -205,8 +221,7 @@ def run_main_job(
     stage = time.time()
     if train_steps:
         experiments.set_train_steps(params, train_steps)
-    if params_override:
-        params.override(params_override, is_strict=True)
+    apply_params_override(params, params_override)
     if seed is not None:
         train.seed_everything(seed)
         for task_config in task_configs(params):
