@@ -473,9 +473,9 @@ def multitask_data(tmp_path_factory, corpus_dir):
 
 # The real-corpus main job, run once per session: `xling-tf demo` on the Bible en-fr pairs with
 # the tiny multi-task experiment, two Transformer blocks by --params_override and an SNLI-style
-# file, evaluated on the first
-# MAIN_JOB_TEST_PAIRS held-out pairs (four pools of 1000), then run again unchanged. Most of its
-# time is building the Bible corpora; evaluating all 7957 pairs would add only seconds.
+# file, evaluated on the first MAIN_JOB_TEST_PAIRS held-out pairs (four pools of 1000), then
+# run again unchanged. Most of its time is building the Bible corpora; evaluating all 7957
+# pairs would add only seconds.
 MAIN_JOB_EXPERIMENT = "tiny_multitask"
 MAIN_JOB_STEPS = 60  # round robin over 4 tasks: 15 translation steps
 MAIN_JOB_TEST_PAIRS = 4000

@@ -139,8 +139,7 @@ def test_main_job_end_to_end_on_real_bible_text(main_job_run):
 
 
 def test_the_main_jobs_params_override_takes_model_garden_forms_and_names_a_bad_key(tmp_path):
-    from xling_tf.main_job import apply_params_override
-    from xling_tf.train import ConfigError
+    from xling_tf.train import ConfigError, apply_params_override
 
     from official.core import exp_factory
 

@@ -309,8 +309,8 @@ def test_the_main_job_logs_every_task_and_trains_the_shared_encoder(main_job_run
         assert losses and all(np.isfinite(v) and v > 0 for _, v in losses), task
         steps = read_scalars(os.path.join(run_dir, "train", task), "steps")
         assert steps[-1][1] == MAIN_JOB_STEPS // 4, (task, steps)  # round robin over 4 tasks
-    *_, before, last = tf.train.get_checkpoint_state(run_dir).all_model_checkpoint_paths
-    first, last = (tf.train.load_checkpoint(os.path.join(run_dir, p)) for p in (before, last))
+    *_, older, newest = tf.train.get_checkpoint_state(run_dir).all_model_checkpoint_paths
+    first, last = (tf.train.load_checkpoint(os.path.join(run_dir, p)) for p in (older, newest))
     encoder_keys = [
         k
         for k in first.get_variable_to_shape_map()
@@ -328,6 +328,8 @@ def test_one_model_config_shapes_the_trained_and_the_exported_model(main_job_run
     checkpoint and the export alike (routines used to keep a copy made before)."""
     from xling_tf.export.export_hub import restore
 
+    import tensorflow_text  # noqa: F401  (the export's SentencePiece ops)
+
     run_dir = os.path.join(main_job_run["workdir"], "runs", MAIN_JOB_RUN_NAME)
     blocks = {
         name.split("/")[2]
@@ -336,8 +338,6 @@ def test_one_model_config_shapes_the_trained_and_the_exported_model(main_job_run
     }
     assert blocks == {"0", "1"}  # tiny_multitask's own config has one Transformer block
     assert restore(run_dir).encoder.get_config()["num_layers"] == 2
-    import tensorflow_text  # noqa: F401  (the export's SentencePiece ops)
-
     export = os.path.join(main_job_run["workdir"], "exports", MAIN_JOB_RUN_NAME)
     names = [v.name for v in tf.saved_model.load(export).variables]
     layers = {name.split("/")[2] for name in names if "/transformer/layer_" in name}

@@ -145,18 +145,6 @@ def _reusable_results(
     return stored
 
 
-def apply_params_override(params: hyperparams.Config, params_override: str | dict | None) -> None:
-    """Applies Model Garden's --params_override to `params`; a bad one is a ConfigError."""
-    from xling_tf.train import ConfigError
-
-    import yaml
-
-    try:
-        hyperparams.override_params_dict(params, params_override, is_strict=True)
-    except (LookupError, ValueError, TypeError, yaml.YAMLError, tf.errors.OpError) as error:
-        raise ConfigError(f"bad --params_override: {error}") from error
-
-
 def run_main_job(
     workdir: str = ".",
     experiment: str = "demo_distill",
@@ -221,7 +209,7 @@ def run_main_job(
     stage = time.time()
     if train_steps:
         experiments.set_train_steps(params, train_steps)
-    apply_params_override(params, params_override)
+    train.apply_params_override(params, params_override)
     if seed is not None:
         train.seed_everything(seed)
         for task_config in task_configs(params):

@@ -31,11 +31,12 @@ from xling_tf.tokenization.vocabulary import ensure_vocabulary, is_chief, task_c
 from xling_tf.trainer import run_experiment
 
 import tensorflow as tf
+import yaml
 from absl import app, flags, logging
 from official.common import flags as tfm_flags
 from official.core import config_definitions as cfg
 from official.core import exp_factory, train_utils
-from official.modeling import performance
+from official.modeling import hyperparams, performance
 
 FLAGS = flags.FLAGS
 
@@ -80,6 +81,16 @@ class ConfigError(UserError, ValueError):
     """A bad --experiment, --config_file or --params_override; the message says which."""
 
 
+# What Model Garden's config parsing raises for a bad --config_file or --params_override: an
+# unknown key, a wrong type, a malformed string, a missing file.
+_CONFIG_ERRORS = (LookupError, ValueError, TypeError, yaml.YAMLError, tf.errors.OpError)
+
+
+def _config_error(flags_named: str, error: Exception) -> ConfigError:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    return ConfigError(f"bad {flags_named}: {message}")
+
+
 def parse_params(flags_obj) -> cfg.ExperimentConfig:
     """The experiment config of the flags (Model Garden's parser), with errors that say what
     to fix: an unknown experiment lists the registered ones."""
@@ -93,9 +104,17 @@ def parse_params(flags_obj) -> cfg.ExperimentConfig:
         )
     try:
         return train_utils.parse_configuration(flags_obj, lock_return=False)
-    except (LookupError, ValueError, TypeError, tf.errors.OpError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        raise ConfigError(f"bad --config_file or --params_override: {message}") from error
+    except _CONFIG_ERRORS as error:
+        raise _config_error("--config_file or --params_override", error) from error
+
+
+def apply_params_override(params: cfg.ExperimentConfig, params_override: str | dict | None) -> None:
+    """Applies a --params_override in any of Model Garden's forms (a dict, a YAML/JSON string,
+    `a.b=c` pairs or a YAML file) to `params`; a bad one is a ConfigError."""
+    try:
+        hyperparams.override_params_dict(params, params_override, is_strict=True)
+    except _CONFIG_ERRORS as error:
+        raise _config_error("--params_override", error) from error
 
 
 def apply_runtime_flags(
